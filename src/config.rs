@@ -1,0 +1,226 @@
+//! Model configuration: the two presets of the released checkpoints and any JSON config of the same
+//! schema (`embed_dim`, `vision{..}`, `text{..}`), as in the golden fixtures' `index.json` `config` object.
+//!
+//! Numbers come from `SPEC.md` §0 (established by running the original `Data/InternVid/viclip` code).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The video tower (`VisionTransformer`, SPEC §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisionConfig {
+    /// Side of the square input frames, in pixels.
+    pub input_resolution: usize,
+    /// Side of the square patches (the Conv3d kernel is `(1, p, p)`).
+    pub patch_size: usize,
+    pub width: usize,
+    pub layers: usize,
+    pub heads: usize,
+    /// Frames per clip; sizes `temporal_positional_embedding` `[1, T, W]`.
+    pub num_frames: usize,
+}
+
+/// The text tower (`CLIP_TEXT`, SPEC §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextConfig {
+    pub context_length: usize,
+    pub vocab_size: usize,
+    pub width: usize,
+    pub layers: usize,
+    pub heads: usize,
+}
+
+/// A whole ViCLIP model. Unknown keys in a JSON config (e.g. `drop_path`, `seed`) are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViClipConfig {
+    /// Dimension of the shared video-text embedding space (`proj`/`text_projection` output).
+    pub embed_dim: usize,
+    pub vision: VisionConfig,
+    pub text: TextConfig,
+}
+
+/// The largest id the CLIP BPE tokenizer emits (`<|endoftext|>`).
+const MAX_TOKEN_ID: usize = 49407;
+
+/// Names accepted by [`ViClipConfig::preset`].
+pub const PRESETS: &[&str] = &["viclip-l14", "viclip-b16"];
+
+impl VisionConfig {
+    /// Patches per side, `g = input_resolution / patch_size` (floor, as the strided conv).
+    pub fn grid(&self) -> usize {
+        self.input_resolution / self.patch_size
+    }
+    /// Sequence length of a clip of `num_frames` frames: `1 + g²·T`.
+    pub fn seq_len(&self) -> usize {
+        1 + self.grid() * self.grid() * self.num_frames
+    }
+    pub fn head_dim(&self) -> usize {
+        self.width / self.heads
+    }
+}
+
+impl TextConfig {
+    pub fn head_dim(&self) -> usize {
+        self.width / self.heads
+    }
+}
+
+impl ViClipConfig {
+    /// ViCLIP-L/14 (`size='l'`): ViT-L/14 video tower at 224 px and 8 frames, 768-d text tower, E = 768.
+    pub fn viclip_l14() -> Self {
+        ViClipConfig {
+            embed_dim: 768,
+            vision: VisionConfig {
+                input_resolution: 224,
+                patch_size: 14,
+                width: 1024,
+                layers: 24,
+                heads: 16,
+                num_frames: 8,
+            },
+            text: TextConfig {
+                context_length: 32,
+                vocab_size: 49408,
+                width: 768,
+                layers: 12,
+                heads: 12,
+            },
+        }
+    }
+
+    /// ViCLIP-B/16 (`size='b'`): ViT-B/16 video tower at 224 px and 8 frames, 512-d text tower, E = 512.
+    pub fn viclip_b16() -> Self {
+        ViClipConfig {
+            embed_dim: 512,
+            vision: VisionConfig {
+                input_resolution: 224,
+                patch_size: 16,
+                width: 768,
+                layers: 12,
+                heads: 12,
+                num_frames: 8,
+            },
+            text: TextConfig {
+                context_length: 32,
+                vocab_size: 49408,
+                width: 512,
+                layers: 12,
+                heads: 8,
+            },
+        }
+    }
+
+    /// A preset by name (`viclip-l14`, `viclip-b16`; `l14`, `b16`, `l`, `b` also accepted).
+    pub fn preset(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "viclip-l14" | "viclip-l-14" | "l14" | "l" => Ok(Self::viclip_l14()),
+            "viclip-b16" | "viclip-b-16" | "b16" | "b" => Ok(Self::viclip_b16()),
+            _ => Err(Error::Config {
+                source_name: name.to_string(),
+                msg: format!("unknown preset; use one of {PRESETS:?} or a path to a JSON config"),
+            }),
+        }
+    }
+
+    /// Parses a JSON config. Either the config object itself or a file whose `config` key holds it
+    /// (like the golden fixtures' `index.json`).
+    pub fn from_json_str(json: &str, source_name: &str) -> Result<Self> {
+        let err = |msg: String| Error::Config {
+            source_name: source_name.to_string(),
+            msg,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| err(format!("not valid JSON: {e}")))?;
+        let obj = match value.get("config") {
+            Some(inner) if value.get("vision").is_none() => inner.clone(),
+            _ => value,
+        };
+        let cfg: ViClipConfig = serde_json::from_value(obj).map_err(|e| {
+            err(format!(
+                "{e}; expected {{\"embed_dim\", \"vision\": {{input_resolution, patch_size, width, layers, heads, num_frames}}, \"text\": {{context_length, vocab_size, width, layers, heads}}}}"
+            ))
+        })?;
+        cfg.validate().map_err(err)?;
+        Ok(cfg)
+    }
+
+    /// Reads a JSON config file.
+    pub fn from_json_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_json_str(&text, &path.display().to_string())
+    }
+
+    /// A preset name or a JSON file path, whichever `spec` is: what the CLI's `--config` takes.
+    pub fn from_name_or_path(spec: &str) -> Result<Self> {
+        let path = Path::new(spec);
+        if path.is_file() {
+            Self::from_json_file(path)
+        } else if spec.ends_with(".json") {
+            Err(Error::Config {
+                source_name: spec.to_string(),
+                msg: "file not found".into(),
+            })
+        } else {
+            Self::preset(spec)
+        }
+    }
+
+    /// Checks the numbers make a buildable model; the message says which field is wrong.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let v = &self.vision;
+        let t = &self.text;
+        let positive = [
+            ("embed_dim", self.embed_dim),
+            ("vision.input_resolution", v.input_resolution),
+            ("vision.patch_size", v.patch_size),
+            ("vision.width", v.width),
+            ("vision.heads", v.heads),
+            ("vision.num_frames", v.num_frames),
+            ("text.width", t.width),
+            ("text.heads", t.heads),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(format!("{name} must be positive"));
+            }
+        }
+        if v.patch_size > v.input_resolution {
+            return Err(format!(
+                "vision.patch_size {} is larger than vision.input_resolution {}",
+                v.patch_size, v.input_resolution
+            ));
+        }
+        if v.width % v.heads != 0 {
+            return Err(format!(
+                "vision.width {} is not divisible by vision.heads {}",
+                v.width, v.heads
+            ));
+        }
+        if t.width % t.heads != 0 {
+            return Err(format!(
+                "text.width {} is not divisible by text.heads {}",
+                t.width, t.heads
+            ));
+        }
+        if t.context_length < 2 {
+            return Err("text.context_length must be at least 2 (start and end tokens)".into());
+        }
+        if t.vocab_size <= MAX_TOKEN_ID {
+            return Err(format!(
+                "text.vocab_size {} cannot hold the CLIP BPE ids (up to {}); use 49408",
+                t.vocab_size, MAX_TOKEN_ID
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for ViClipConfig {
+    /// ViCLIP-L/14, the model of the InternVid paper's headline numbers.
+    fn default() -> Self {
+        Self::viclip_l14()
+    }
+}

@@ -1,0 +1,47 @@
+//! Device and dtype selection from the strings the CLI takes (`cpu`, `cuda`, `cuda:1`, `metal`;
+//! `f32`, `f16`, `bf16`).
+
+use candle_core::{DType, Device};
+
+use crate::{Error, Result};
+
+/// Parses `cpu`, `cuda`, `cuda:N`, `metal` or `metal:N` into a device, failing clearly when this build
+/// lacks the backend (`--features cuda` / `--features metal`) or the machine lacks the device.
+pub fn parse_device(spec: &str) -> Result<Device> {
+    let spec_l = spec.trim().to_ascii_lowercase();
+    let (kind, ordinal) = match spec_l.split_once(':') {
+        Some((k, n)) => {
+            let n = n.parse::<usize>().map_err(|_| Error::Device {
+                device: spec.to_string(),
+                msg: format!("`{n}` is not a device number; use e.g. cuda:0"),
+            })?;
+            (k.to_string(), n)
+        }
+        None => (spec_l.clone(), 0),
+    };
+    let unavailable = |feature: &str, e: candle_core::Error| Error::Device {
+        device: spec.to_string(),
+        msg: format!("not available ({e}); build with `--features {feature}` on a machine that has it"),
+    };
+    match kind.as_str() {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" | "gpu" => Device::new_cuda(ordinal).map_err(|e| unavailable("cuda", e)),
+        "metal" => Device::new_metal(ordinal).map_err(|e| unavailable("metal", e)),
+        _ => Err(Error::Device {
+            device: spec.to_string(),
+            msg: "unknown device; use cpu, cuda, cuda:N or metal".into(),
+        }),
+    }
+}
+
+/// Parses `f32`, `f16` or `bf16` (also `float32`, `float16`, `bfloat16`).
+pub fn parse_dtype(spec: &str) -> Result<DType> {
+    match spec.trim().to_ascii_lowercase().as_str() {
+        "f32" | "float32" | "float" => Ok(DType::F32),
+        "f16" | "float16" | "half" => Ok(DType::F16),
+        "bf16" | "bfloat16" => Ok(DType::BF16),
+        other => Err(Error::InvalidInput(format!(
+            "dtype `{other}`: use f32, f16 or bf16"
+        ))),
+    }
+}

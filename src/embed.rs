@@ -1,0 +1,222 @@
+//! The high-level API: a loaded model plus its tokenizer, embedding batches of preprocessed videos and
+//! of captions into L2-normalised vectors, in input order, in chunks of `batch_size`.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::checkpoint::load_model;
+use crate::config::ViClipConfig;
+use crate::embeddings::Embeddings;
+use crate::model::ViClipModel;
+use crate::tokenizer::Tokenizer;
+use crate::{Error, Result};
+
+/// Where and how to run.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub device: Device,
+    /// Dtype of weights and activations (LayerNorm and softmax always accumulate in f32).
+    pub dtype: DType,
+    /// Videos per forward pass of the video tower.
+    pub batch_size: usize,
+    /// Captions per forward pass of the text tower (captions are ~100x cheaper than clips).
+    pub text_batch_size: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            device: Device::Cpu,
+            dtype: DType::F32,
+            batch_size: 8,
+            text_batch_size: 256,
+        }
+    }
+}
+
+/// A ViCLIP model ready to embed. `Clone + Send + Sync`; every method takes `&self`.
+#[derive(Debug, Clone)]
+pub struct ViClip {
+    model: ViClipModel,
+    tokenizer: Tokenizer,
+    opts: LoadOptions,
+}
+
+impl ViClip {
+    /// Wraps an already-built model.
+    pub fn new(model: ViClipModel, tokenizer: Tokenizer, opts: LoadOptions) -> Self {
+        Self {
+            model,
+            tokenizer,
+            opts,
+        }
+    }
+
+    /// Loads a `.pth` or `.safetensors` checkpoint strictly for `cfg`, with the embedded tokenizer.
+    pub fn from_files(weights: impl AsRef<Path>, cfg: &ViClipConfig, opts: LoadOptions) -> Result<Self> {
+        let model = load_model(weights.as_ref(), cfg, opts.dtype, &opts.device)?;
+        Ok(Self::new(model, Tokenizer::new()?, opts))
+    }
+
+    pub fn model(&self) -> &ViClipModel {
+        &self.model
+    }
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+    pub fn config(&self) -> &ViClipConfig {
+        self.model.config()
+    }
+    pub fn options(&self) -> &LoadOptions {
+        &self.opts
+    }
+
+    fn batch_size(&self) -> usize {
+        self.opts.batch_size.max(1)
+    }
+
+    /// Checks a video batch and moves it to the run device and dtype.
+    ///
+    /// # Shapes
+    /// `videos [B, T, 3, S, S]` with `S = input_resolution` and `T = num_frames` (or 1: single images).
+    fn prepare_videos(&self, videos: &Tensor) -> Result<Tensor> {
+        let v = &self.config().vision;
+        let dims = videos.dims();
+        let bad = |what: String| {
+            Error::InvalidInput(format!(
+                "video tensor of shape {dims:?}: {what}; expected (B, {}, 3, {s}, {s}) float32, preprocessed (ImageNet mean/std)",
+                v.num_frames,
+                s = v.input_resolution
+            ))
+        };
+        if dims.len() != 5 {
+            return Err(bad("not 5-D".into()));
+        }
+        if dims[1] != v.num_frames && dims[1] != 1 {
+            return Err(bad(format!(
+                "{} frames, the model takes {} (or 1 for single images)",
+                dims[1], v.num_frames
+            )));
+        }
+        if dims[2] != 3 {
+            return Err(bad(format!("{} channels, expected 3 (RGB)", dims[2])));
+        }
+        if dims[3] != v.input_resolution || dims[4] != v.input_resolution {
+            return Err(bad(format!(
+                "frames are {}x{}, the model takes {s}x{s}",
+                dims[3],
+                dims[4],
+                s = v.input_resolution
+            )));
+        }
+        if !videos.dtype().is_float() {
+            return Err(bad(format!("dtype {:?}, expected float", videos.dtype())));
+        }
+        check_finite(videos, "video")?;
+        Ok(videos
+            .to_device(&self.opts.device)?
+            .to_dtype(self.opts.dtype)?)
+    }
+
+    /// Video embeddings before normalisation (`encode_vision(x, test=True)`), `[B, E]` float32.
+    pub fn encode_videos(&self, videos: &Tensor) -> Result<Tensor> {
+        let videos = self.prepare_videos(videos)?;
+        let b = videos.dims()[0];
+        let mut outs = Vec::new();
+        for start in (0..b).step_by(self.batch_size()) {
+            let n = self.batch_size().min(b - start);
+            let chunk = videos.narrow(0, start, n)?;
+            outs.push(self.model.encode_video(&chunk)?.to_dtype(DType::F32)?);
+        }
+        concat_rows(outs, self.config().embed_dim, &self.opts.device)
+    }
+
+    /// L2-normalised video embeddings (`get_vid_features`).
+    ///
+    /// # Shapes
+    /// `videos [B, T, 3, S, S]` → `[B, E]`.
+    pub fn embed_videos(&self, videos: &Tensor) -> Result<Embeddings> {
+        Embeddings::from_unnormalized(&self.encode_videos(videos)?)
+    }
+
+    /// L2-normalised embeddings of single images through the video tower (T = 1: the mean temporal
+    /// embedding, SPEC §2.1).
+    ///
+    /// # Shapes
+    /// `images [B, 3, S, S]` → `[B, E]`.
+    pub fn embed_images(&self, images: &Tensor) -> Result<Embeddings> {
+        if images.rank() != 4 {
+            return Err(Error::InvalidInput(format!(
+                "image tensor of shape {:?}: expected (B, 3, S, S)",
+                images.dims()
+            )));
+        }
+        self.embed_videos(&images.unsqueeze(1)?)
+    }
+
+    /// Token ids `[N][context_length]` → text embeddings before normalisation, `[N, E]` float32.
+    pub fn encode_token_ids(&self, ids: &[Vec<u32>]) -> Result<Tensor> {
+        let t = &self.config().text;
+        for (row, r) in ids.iter().enumerate() {
+            if r.len() != t.context_length {
+                return Err(Error::InvalidInput(format!(
+                    "token row {row}: {} ids, the model takes exactly {}",
+                    r.len(),
+                    t.context_length
+                )));
+            }
+            if let Some(&id) = r.iter().find(|&&id| id as usize >= t.vocab_size) {
+                return Err(Error::InvalidInput(format!(
+                    "token row {row}: id {id} is outside the vocabulary of {}",
+                    t.vocab_size
+                )));
+            }
+        }
+        let mut outs = Vec::new();
+        for chunk in ids.chunks(self.opts.text_batch_size.max(1)) {
+            let e = self.model.encode_text(chunk, &self.opts.device)?;
+            outs.push(e.to_dtype(DType::F32)?);
+        }
+        concat_rows(outs, self.config().embed_dim, &self.opts.device)
+    }
+
+    /// Captions → embeddings before normalisation (`encode_text`), `[N, E]` float32.
+    pub fn encode_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<Tensor> {
+        let ids = self
+            .tokenizer
+            .tokenize_batch(texts, self.config().text.context_length);
+        self.encode_token_ids(&ids)
+    }
+
+    /// L2-normalised caption embeddings (`get_text_features`).
+    ///
+    /// # Shapes
+    /// `N` captions → `[N, E]`.
+    pub fn embed_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<Embeddings> {
+        Embeddings::from_unnormalized(&self.encode_texts(texts)?)
+    }
+}
+
+/// Concatenates `[n_i, E]` chunks; an empty input gives `[0, E]`.
+fn concat_rows(outs: Vec<Tensor>, dim: usize, device: &Device) -> Result<Tensor> {
+    if outs.is_empty() {
+        return Ok(Tensor::zeros((0, dim), DType::F32, device)?);
+    }
+    Ok(Tensor::cat(&outs, 0)?)
+}
+
+/// Fails on NaN or infinite values, naming the first bad item along dim 0.
+fn check_finite(x: &Tensor, what: &str) -> Result<()> {
+    let x32 = x.to_dtype(DType::F32)?;
+    let total = x32.sum_all()?.to_scalar::<f32>()?;
+    if total.is_finite() {
+        return Ok(());
+    }
+    let b = x.dims().first().copied().unwrap_or(0);
+    let per_item = x32.flatten_from(1)?.sum(1)?.to_vec1::<f32>()?;
+    let idx = per_item.iter().position(|s| !s.is_finite()).unwrap_or(0);
+    Err(Error::InvalidInput(format!(
+        "{what} {idx} of {b} holds NaN or infinite values; check the decoding and preprocessing of that item"
+    )))
+}

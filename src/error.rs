@@ -1,0 +1,111 @@
+//! The crate's one error type. Every variant names the file, tensor, row or option it is about, and its
+//! message says what would fix it.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `viclip`, as one enum.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A checkpoint or tensor file could not be parsed (not a checkpoint, truncated, unsupported layout).
+    #[error("{}: {msg}", path.display())]
+    Checkpoint { path: PathBuf, msg: String },
+
+    /// The checkpoint lacks a tensor the model needs.
+    #[error("{}: missing tensor `{name}` (expected shape {expected:?}); is this a checkpoint for this config?", path.display())]
+    MissingTensor {
+        path: PathBuf,
+        name: String,
+        expected: Vec<usize>,
+    },
+
+    /// The checkpoint holds a tensor the model does not have (strict loading, like `load_state_dict`).
+    #[error("{}: unexpected tensor `{name}` with shape {shape:?}; the config does not match this checkpoint (check layers, widths and the preset)", path.display())]
+    UnexpectedTensor {
+        path: PathBuf,
+        name: String,
+        shape: Vec<usize>,
+    },
+
+    /// A tensor has a different shape than the config implies.
+    #[error("{}: tensor `{name}` has shape {got:?}, the config expects {expected:?}; use the config this checkpoint was trained with", path.display())]
+    ShapeMismatch {
+        path: PathBuf,
+        name: String,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
+
+    /// A tensor's dtype cannot be used.
+    #[error("{}: tensor `{name}` has dtype {dtype}, expected a floating-point dtype (f32, f16, bf16)", path.display())]
+    UnsupportedDType {
+        path: PathBuf,
+        name: String,
+        dtype: String,
+    },
+
+    /// A config file or preset name is invalid.
+    #[error("config {source_name}: {msg}")]
+    Config { source_name: String, msg: String },
+
+    /// A downloaded or local file does not have the pinned sha256.
+    #[error("{}: sha256 {actual} does not match the pinned {expected}; delete the file and download it again", file.display())]
+    Checksum {
+        file: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
+    /// The CLIP BPE vocabulary could not be read.
+    #[error("BPE vocabulary {source_name}: {msg}")]
+    Vocab { source_name: String, msg: String },
+
+    /// An input (tensor, text list, option) has the wrong shape or content.
+    #[error("{0}")]
+    InvalidInput(String),
+
+    /// Downloading from the Hugging Face hub failed.
+    #[error("download of {repo}/{file} failed: {msg}")]
+    Download {
+        repo: String,
+        file: String,
+        msg: String,
+    },
+
+    /// The requested device is not available in this build or on this machine.
+    #[error("device {device}: {msg}")]
+    Device { device: String, msg: String },
+
+    /// An error from the tensor library while running the model.
+    #[error("tensor computation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A checkpoint parse error for `path`.
+    pub fn checkpoint(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Checkpoint {
+            path: path.into(),
+            msg: msg.into(),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The residual attention block shared by both towers (SPEC §2.2), and the LayerNorm they use.
+//!
+//! Key names mirror the checkpoint: `ln_1`, `attn.in_proj_weight|in_proj_bias` (q|k|v rows packed as
+//! `nn.MultiheadAttention` does), `attn.out_proj`, `ln_2`, `mlp.c_fc`, `mlp.c_proj`.
+
+use candle_core::{DType, Module, Result, Tensor, D};
+use candle_nn::{Linear, VarBuilder};
+
+/// LayerNorm over the last dimension, eps 1e-5 (torch default), computed in f32 whatever the model dtype.
+///
+/// Two passes (mean, then variance of the centred values) rather than candle's fused one-pass
+/// `E[x²] - E[x]²`, which loses precision when a channel's mean is large next to its spread (CLIP's
+/// residual stream has such outlier channels). The original text tower upcasts to f32 too (SPEC §3).
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// Loads `weight [dim]` and `bias [dim]` under `vb`.
+    pub fn new(dim: usize, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get(dim, "weight")?.to_dtype(DType::F32)?;
+        let bias = vb.get(dim, "bias")?.to_dtype(DType::F32)?;
+        Ok(Self {
+            weight,
+            bias,
+            eps: 1e-5,
+        })
+    }
+}
+
+impl Module for LayerNorm {
+    /// `x: [.., dim]` in any float dtype → same shape and dtype.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dtype = x.dtype();
+        let x = x.to_dtype(DType::F32)?;
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let xc = x.broadcast_sub(&mean)?;
+        let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+        let y = xc.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        y.broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)?
+            .to_dtype(dtype)
+    }
+}
+
+/// Bytes of attention scores materialised at once: bounds memory at the L/14 sequence (2049 tokens,
+/// 16 heads ⇒ 268 MB per clip in f32) whatever the batch size.
+const SCORE_BUDGET_BYTES: usize = 256 << 20;
+
+/// `nn.MultiheadAttention` with packed `in_proj` (q|k|v), `1/√head_dim` query scaling and an optional
+/// additive mask.
+#[derive(Debug, Clone)]
+pub struct Attention {
+    in_proj: Linear,
+    out_proj: Linear,
+    heads: usize,
+    scale: f64,
+}
+
+impl Attention {
+    pub fn new(width: usize, heads: usize, vb: VarBuilder) -> Result<Self> {
+        let in_w = vb.get((3 * width, width), "in_proj_weight")?;
+        let in_b = vb.get(3 * width, "in_proj_bias")?;
+        let out_proj = candle_nn::linear(width, width, vb.pp("out_proj"))?;
+        let head_dim = width / heads;
+        Ok(Self {
+            in_proj: Linear::new(in_w, Some(in_b)),
+            out_proj,
+            heads,
+            scale: 1.0 / (head_dim as f64).sqrt(),
+        })
+    }
+
+    /// `x: [B, L, W]`, `mask: [L, L]` additive (0 or -inf) → `[B, L, W]`.
+    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (b, l, w) = x.dims3()?;
+        let h = self.heads;
+        let d = w / h;
+        // [B, L, 3, H, D] → three [B·H, L, D] tensors.
+        let qkv = self.in_proj.forward(x)?.reshape((b, l, 3, h, d))?;
+        let qkv = qkv.permute((2, 0, 3, 1, 4))?;
+        let q = (qkv.get(0)?.reshape((b * h, l, d))? * self.scale)?;
+        let k = qkv.get(1)?.reshape((b * h, l, d))?;
+        let v = qkv.get(2)?.reshape((b * h, l, d))?.contiguous()?;
+        let k_t = k.t()?.contiguous()?;
+
+        let per_row = l * l * x.dtype().size_in_bytes();
+        let chunk = (SCORE_BUDGET_BYTES / per_row.max(1)).clamp(1, b * h);
+        let mut outs = Vec::with_capacity((b * h).div_ceil(chunk));
+        let mut start = 0;
+        while start < b * h {
+            let n = chunk.min(b * h - start);
+            let scores = q.narrow(0, start, n)?.matmul(&k_t.narrow(0, start, n)?)?;
+            let scores = match mask {
+                Some(m) => scores.broadcast_add(m)?,
+                None => scores,
+            };
+            let probs = softmax_f32(&scores)?;
+            outs.push(probs.matmul(&v.narrow(0, start, n)?)?);
+            start += n;
+        }
+        let out = Tensor::cat(&outs, 0)?; // [B·H, L, D]
+        let out = out
+            .reshape((b, h, l, d))?
+            .transpose(1, 2)?
+            .reshape((b, l, w))?;
+        self.out_proj.forward(&out)
+    }
+}
+
+/// Softmax over the last dimension, accumulated in f32 for half-precision inputs.
+fn softmax_f32(x: &Tensor) -> Result<Tensor> {
+    match x.dtype() {
+        DType::F32 | DType::F64 => candle_nn::ops::softmax_last_dim(x),
+        dt => candle_nn::ops::softmax_last_dim(&x.to_dtype(DType::F32)?)?.to_dtype(dt),
+    }
+}
+
+/// `c_fc (W→4W) → QuickGELU → c_proj (4W→W)`; dropouts are p = 0 in the original.
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    c_fc: Linear,
+    c_proj: Linear,
+}
+
+impl Mlp {
+    pub fn new(width: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            c_fc: candle_nn::linear(width, 4 * width, vb.pp("c_fc"))?,
+            c_proj: candle_nn::linear(4 * width, width, vb.pp("c_proj"))?,
+        })
+    }
+}
+
+impl Module for Mlp {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = self.c_fc.forward(x)?;
+        // QuickGELU, x·σ(1.702x), as the original uses in both towers (SPEC §0).
+        let x = (&x * candle_nn::ops::sigmoid(&(&x * 1.702)?)?)?;
+        self.c_proj.forward(&x)
+    }
+}
+
+/// `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`.
+#[derive(Debug, Clone)]
+pub struct ResidualBlock {
+    ln_1: LayerNorm,
+    attn: Attention,
+    ln_2: LayerNorm,
+    mlp: Mlp,
+}
+
+impl ResidualBlock {
+    /// Parameter order follows the state dict: `attn`, `ln_1`, `mlp`, `ln_2` (module registration order).
+    pub fn new(width: usize, heads: usize, vb: VarBuilder) -> Result<Self> {
+        let attn = Attention::new(width, heads, vb.pp("attn"))?;
+        let ln_1 = LayerNorm::new(width, vb.pp("ln_1"))?;
+        let mlp = Mlp::new(width, vb.pp("mlp"))?;
+        let ln_2 = LayerNorm::new(width, vb.pp("ln_2"))?;
+        Ok(Self {
+            ln_1,
+            attn,
+            ln_2,
+            mlp,
+        })
+    }
+
+    /// `x: [B, L, W]` → `[B, L, W]`.
+    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let x = (x + self.attn.forward(&self.ln_1.forward(x)?, mask)?)?;
+        &x + self.mlp.forward(&self.ln_2.forward(&x)?)?
+    }
+}
+
+/// `layers` residual blocks under `transformer.resblocks.{i}`.
+pub fn blocks(
+    width: usize,
+    heads: usize,
+    layers: usize,
+    vb: VarBuilder,
+) -> Result<Vec<ResidualBlock>> {
+    let vb = vb.pp("transformer").pp("resblocks");
+    (0..layers)
+        .map(|i| ResidualBlock::new(width, heads, vb.pp(i)))
+        .collect()
+}

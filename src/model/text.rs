@@ -1,0 +1,140 @@
+//! The ViCLIP text tower (`CLIP_TEXT`, SPEC §3): token + positional embedding over a context of 32,
+//! causal self-attention, `ln_final`, pooling at the first maximal id (the end token), `@ text_projection`.
+
+use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_nn::{Embedding, VarBuilder};
+
+use super::block::{blocks, LayerNorm, ResidualBlock};
+use crate::config::TextConfig;
+
+/// Activations of one forward pass over the full context, for parity tests.
+#[derive(Debug, Clone)]
+pub struct TextTrace {
+    /// `token_embedding(ids)` before the positional embedding, `[N, C, Wt]`.
+    pub token_embedding_out: Tensor,
+    /// Output of each residual block, `[N, C, Wt]`.
+    pub blocks: Vec<Tensor>,
+    /// `ln_final` over all positions, `[N, C, Wt]`.
+    pub ln_final_out: Tensor,
+    /// Pooled and projected, `[N, E]`, not normalised.
+    pub embeds: Tensor,
+}
+
+#[derive(Debug, Clone)]
+pub struct TextTransformer {
+    positional_embedding: Tensor,
+    text_projection: Tensor,
+    blocks: Vec<ResidualBlock>,
+    token_embedding: Embedding,
+    ln_final: LayerNorm,
+    cfg: TextConfig,
+}
+
+/// The first index of the maximum id in each row (`torch.argmax`): the end token, or an earlier
+/// literal `<|endoftext|>` in the caption.
+pub fn pool_positions(ids: &[Vec<u32>]) -> Vec<usize> {
+    ids.iter()
+        .map(|row| {
+            let mut best = 0;
+            for (i, &id) in row.iter().enumerate() {
+                if id > row[best] {
+                    best = i;
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+impl TextTransformer {
+    /// Loads the tower from `vb` (normally `text_encoder`), `embed_dim` = E.
+    pub fn new(cfg: &TextConfig, embed_dim: usize, vb: VarBuilder) -> Result<Self> {
+        let positional_embedding = vb.get((cfg.context_length, cfg.width), "positional_embedding")?;
+        let text_projection = vb.get((cfg.width, embed_dim), "text_projection")?;
+        let blocks = blocks(cfg.width, cfg.heads, cfg.layers, vb.clone())?;
+        let token_embedding =
+            candle_nn::embedding(cfg.vocab_size, cfg.width, vb.pp("token_embedding"))?;
+        let ln_final = LayerNorm::new(cfg.width, vb.pp("ln_final"))?;
+        Ok(Self {
+            positional_embedding,
+            text_projection,
+            blocks,
+            token_embedding,
+            ln_final,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// Additive causal mask `[len, len]`: 0 on and below the diagonal, -inf above.
+    fn causal_mask(len: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+        let mask: Vec<f32> = (0..len)
+            .flat_map(|i| (0..len).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+            .collect();
+        Tensor::from_vec(mask, (len, len), device)?.to_dtype(dtype)
+    }
+
+    /// Runs the blocks over the first `len` positions of `ids [N, C]`.
+    fn run(&self, ids: &Tensor, len: usize) -> Result<(Tensor, Vec<Tensor>, Tensor)> {
+        let ids = ids.narrow(1, 0, len)?;
+        let tok = self.token_embedding.forward(&ids)?;
+        let mut x = tok.broadcast_add(&self.positional_embedding.narrow(0, 0, len)?)?;
+        let mask = Self::causal_mask(len, x.dtype(), x.device())?;
+        let mut outs = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            x = block.forward(&x, Some(&mask))?;
+            outs.push(x.clone());
+        }
+        Ok((tok, outs, x))
+    }
+
+    /// Gathers row `pos[i]` of sequence `i`: `x [N, L, Wt]` → `[N, Wt]`.
+    fn gather(x: &Tensor, pos: &[usize]) -> Result<Tensor> {
+        let (n, l, w) = x.dims3()?;
+        let idx: Vec<u32> = pos
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| (i * l + p) as u32)
+            .collect();
+        let idx = Tensor::from_vec(idx, n, x.device())?;
+        x.reshape((n * l, w))?.index_select(&idx, 0)
+    }
+
+    /// `ids`: rows of `context_length` token ids (checked by the caller) → `[N, E]`, not normalised.
+    ///
+    /// Positions after the batch's last pooled token are skipped: with the causal mask they cannot
+    /// influence any pooled position, so the result is the same as over the full context.
+    pub fn forward(&self, ids: &[Vec<u32>], device: &Device) -> Result<Tensor> {
+        let pos = pool_positions(ids);
+        let len = pos.iter().max().map_or(1, |&p| p + 1);
+        let ids = ids_tensor(ids, device)?;
+        let (_, _, x) = self.run(&ids, len)?;
+        let pooled = Self::gather(&x, &pos)?;
+        self.ln_final.forward(&pooled)?.matmul(&self.text_projection)
+    }
+
+    /// The forward pass over the full context keeping the intermediates the golden data records.
+    pub fn trace(&self, ids: &[Vec<u32>], device: &Device) -> Result<TextTrace> {
+        let pos = pool_positions(ids);
+        let t = ids_tensor(ids, device)?;
+        let (token_embedding_out, blocks, x) = self.run(&t, self.cfg.context_length)?;
+        let ln_final_out = self.ln_final.forward(&x)?;
+        let embeds = Self::gather(&ln_final_out, &pos)?.matmul(&self.text_projection)?;
+        Ok(TextTrace {
+            token_embedding_out,
+            blocks,
+            ln_final_out,
+            embeds,
+        })
+    }
+
+    pub fn config(&self) -> &TextConfig {
+        &self.cfg
+    }
+}
+
+fn ids_tensor(ids: &[Vec<u32>], device: &Device) -> Result<Tensor> {
+    let n = ids.len();
+    let c = ids.first().map_or(0, Vec::len);
+    let flat: Vec<u32> = ids.iter().flatten().copied().collect();
+    Tensor::from_vec(flat, (n, c), device)
+}

@@ -1,0 +1,48 @@
+//! Helpers shared by the integration tests: fixture paths, golden tensors, comparisons.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Tensor};
+
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// All tensors of a golden safetensors file, on the CPU.
+pub fn golden(rel: &str) -> HashMap<String, Tensor> {
+    let path = fixture(rel);
+    candle_core::safetensors::load(&path, &Device::Cpu)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+pub fn get<'a>(map: &'a HashMap<String, Tensor>, key: &str) -> &'a Tensor {
+    map.get(key)
+        .unwrap_or_else(|| panic!("golden tensor {key} missing"))
+}
+
+/// Largest absolute difference between two tensors of the same shape (compared in f64).
+pub fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.dims(), b.dims(), "shape mismatch");
+    let a = a.to_dtype(DType::F64).unwrap().flatten_all().unwrap();
+    let b = b.to_dtype(DType::F64).unwrap().flatten_all().unwrap();
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap()
+}
+
+/// Asserts `max|a - b| <= tol`, printing the difference.
+#[track_caller]
+pub fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f64) {
+    let d = max_abs(got, want);
+    eprintln!("{what}: max abs diff {d:.3e} (tolerance {tol:.0e})");
+    assert!(d <= tol, "{what}: max abs diff {d:.3e} > {tol:.0e}");
+}
