@@ -1,0 +1,8 @@
+//! Checkpoint loading: PyTorch `.pth` (torch.save zip) and safetensors files as named CPU tensors.
+
+mod pickle;
+mod pth;
+mod safetensors;
+
+pub use pth::{read_checkpoint, read_pth, read_pth_auto, NamedTensors};
+pub use safetensors::read_safetensors;
