@@ -21,7 +21,9 @@ pub fn parse_device(spec: &str) -> Result<Device> {
     };
     let unavailable = |feature: &str, e: candle_core::Error| Error::Device {
         device: spec.to_string(),
-        msg: format!("not available ({e}); build with `--features {feature}` on a machine that has it"),
+        msg: format!(
+            "not available ({e}); build with `--features {feature}` on a machine that has it"
+        ),
     };
     match kind.as_str() {
         "cpu" => Ok(Device::Cpu),

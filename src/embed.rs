@@ -54,7 +54,11 @@ impl ViClip {
     }
 
     /// Loads a `.pth` or `.safetensors` checkpoint strictly for `cfg`, with the embedded tokenizer.
-    pub fn from_files(weights: impl AsRef<Path>, cfg: &ViClipConfig, opts: LoadOptions) -> Result<Self> {
+    pub fn from_files(
+        weights: impl AsRef<Path>,
+        cfg: &ViClipConfig,
+        opts: LoadOptions,
+    ) -> Result<Self> {
         let model = load_model(weights.as_ref(), cfg, opts.dtype, &opts.device)?;
         Ok(Self::new(model, Tokenizer::new()?, opts))
     }

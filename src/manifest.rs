@@ -116,7 +116,12 @@ pub fn verify(entry: &ManifestEntry, path: &Path) -> Result<String> {
 /// True when `HF_HUB_OFFLINE` is set to a true value (as huggingface_hub reads it).
 pub fn offline_mode() -> bool {
     std::env::var("HF_HUB_OFFLINE")
-        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+        .map(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        })
         .unwrap_or(false)
 }
 
@@ -185,7 +190,10 @@ mod tests {
                 assert_eq!(h.len(), 64, "{}: sha256 must be 64 hex chars", e.name);
             }
         }
-        assert_eq!(find("viclip-l14-internvid-10m-flt").expect("L14").preset, "viclip-l14");
+        assert_eq!(
+            find("viclip-l14-internvid-10m-flt").expect("L14").preset,
+            "viclip-l14"
+        );
         assert!(find("nope").is_err());
     }
 

@@ -6,6 +6,9 @@
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
+use super::attention_cpu::FusedAttention;
+use super::cpu_ops::{LayerNormOp, QuickGeluOp};
+
 /// LayerNorm over the last dimension, eps 1e-5 (torch default), computed in f32 whatever the model dtype.
 ///
 /// Two passes (mean, then variance of the centred values) rather than candle's fused one-pass
@@ -19,6 +22,15 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
+    /// From `weight [dim]` and `bias [dim]` tensors, eps 1e-5.
+    pub fn from_tensors(weight: Tensor, bias: Tensor) -> Result<Self> {
+        Ok(Self {
+            weight: weight.to_dtype(DType::F32)?,
+            bias: bias.to_dtype(DType::F32)?,
+            eps: 1e-5,
+        })
+    }
+
     /// Loads `weight [dim]` and `bias [dim]` under `vb`.
     pub fn new(dim: usize, vb: VarBuilder) -> Result<Self> {
         let weight = vb.get(dim, "weight")?.to_dtype(DType::F32)?;
@@ -34,6 +46,16 @@ impl LayerNorm {
 impl Module for LayerNorm {
     /// `x: [.., dim]` in any float dtype → same shape and dtype.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            let x = x.contiguous()?;
+            return x.apply_op3_no_bwd(
+                &self.weight,
+                &self.bias,
+                &LayerNormOp {
+                    eps: self.eps as f32,
+                },
+            );
+        }
         let dtype = x.dtype();
         let x = x.to_dtype(DType::F32)?;
         let mean = x.mean_keepdim(D::Minus1)?;
@@ -74,27 +96,63 @@ impl Attention {
         })
     }
 
-    /// `x: [B, L, W]`, `mask: [L, L]` additive (0 or -inf) → `[B, L, W]`.
-    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let (b, l, w) = x.dims3()?;
+    /// From a packed q|k|v projection (`in_w [3W, W]`, `in_b [3W]`) and the output projection; towers
+    /// stored with separate q/k/v weights concatenate them first.
+    pub fn from_parts(in_w: Tensor, in_b: Tensor, out_proj: Linear, heads: usize) -> Result<Self> {
+        let width = in_w.dim(1)?;
+        let head_dim = width / heads.max(1);
+        Ok(Self {
+            in_proj: Linear::new(in_w, Some(in_b)),
+            out_proj,
+            heads,
+            scale: 1.0 / (head_dim as f64).sqrt(),
+        })
+    }
+
+    /// `x: [B, L, W]` → `[B, L, W]`; `causal` masks keys after each query (the text tower).
+    pub fn forward(&self, x: &Tensor, causal: bool) -> Result<Tensor> {
+        let qkv = self.in_proj.forward(x)?;
+        let out = if qkv.device().is_cpu() && qkv.dtype() == DType::F32 {
+            qkv.contiguous()?.apply_op1_no_bwd(&FusedAttention {
+                heads: self.heads,
+                causal,
+            })?
+        } else {
+            self.attend_composed(&qkv, causal)?
+        };
+        self.out_proj.forward(&out)
+    }
+
+    /// Attention from composed tensor ops (any device and dtype): scores in chunks of at most
+    /// [`SCORE_BUDGET_BYTES`], softmax accumulated in f32.
+    ///
+    /// # Shapes
+    /// `qkv [B, L, 3W]` → `[B, L, W]`.
+    pub fn attend_composed(&self, qkv: &Tensor, causal: bool) -> Result<Tensor> {
+        let (b, l, w3) = qkv.dims3()?;
+        let w = w3 / 3;
         let h = self.heads;
         let d = w / h;
         // [B, L, 3, H, D] → three [B·H, L, D] tensors.
-        let qkv = self.in_proj.forward(x)?.reshape((b, l, 3, h, d))?;
-        let qkv = qkv.permute((2, 0, 3, 1, 4))?;
+        let qkv = qkv.reshape((b, l, 3, h, d))?.permute((2, 0, 3, 1, 4))?;
         let q = (qkv.get(0)?.reshape((b * h, l, d))? * self.scale)?;
         let k = qkv.get(1)?.reshape((b * h, l, d))?;
         let v = qkv.get(2)?.reshape((b * h, l, d))?.contiguous()?;
         let k_t = k.t()?.contiguous()?;
+        let mask = if causal {
+            Some(causal_mask(l, qkv.dtype(), qkv.device())?)
+        } else {
+            None
+        };
 
-        let per_row = l * l * x.dtype().size_in_bytes();
+        let per_row = l * l * qkv.dtype().size_in_bytes();
         let chunk = (SCORE_BUDGET_BYTES / per_row.max(1)).clamp(1, b * h);
         let mut outs = Vec::with_capacity((b * h).div_ceil(chunk));
         let mut start = 0;
         while start < b * h {
             let n = chunk.min(b * h - start);
             let scores = q.narrow(0, start, n)?.matmul(&k_t.narrow(0, start, n)?)?;
-            let scores = match mask {
+            let scores = match &mask {
                 Some(m) => scores.broadcast_add(m)?,
                 None => scores,
             };
@@ -103,12 +161,18 @@ impl Attention {
             start += n;
         }
         let out = Tensor::cat(&outs, 0)?; // [B·H, L, D]
-        let out = out
-            .reshape((b, h, l, d))?
+        out.reshape((b, h, l, d))?
             .transpose(1, 2)?
-            .reshape((b, l, w))?;
-        self.out_proj.forward(&out)
+            .reshape((b, l, w))
     }
+}
+
+/// Additive causal mask `[len, len]`: 0 on and below the diagonal, -inf above (`triu_(1)` of -inf).
+fn causal_mask(len: usize, dtype: DType, device: &candle_core::Device) -> Result<Tensor> {
+    let mask: Vec<f32> = (0..len)
+        .flat_map(|i| (0..len).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(mask, (len, len), device)?.to_dtype(dtype)
 }
 
 /// Softmax over the last dimension, accumulated in f32 for half-precision inputs.
@@ -135,11 +199,22 @@ impl Mlp {
     }
 }
 
+impl Mlp {
+    /// From the two linear layers (W→4W, 4W→W) with QuickGELU between.
+    pub fn from_linears(c_fc: Linear, c_proj: Linear) -> Self {
+        Self { c_fc, c_proj }
+    }
+}
+
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = self.c_fc.forward(x)?;
         // QuickGELU, x·σ(1.702x), as the original uses in both towers (SPEC §0).
-        let x = (&x * candle_nn::ops::sigmoid(&(&x * 1.702)?)?)?;
+        let x = if x.device().is_cpu() && x.dtype() == DType::F32 {
+            x.contiguous()?.apply_op1_no_bwd(&QuickGeluOp)?
+        } else {
+            (&x * candle_nn::ops::sigmoid(&(&x * 1.702)?)?)?
+        };
         self.c_proj.forward(&x)
     }
 }
@@ -168,9 +243,19 @@ impl ResidualBlock {
         })
     }
 
-    /// `x: [B, L, W]` → `[B, L, W]`.
-    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let x = (x + self.attn.forward(&self.ln_1.forward(x)?, mask)?)?;
+    /// From its four parts.
+    pub fn from_parts(ln_1: LayerNorm, attn: Attention, ln_2: LayerNorm, mlp: Mlp) -> Self {
+        Self {
+            ln_1,
+            attn,
+            ln_2,
+            mlp,
+        }
+    }
+
+    /// `x: [B, L, W]` → `[B, L, W]`; `causal` for the text tower.
+    pub fn forward(&self, x: &Tensor, causal: bool) -> Result<Tensor> {
+        let x = (x + self.attn.forward(&self.ln_1.forward(x)?, causal)?)?;
         &x + self.mlp.forward(&self.ln_2.forward(&x)?)?
     }
 }

@@ -2,7 +2,11 @@
 //! exactly as in the original state dict (`SPEC.md` §7). No preprocessing and no normalisation here;
 //! see [`crate::ViClip`] for the high-level API.
 
+pub mod attention_cpu;
 pub mod block;
+mod cpu_ops;
+mod fast_math;
+pub mod random;
 pub mod text;
 pub mod vision;
 
@@ -12,6 +16,7 @@ use candle_core::{DType, Device, Result, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
 
+pub use random::{random_model, random_state_dict};
 pub use text::{pool_positions, TextTrace, TextTransformer};
 pub use vision::{VisionTrace, VisionTransformer};
 
@@ -64,8 +69,11 @@ impl ViClipModel {
 /// A `VarBuilder` backend that records what the model asks for and hands out broadcast zeros, so the
 /// parameter list of a full-size model is known without allocating its weights.
 struct ShapeRecorder {
-    seen: Arc<Mutex<Vec<(String, Vec<usize>)>>>,
+    seen: Arc<Mutex<ParameterList>>,
 }
+
+/// `(name, shape)` of each parameter, in the order the model requests them.
+pub type ParameterList = Vec<(String, Vec<usize>)>;
 
 impl SimpleBackend for ShapeRecorder {
     fn get(
@@ -93,7 +101,7 @@ impl SimpleBackend for ShapeRecorder {
 
 /// Every parameter `(name, shape)` the model for `cfg` loads, in state-dict order: what a checkpoint for
 /// this config must hold, no more and no less.
-pub fn parameter_shapes(cfg: &ViClipConfig) -> Result<Vec<(String, Vec<usize>)>> {
+pub fn parameter_shapes(cfg: &ViClipConfig) -> Result<ParameterList> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorder = ShapeRecorder { seen: seen.clone() };
     let vb = VarBuilder::from_backend(Box::new(recorder), DType::F32, Device::Cpu);

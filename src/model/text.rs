@@ -1,7 +1,7 @@
 //! The ViCLIP text tower (`CLIP_TEXT`, SPEC §3): token + positional embedding over a context of 32,
 //! causal self-attention, `ln_final`, pooling at the first maximal id (the end token), `@ text_projection`.
 
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
 use super::block::{blocks, LayerNorm, ResidualBlock};
@@ -49,7 +49,8 @@ pub fn pool_positions(ids: &[Vec<u32>]) -> Vec<usize> {
 impl TextTransformer {
     /// Loads the tower from `vb` (normally `text_encoder`), `embed_dim` = E.
     pub fn new(cfg: &TextConfig, embed_dim: usize, vb: VarBuilder) -> Result<Self> {
-        let positional_embedding = vb.get((cfg.context_length, cfg.width), "positional_embedding")?;
+        let positional_embedding =
+            vb.get((cfg.context_length, cfg.width), "positional_embedding")?;
         let text_projection = vb.get((cfg.width, embed_dim), "text_projection")?;
         let blocks = blocks(cfg.width, cfg.heads, cfg.layers, vb.clone())?;
         let token_embedding =
@@ -65,23 +66,14 @@ impl TextTransformer {
         })
     }
 
-    /// Additive causal mask `[len, len]`: 0 on and below the diagonal, -inf above.
-    fn causal_mask(len: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-        let mask: Vec<f32> = (0..len)
-            .flat_map(|i| (0..len).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
-            .collect();
-        Tensor::from_vec(mask, (len, len), device)?.to_dtype(dtype)
-    }
-
     /// Runs the blocks over the first `len` positions of `ids [N, C]`.
     fn run(&self, ids: &Tensor, len: usize) -> Result<(Tensor, Vec<Tensor>, Tensor)> {
         let ids = ids.narrow(1, 0, len)?;
         let tok = self.token_embedding.forward(&ids)?;
         let mut x = tok.broadcast_add(&self.positional_embedding.narrow(0, 0, len)?)?;
-        let mask = Self::causal_mask(len, x.dtype(), x.device())?;
         let mut outs = Vec::with_capacity(self.blocks.len());
         for block in &self.blocks {
-            x = block.forward(&x, Some(&mask))?;
+            x = block.forward(&x, true)?;
             outs.push(x.clone());
         }
         Ok((tok, outs, x))
@@ -109,7 +101,9 @@ impl TextTransformer {
         let ids = ids_tensor(ids, device)?;
         let (_, _, x) = self.run(&ids, len)?;
         let pooled = Self::gather(&x, &pos)?;
-        self.ln_final.forward(&pooled)?.matmul(&self.text_projection)
+        self.ln_final
+            .forward(&pooled)?
+            .matmul(&self.text_projection)
     }
 
     /// The forward pass over the full context keeping the intermediates the golden data records.

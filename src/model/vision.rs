@@ -119,7 +119,7 @@ impl VisionTransformer {
         let (tokens, _) = self.embed(x)?;
         let mut x = self.ln_pre.forward(&tokens)?;
         for block in &self.blocks {
-            x = block.forward(&x, None)?;
+            x = block.forward(&x, false)?;
         }
         // Only the class token is read, and ln_post is per token.
         let cls = x.narrow(1, 0, 1)?.squeeze(1)?;
@@ -133,7 +133,7 @@ impl VisionTransformer {
         let mut blocks = Vec::with_capacity(self.blocks.len());
         let mut h = ln_pre_out.clone();
         for block in &self.blocks {
-            h = block.forward(&h, None)?;
+            h = block.forward(&h, false)?;
             blocks.push(h.clone());
         }
         let ln_post_out = self.ln_post.forward(&h)?;

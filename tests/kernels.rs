@@ -1,0 +1,95 @@
+//! The fused CPU kernels (attention, LayerNorm, QuickGELU) equal the composed candle ops they replace.
+
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::Linear;
+use viclip::model::attention_cpu::FusedAttention;
+use viclip::model::block::{Attention, LayerNorm};
+
+fn max_abs(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+fn attention(width: usize, heads: usize) -> Attention {
+    let dev = Device::Cpu;
+    let out = Linear::new(
+        Tensor::zeros((width, width), DType::F32, &dev).unwrap(),
+        None,
+    );
+    Attention::from_parts(
+        Tensor::zeros((3 * width, width), DType::F32, &dev).unwrap(),
+        Tensor::zeros(3 * width, DType::F32, &dev).unwrap(),
+        out,
+        heads,
+    )
+    .unwrap()
+}
+
+#[test]
+fn fused_attention_equals_composed() {
+    // Lengths around the 64-row query block, both masks.
+    for (b, l, w, h) in [
+        (2, 70, 32, 4),
+        (1, 129, 64, 2),
+        (3, 5, 16, 1),
+        (1, 64, 48, 3),
+    ] {
+        let qkv = Tensor::randn(0f32, 1.0, (b, l, 3 * w), &Device::Cpu).unwrap();
+        let attn = attention(w, h);
+        for causal in [false, true] {
+            let fused = qkv
+                .apply_op1_no_bwd(&FusedAttention { heads: h, causal })
+                .unwrap();
+            let composed = attn.attend_composed(&qkv, causal).unwrap();
+            let d = max_abs(&fused, &composed);
+            assert!(d < 2e-6, "b{b} l{l} w{w} h{h} causal {causal}: {d:e}");
+        }
+    }
+}
+
+#[test]
+fn layer_norm_kernel_equals_the_formula_with_a_large_mean() {
+    let dev = Device::Cpu;
+    let dim = 96;
+    // A row mean of 300 next to unit spread: the one-pass E[x²]−E[x]² formula loses digits here.
+    let x = (Tensor::randn(0f32, 1.0, (5, 7, dim), &dev).unwrap() + 300.0).unwrap();
+    let w = Tensor::randn(0f32, 1.0, dim, &dev).unwrap();
+    let b = Tensor::randn(0f32, 1.0, dim, &dev).unwrap();
+    let ln = LayerNorm::from_tensors(w.clone(), b.clone()).unwrap();
+    let got = ln.forward(&x).unwrap();
+    let d = max_abs(&got, &reference(&x, &w, &b));
+    assert!(d < 5e-5, "{d:e}");
+    // The half-precision path (composed ops, statistics in f32) on a bf16 input agrees to bf16 rounding.
+    let xb = Tensor::randn(0f32, 1.0, (5, 7, dim), &dev)
+        .unwrap()
+        .to_dtype(DType::BF16)
+        .unwrap();
+    let half = ln.forward(&xb).unwrap();
+    assert_eq!(half.dtype(), DType::BF16);
+    let d = max_abs(&half.to_dtype(DType::F32).unwrap(), &reference(&xb, &w, &b));
+    assert!(d < 0.05, "bf16: {d:e}");
+}
+
+/// LayerNorm computed in f64 from the definition, returned as f32.
+fn reference(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
+    let x64 = x.to_dtype(DType::F64).unwrap();
+    let mean = x64.mean_keepdim(D::Minus1).unwrap();
+    let xc = x64.broadcast_sub(&mean).unwrap();
+    let var = xc.sqr().unwrap().mean_keepdim(D::Minus1).unwrap();
+    xc.broadcast_div(&(var + 1e-5).unwrap().sqrt().unwrap())
+        .unwrap()
+        .broadcast_mul(&w.to_dtype(DType::F64).unwrap())
+        .unwrap()
+        .broadcast_add(&b.to_dtype(DType::F64).unwrap())
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap()
+}
