@@ -1,0 +1,72 @@
+//! File formats the CLI reads and writes: `{"text": ...}` JSON lines, `.npy` arrays.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use candle_core::{DType, Tensor};
+
+/// Reads the `text` field of every non-blank line of a JSON-lines file. Errors name the file and line.
+pub fn read_texts(path: &Path) -> Result<Vec<String>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let mut texts = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let lineno = i + 1;
+        let line =
+            line.with_context(|| format!("{}:{lineno}: cannot read (not UTF-8?)", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+            anyhow!(
+                "{}:{lineno}: not a JSON object ({e}); each line must be {{\"text\": \"...\"}}",
+                path.display()
+            )
+        })?;
+        match value.get("text") {
+            Some(serde_json::Value::String(s)) => texts.push(s.clone()),
+            Some(_) => bail!("{}:{lineno}: \"text\" is not a string", path.display()),
+            None => bail!(
+                "{}:{lineno}: no \"text\" field; each line must be {{\"text\": \"...\"}}",
+                path.display()
+            ),
+        }
+    }
+    Ok(texts)
+}
+
+/// Reads a float `.npy` array (C order) as f32.
+pub fn read_npy(path: &Path) -> Result<Tensor> {
+    if !path.is_file() {
+        bail!("{}: no such file", path.display());
+    }
+    let t = Tensor::read_npy(path).map_err(|e| {
+        anyhow!("{}: not a readable .npy array ({e}); write it with numpy.save(path, array.astype('float32'))", path.display())
+    })?;
+    if !t.dtype().is_float() {
+        bail!(
+            "{}: dtype {:?}, expected float32",
+            path.display(),
+            t.dtype()
+        );
+    }
+    Ok(t.to_dtype(DType::F32)?)
+}
+
+/// Writes `t` as float32 `.npy`, through a temporary file renamed into place so a reader never sees a
+/// partial file.
+pub fn write_npy(t: &Tensor, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create directory", dir.display()))?;
+    }
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    t.to_dtype(DType::F32)?
+        .to_device(&candle_core::Device::Cpu)?
+        .write_npy(&tmp)
+        .map_err(|e| anyhow!("{}: cannot write ({e})", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    Ok(())
+}

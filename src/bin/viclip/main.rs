@@ -1,0 +1,190 @@
+//! `viclip`: tokenize captions, embed captions and preprocessed videos, run the built-in demo.
+
+mod demo;
+mod io;
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use viclip::{LoadOptions, Tokenizer, ViClip, ViClipConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "viclip",
+    version,
+    about = "ViCLIP video-text embeddings (InternVid) on candle"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the 32 CLIP BPE ids of each caption, one JSON array per line.
+    Tokenize {
+        /// JSON lines, each {"text": "..."}.
+        #[arg(long)]
+        texts: PathBuf,
+        #[arg(long, default_value_t = viclip::tokenizer::CONTEXT_LENGTH)]
+        context_length: usize,
+    },
+    /// Embed captions: writes (n, E) float32 L2-normalised rows to a .npy file.
+    EmbedText {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// JSON lines, each {"text": "..."}.
+        #[arg(long)]
+        texts: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Embed preprocessed videos: (B, T, 3, H, W) float32 .npy in, (B, E) float32 L2-normalised out.
+    EmbedVideo {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// float32 (B, T, 3, H, W), frames already resized and ImageNet-normalised; (B, 3, H, W) for images.
+        #[arg(long)]
+        tensor: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run the built-in tiny model on the bundled sample clips and captions: embeddings and a
+    /// similarity table.
+    Demo(demo::DemoArgs),
+    /// List the released checkpoints of the built-in manifest.
+    Models,
+    /// Download a released checkpoint into the Hugging Face cache and print its path and sha256
+    /// (needs the `hub` feature).
+    Download {
+        /// A name from `viclip models`.
+        name: String,
+    },
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// Checkpoint: the original .pth (with its `model` entry) or .safetensors.
+    #[arg(long, required_unless_present = "model")]
+    weights: Option<PathBuf>,
+    /// Preset name (viclip-l14, viclip-b16) or a JSON config path.
+    #[arg(long, required_unless_present = "model")]
+    config: Option<String>,
+    /// A released checkpoint by manifest name instead of --weights/--config (downloads; `hub` feature).
+    #[arg(long, conflicts_with_all = ["weights", "config"])]
+    model: Option<String>,
+    /// cpu, cuda, cuda:N or metal.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// f32, f16 or bf16.
+    #[arg(long, default_value = "f32")]
+    dtype: String,
+    /// Videos per forward pass (captions go 32x as many at a time).
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+}
+
+impl ModelArgs {
+    fn load(&self) -> Result<ViClip> {
+        if self.batch_size == 0 {
+            bail!("--batch-size must be at least 1");
+        }
+        let opts = LoadOptions {
+            device: viclip::parse_device(&self.device)?,
+            dtype: viclip::parse_dtype(&self.dtype)?,
+            batch_size: self.batch_size,
+            text_batch_size: self.batch_size * 32,
+        };
+        let (weights, cfg) = match (&self.model, &self.weights, &self.config) {
+            (Some(name), _, _) => {
+                let entry = viclip::manifest::find(name)?;
+                let fetched = viclip::manifest::fetch(&entry)?;
+                (fetched.path, entry.config()?)
+            }
+            (None, Some(w), Some(c)) => (w.clone(), ViClipConfig::from_name_or_path(c)?),
+            _ => bail!("pass --weights W --config C, or --model NAME"),
+        };
+        Ok(ViClip::from_files(&weights, &cfg, opts)?)
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Tokenize {
+            texts,
+            context_length,
+        } => {
+            if context_length < 2 {
+                bail!("--context-length must be at least 2");
+            }
+            let tok = Tokenizer::new()?;
+            let texts = io::read_texts(&texts)?;
+            let mut out = String::new();
+            for ids in tok.tokenize_batch(&texts, context_length) {
+                out.push_str(&serde_json::to_string(&ids)?);
+                out.push('\n');
+            }
+            print!("{out}");
+        }
+        Command::EmbedText { model, texts, out } => {
+            let texts_v = io::read_texts(&texts)?;
+            let m = model.load()?;
+            let emb = m.embed_texts(&texts_v)?;
+            io::write_npy(emb.tensor(), &out)?;
+            eprintln!(
+                "{} captions -> {} {:?}",
+                texts_v.len(),
+                out.display(),
+                emb.tensor().dims()
+            );
+        }
+        Command::EmbedVideo { model, tensor, out } => {
+            let x = io::read_npy(&tensor)?;
+            let m = model.load()?;
+            let emb = match x.rank() {
+                4 => m.embed_images(&x),
+                _ => m.embed_videos(&x),
+            }
+            .map_err(|e| anyhow!("{}: {e}", tensor.display()))?;
+            io::write_npy(emb.tensor(), &out)?;
+            eprintln!(
+                "{} clips -> {} {:?}",
+                emb.len(),
+                out.display(),
+                emb.tensor().dims()
+            );
+        }
+        Command::Demo(args) => demo::run(&args)?,
+        Command::Models => {
+            for e in viclip::manifest::entries()? {
+                let sha = e.sha256.as_deref().unwrap_or("not pinned");
+                println!(
+                    "{}\t{}\t{}/{}\tsha256: {sha}\n    {}",
+                    e.name, e.preset, e.repo, e.file, e.description
+                );
+            }
+        }
+        Command::Download { name } => {
+            let entry = viclip::manifest::find(&name)?;
+            let f =
+                viclip::manifest::fetch(&entry).with_context(|| format!("downloading {name}"))?;
+            println!("{}", f.path.display());
+            if f.pinned {
+                eprintln!("sha256 {} (matches the manifest)", f.sha256);
+            } else {
+                eprintln!("sha256 {} (not pinned in the manifest; compare with the hub's listing before pinning)", f.sha256);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        // One line naming the file, tensor or line at fault.
+        let msg = format!("{e:#}").replace('\n', " ");
+        eprintln!("viclip: error: {msg}");
+        std::process::exit(1);
+    }
+}
