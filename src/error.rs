@@ -84,6 +84,52 @@ pub enum Error {
     #[error("device {device}: {msg}")]
     Device { device: String, msg: String },
 
+    /// An image file could not be decoded (aesthetic scoring of image files).
+    #[error("{}: cannot decode image ({source}); pass a PNG or JPEG file", path.display())]
+    ImageDecode {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+
+    /// An aesthetic head file whose tensors match none of the known LAION predictor layouts.
+    #[error("{}: {msg}", path.display())]
+    UnknownHead { path: PathBuf, msg: String },
+
+    /// A clip has fewer (decodable) frames than the frame sampling asks for.
+    #[error("{clip}: {got} decodable frame(s), {needed} needed; lower --frames-per-clip or check the clip")]
+    TooFewFrames {
+        clip: String,
+        needed: usize,
+        got: usize,
+    },
+
+    /// A video could not be opened or decoded: missing or unreadable file, no video stream, unsupported
+    /// codec, truncated or corrupt data. `span` is the clip asked for (`whole file` when none).
+    #[error("{}, {span}: {msg}", path.display())]
+    Decode {
+        path: PathBuf,
+        span: String,
+        msg: String,
+    },
+
+    /// A clip span does not fit its video: malformed timestamps, start >= end, start past the end of the
+    /// stream, or no frame inside the span.
+    #[error("{}, {span}: {msg}", path.display())]
+    Span {
+        path: PathBuf,
+        span: String,
+        msg: String,
+    },
+
+    /// A clip has too few frames for the chosen frame sampling (e.g. `demo` needs at least T frames).
+    #[error("{}, {span}: {msg}", path.display())]
+    Sampling {
+        path: PathBuf,
+        span: String,
+        msg: String,
+    },
+
     /// An error from the tensor library while running the model.
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),

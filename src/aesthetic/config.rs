@@ -1,0 +1,219 @@
+//! The CLIP image tower's configuration: HF `config.json` (a flat `CLIPVisionConfig` or a full
+//! `CLIPConfig` with `vision_config`) or the preset `clip-vit-l14` (RESEARCH §3).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Names [`ClipVisionConfig::preset`] accepts.
+pub const CLIP_PRESETS: [&str; 1] = ["clip-vit-l14"];
+
+/// Shapes of a CLIP ViT image tower plus `visual_projection` (HF `CLIPVisionModelWithProjection`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipVisionConfig {
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    pub projection_dim: usize,
+    /// Only `quick_gelu` is supported (every OpenAI CLIP uses it).
+    pub hidden_act: String,
+    /// Only 1e-5 is supported (the shared LayerNorm's eps).
+    pub layer_norm_eps: f64,
+}
+
+/// HF `CLIPVisionConfig`'s defaults, applied to fields a `config.json` leaves out, as transformers does.
+#[derive(Deserialize)]
+#[serde(default)]
+struct HfVision {
+    image_size: usize,
+    patch_size: usize,
+    hidden_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    intermediate_size: usize,
+    projection_dim: usize,
+    num_channels: usize,
+    hidden_act: String,
+    layer_norm_eps: f64,
+    model_type: Option<String>,
+}
+
+impl Default for HfVision {
+    fn default() -> Self {
+        Self {
+            image_size: 224,
+            patch_size: 32,
+            hidden_size: 768,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            intermediate_size: 3072,
+            projection_dim: 512,
+            num_channels: 3,
+            hidden_act: "quick_gelu".into(),
+            layer_norm_eps: 1e-5,
+            model_type: None,
+        }
+    }
+}
+
+impl ClipVisionConfig {
+    /// OpenAI CLIP ViT-L/14 at 224 px (`openai/clip-vit-large-patch14`).
+    pub fn clip_vit_l14() -> Self {
+        Self {
+            image_size: 224,
+            patch_size: 14,
+            hidden_size: 1024,
+            num_hidden_layers: 24,
+            num_attention_heads: 16,
+            intermediate_size: 4096,
+            projection_dim: 768,
+            hidden_act: "quick_gelu".into(),
+            layer_norm_eps: 1e-5,
+        }
+    }
+
+    /// Patches per side.
+    pub fn grid(&self) -> usize {
+        self.image_size / self.patch_size.max(1)
+    }
+
+    /// Tokens: patches plus the class token.
+    pub fn seq_len(&self) -> usize {
+        self.grid() * self.grid() + 1
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads.max(1)
+    }
+
+    /// A preset by name: `clip-vit-l14` (also `clip-vit-large-patch14`, `vit-l-14`, `l14`).
+    pub fn preset(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().replace('_', "-").as_str() {
+            "clip-vit-l14" | "clip-vit-l-14" | "clip-vit-large-patch14" | "vit-l-14" | "l14" => {
+                Ok(Self::clip_vit_l14())
+            }
+            _ => Err(Error::Config {
+                source_name: name.to_string(),
+                msg: format!(
+                    "unknown CLIP preset; use one of {CLIP_PRESETS:?} or the path of an HF config.json"
+                ),
+            }),
+        }
+    }
+
+    /// Parses an HF config: a `CLIPVisionConfig` object or a `CLIPConfig` with `vision_config` (whose
+    /// top-level `projection_dim` wins, as `CLIPModel` uses it for `visual_projection`).
+    pub fn from_json_str(json: &str, source_name: &str) -> Result<Self> {
+        let err = |msg: String| Error::Config {
+            source_name: source_name.to_string(),
+            msg,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| err(format!("not valid JSON: {e}")))?;
+        let (vision, top_projection) = match value.get("vision_config") {
+            Some(v) => (v.clone(), value.get("projection_dim").cloned()),
+            None => (value, None),
+        };
+        let hf: HfVision = serde_json::from_value(vision)
+            .map_err(|e| err(format!("not a CLIP vision config: {e}")))?;
+        let projection_dim = match top_projection {
+            Some(p) => p
+                .as_u64()
+                .map(|p| p as usize)
+                .ok_or_else(|| err(format!("projection_dim {p} is not a positive integer")))?,
+            None => hf.projection_dim,
+        };
+        if let Some(t) = hf.model_type.as_deref() {
+            if t != "clip_vision_model" && t != "clip" {
+                return Err(err(format!(
+                    "model_type `{t}` is not a CLIP vision tower (expected clip_vision_model)"
+                )));
+            }
+        }
+        if hf.num_channels != 3 {
+            return Err(err(format!(
+                "num_channels {} is not supported; CLIP takes RGB (3)",
+                hf.num_channels
+            )));
+        }
+        let cfg = Self {
+            image_size: hf.image_size,
+            patch_size: hf.patch_size,
+            hidden_size: hf.hidden_size,
+            num_hidden_layers: hf.num_hidden_layers,
+            num_attention_heads: hf.num_attention_heads,
+            intermediate_size: hf.intermediate_size,
+            projection_dim,
+            hidden_act: hf.hidden_act,
+            layer_norm_eps: hf.layer_norm_eps,
+        };
+        cfg.validate().map_err(err)?;
+        Ok(cfg)
+    }
+
+    pub fn from_json_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_json_str(&text, &path.display().to_string())
+    }
+
+    /// A preset name or a `config.json` path, whichever `spec` is (what `--clip-config` takes).
+    pub fn from_name_or_path(spec: &str) -> Result<Self> {
+        let path = Path::new(spec);
+        if path.is_file() {
+            Self::from_json_file(path)
+        } else if spec.ends_with(".json") {
+            Err(Error::Config {
+                source_name: spec.to_string(),
+                msg: "file not found".into(),
+            })
+        } else {
+            Self::preset(spec)
+        }
+    }
+
+    /// Checks the numbers make a buildable tower that this crate computes exactly.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for (name, v) in [
+            ("image_size", self.image_size),
+            ("patch_size", self.patch_size),
+            ("hidden_size", self.hidden_size),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("projection_dim", self.projection_dim),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} must be positive"));
+            }
+        }
+        if self.patch_size > self.image_size {
+            return Err(format!(
+                "patch_size {} is larger than image_size {}",
+                self.patch_size, self.image_size
+            ));
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(format!(
+                "hidden_size {} is not divisible by num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.hidden_act != "quick_gelu" {
+            return Err(format!(
+                "hidden_act `{}` is not supported; only quick_gelu (OpenAI CLIP's activation) is implemented",
+                self.hidden_act
+            ));
+        }
+        if (self.layer_norm_eps - 1e-5).abs() > 1e-12 {
+            return Err(format!(
+                "layer_norm_eps {} is not supported; only 1e-5 (OpenAI CLIP's) is implemented",
+                self.layer_norm_eps
+            ));
+        }
+        Ok(())
+    }
+}

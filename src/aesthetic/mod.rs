@@ -1,0 +1,129 @@
+//! Aesthetic scores as InternVid computes them (RESEARCH §1, §3): the LAION aesthetic predictor on
+//! L2-normalised OpenAI CLIP ViT-L/14 image embeddings, per image, and per clip over `uniform(4)` frames
+//! reduced by their maximum.
+//!
+//! ```no_run
+//! use viclip::aesthetic::{AestheticScorer, ClipVisionConfig, Reduce, ScorerOptions};
+//! # fn main() -> viclip::Result<()> {
+//! let scorer = AestheticScorer::from_files(
+//!     "clip-vit-large-patch14/model.safetensors",
+//!     &ClipVisionConfig::clip_vit_l14(),
+//!     "sac+logos+ava1-l14-linearMSE.pth",
+//!     None, // detect the head kind from its keys
+//!     &ScorerOptions::default(),
+//! )?;
+//! let frames: Vec<image::RgbImage> = (0..30).map(|_| image::RgbImage::new(320, 240)).collect();
+//! let clip = scorer.score_clip("clip0", &frames, 4, Reduce::Max)?;
+//! println!("{} from frames {:?}: {:?}", clip.score, clip.frame_indices, clip.frame_scores);
+//! # Ok(()) }
+//! ```
+//!
+//! A clip is a list of decoded RGB frames (`image::RgbImage`; wrap raw HWC u8 buffers with
+//! `RgbImage::from_raw`), so any decoder can feed it.
+
+mod clip_vision;
+mod config;
+mod heads;
+pub mod preprocess;
+mod scorer;
+
+use std::path::Path;
+
+use image::RgbImage;
+
+pub use clip_vision::{ClipVisionModel, ClipVisionTrace};
+pub use config::{ClipVisionConfig, CLIP_PRESETS};
+pub use heads::{AestheticHead, HeadKind};
+pub use preprocess::{clip_pixel_values, clip_preprocess, CLIP_MEAN, CLIP_STD};
+pub use scorer::{AestheticScorer, ScorerInfo, ScorerOptions};
+
+use crate::{Error, Result};
+
+/// How a clip's frame scores become its score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reduce {
+    /// InternVid's rule (paper §3.3).
+    #[default]
+    Max,
+    Mean,
+    Min,
+}
+
+impl Reduce {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reduce::Max => "max",
+            Reduce::Mean => "mean",
+            Reduce::Min => "min",
+        }
+    }
+
+    /// Reduces non-empty `scores` (the mean accumulates in f64).
+    pub fn apply(self, scores: &[f32]) -> f32 {
+        match self {
+            Reduce::Max => scores.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+            Reduce::Min => scores.iter().copied().fold(f32::INFINITY, f32::min),
+            Reduce::Mean => {
+                (scores.iter().map(|&s| s as f64).sum::<f64>() / scores.len().max(1) as f64) as f32
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Reduce {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "max" => Ok(Reduce::Max),
+            "mean" => Ok(Reduce::Mean),
+            "min" => Ok(Reduce::Min),
+            other => Err(Error::InvalidInput(format!(
+                "reduction `{other}`: use max, mean or min"
+            ))),
+        }
+    }
+}
+
+/// `round(linspace(0, n_frames − 1, k))` with round-half-to-even (numpy/torch), the video issue's
+/// `uniform(k)`. With fewer than `k` frames indices repeat, as the reference's would; scoring rejects that.
+pub fn uniform_indices(n_frames: usize, k: usize) -> Vec<usize> {
+    if k == 0 || n_frames == 0 {
+        return Vec::new();
+    }
+    if k == 1 {
+        return vec![0];
+    }
+    let last = (n_frames - 1) as f64;
+    let step = last / (k - 1) as f64;
+    (0..k)
+        .map(|i| {
+            // numpy sets the endpoint exactly; the others are i · step.
+            let x = if i == k - 1 { last } else { i as f64 * step };
+            x.round_ties_even() as usize
+        })
+        .collect()
+}
+
+/// A clip's score with the frames it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipScore {
+    pub score: f32,
+    pub frame_indices: Vec<usize>,
+    pub frame_scores: Vec<f32>,
+}
+
+/// Decodes an image file to 8-bit RGB (alpha dropped, grey and palette expanded). No EXIF rotation, as
+/// PIL's `Image.open` does none.
+pub fn load_image(path: impl AsRef<Path>) -> Result<RgbImage> {
+    let path = path.as_ref();
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    let img = reader.decode().map_err(|source| Error::ImageDecode {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(img.to_rgb8())
+}
