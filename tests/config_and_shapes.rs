@@ -44,7 +44,10 @@ fn check(cfg: &ViClipConfig, file: &str) {
 #[test]
 fn l14_preset_matches_the_released_state_dict() {
     check(&ViClipConfig::viclip_l14(), "manifest_L14.json");
-    check(&ViClipConfig::preset("viclip-l14").unwrap(), "manifest_L14.json");
+    check(
+        &ViClipConfig::preset("viclip-l14").unwrap(),
+        "manifest_L14.json",
+    );
 }
 
 #[test]
@@ -66,13 +69,30 @@ fn json_config_ignores_unknown_keys_and_accepts_the_index_wrapper() {
 fn bad_configs_name_the_field() {
     let base = r#"{"embed_dim": 8, "vision": {"input_resolution": 28, "patch_size": 14, "width": 16, "layers": 1, "heads": 3, "num_frames": 4},
                   "text": {"context_length": 32, "vocab_size": 49408, "width": 8, "layers": 1, "heads": 2}}"#;
-    let err = ViClipConfig::from_json_str(base, "x.json").unwrap_err().to_string();
-    assert!(err.contains("x.json") && err.contains("vision.heads"), "{err}");
+    let err = ViClipConfig::from_json_str(base, "x.json")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("x.json") && err.contains("vision.heads"),
+        "{err}"
+    );
     let missing = r#"{"embed_dim": 8, "vision": {"input_resolution": 28}}"#;
-    let err = ViClipConfig::from_json_str(missing, "y.json").unwrap_err().to_string();
-    assert!(err.contains("y.json") && err.contains("patch_size"), "{err}");
-    let err = ViClipConfig::from_name_or_path("viclip-xl").unwrap_err().to_string();
-    assert!(err.contains("viclip-xl") && err.contains("viclip-l14"), "{err}");
-    let err = ViClipConfig::from_name_or_path("nope/missing.json").unwrap_err().to_string();
+    let err = ViClipConfig::from_json_str(missing, "y.json")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("y.json") && err.contains("patch_size"),
+        "{err}"
+    );
+    let err = ViClipConfig::from_name_or_path("viclip-xl")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("viclip-xl") && err.contains("viclip-l14"),
+        "{err}"
+    );
+    let err = ViClipConfig::from_name_or_path("nope/missing.json")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("missing.json"), "{err}");
 }

@@ -41,15 +41,35 @@ fn video_tower_intermediates_match() {
     let inputs = golden("tiny_a/inputs.safetensors");
     let inter = golden("tiny_a/intermediates.safetensors");
     let trace = model().vision.trace(get(&inputs, "videos")).unwrap();
-    assert_close("conv1_out", &trace.conv1_out, get(&inter, "vision.conv1_out"), ACT_TOL);
-    assert_close("ln_pre_in", &trace.ln_pre_in, get(&inter, "vision.ln_pre_in"), ACT_TOL);
-    assert_close("ln_pre_out", &trace.ln_pre_out, get(&inter, "vision.ln_pre_out"), ACT_TOL);
+    assert_close(
+        "conv1_out",
+        &trace.conv1_out,
+        get(&inter, "vision.conv1_out"),
+        ACT_TOL,
+    );
+    assert_close(
+        "ln_pre_in",
+        &trace.ln_pre_in,
+        get(&inter, "vision.ln_pre_in"),
+        ACT_TOL,
+    );
+    assert_close(
+        "ln_pre_out",
+        &trace.ln_pre_out,
+        get(&inter, "vision.ln_pre_out"),
+        ACT_TOL,
+    );
     assert_eq!(trace.blocks.len(), 2);
     for (i, b) in trace.blocks.iter().enumerate() {
         let key = format!("vision.block{i}_out");
         assert_close(&key, b, get(&inter, &key), ACT_TOL);
     }
-    assert_close("ln_post_out", &trace.ln_post_out, get(&inter, "vision.ln_post_out"), ACT_TOL);
+    assert_close(
+        "ln_post_out",
+        &trace.ln_post_out,
+        get(&inter, "vision.ln_post_out"),
+        ACT_TOL,
+    );
 }
 
 #[test]
@@ -59,11 +79,31 @@ fn video_embeddings_match() {
     let out64 = golden("tiny_a/outputs_f64.safetensors");
     let m = model();
     let pre = m.encode_video(get(&inputs, "videos")).unwrap();
-    assert_close("video prenorm", &pre, get(&out, "video_embeds_prenorm"), EMB_TOL);
-    assert_close("video prenorm vs f64", &pre, get(&out64, "video_embeds_prenorm"), EMB_TOL);
+    assert_close(
+        "video prenorm",
+        &pre,
+        get(&out, "video_embeds_prenorm"),
+        EMB_TOL,
+    );
+    assert_close(
+        "video prenorm vs f64",
+        &pre,
+        get(&out64, "video_embeds_prenorm"),
+        EMB_TOL,
+    );
     let emb = Embeddings::from_unnormalized(&pre).unwrap();
-    assert_close("video normalised", emb.tensor(), get(&out, "video_embeds"), EMB_TOL);
-    assert_close("video normalised vs f64", emb.tensor(), get(&out64, "video_embeds"), EMB_TOL);
+    assert_close(
+        "video normalised",
+        emb.tensor(),
+        get(&out, "video_embeds"),
+        EMB_TOL,
+    );
+    assert_close(
+        "video normalised vs f64",
+        emb.tensor(),
+        get(&out64, "video_embeds"),
+        EMB_TOL,
+    );
 }
 
 #[test]
@@ -75,9 +115,19 @@ fn raw_video_path_matches() {
         .collect();
     let videos = Tensor::cat(&pre, 0).unwrap();
     let emb = model().encode_video(&videos).unwrap();
-    assert_close("raw prenorm", &emb, get(&out, "raw_video_embeds_prenorm"), EMB_TOL);
+    assert_close(
+        "raw prenorm",
+        &emb,
+        get(&out, "raw_video_embeds_prenorm"),
+        EMB_TOL,
+    );
     let n = Embeddings::from_unnormalized(&emb).unwrap();
-    assert_close("raw normalised", n.tensor(), get(&out, "raw_video_embeds"), EMB_TOL);
+    assert_close(
+        "raw normalised",
+        n.tensor(),
+        get(&out, "raw_video_embeds"),
+        EMB_TOL,
+    );
 }
 
 #[test]
@@ -87,9 +137,19 @@ fn single_image_path_matches() {
     // (B, 3, S, S) → (B, 1, 3, S, S): T = 1 adds the mean temporal embedding.
     let images = get(&inputs, "images").unsqueeze(1).unwrap();
     let pre = model().encode_video(&images).unwrap();
-    assert_close("image prenorm", &pre, get(&out, "image_embeds_prenorm"), EMB_TOL);
+    assert_close(
+        "image prenorm",
+        &pre,
+        get(&out, "image_embeds_prenorm"),
+        EMB_TOL,
+    );
     let n = Embeddings::from_unnormalized(&pre).unwrap();
-    assert_close("image normalised", n.tensor(), get(&out, "image_embeds"), EMB_TOL);
+    assert_close(
+        "image normalised",
+        n.tensor(),
+        get(&out, "image_embeds"),
+        EMB_TOL,
+    );
 }
 
 #[test]
@@ -106,7 +166,12 @@ fn text_tower_intermediates_match() {
         let key = format!("text.block{i}_out");
         assert_close(&key, b, get(&inter, &key), ACT_TOL);
     }
-    assert_close("ln_final_out", &trace.ln_final_out, get(&inter, "text.ln_final_out"), ACT_TOL);
+    assert_close(
+        "ln_final_out",
+        &trace.ln_final_out,
+        get(&inter, "text.ln_final_out"),
+        ACT_TOL,
+    );
     let out = golden("tiny_a/outputs_f32.safetensors");
     assert_close(
         "trace embeds",
@@ -123,18 +188,46 @@ fn text_embeddings_match_batched_and_single() {
     let m = model();
     let ids = text_ids();
     let batched = m.encode_text(&ids, &Device::Cpu).unwrap();
-    assert_close("text batched", &batched, get(&out, "text_embeds_prenorm_batched"), EMB_TOL);
-    assert_close("text batched vs single-ref", &batched, get(&out, "text_embeds_prenorm"), EMB_TOL);
-    assert_close("text vs f64", &batched, get(&out64, "text_embeds_prenorm"), EMB_TOL);
+    assert_close(
+        "text batched",
+        &batched,
+        get(&out, "text_embeds_prenorm_batched"),
+        EMB_TOL,
+    );
+    assert_close(
+        "text batched vs single-ref",
+        &batched,
+        get(&out, "text_embeds_prenorm"),
+        EMB_TOL,
+    );
+    assert_close(
+        "text vs f64",
+        &batched,
+        get(&out64, "text_embeds_prenorm"),
+        EMB_TOL,
+    );
     // One caption at a time, like the demo's get_text_features.
     let singles: Vec<Tensor> = ids
         .iter()
-        .map(|r| m.encode_text(std::slice::from_ref(r), &Device::Cpu).unwrap())
+        .map(|r| {
+            m.encode_text(std::slice::from_ref(r), &Device::Cpu)
+                .unwrap()
+        })
         .collect();
     let singles = Tensor::cat(&singles, 0).unwrap();
-    assert_close("text single", &singles, get(&out, "text_embeds_prenorm"), EMB_TOL);
+    assert_close(
+        "text single",
+        &singles,
+        get(&out, "text_embeds_prenorm"),
+        EMB_TOL,
+    );
     let n = Embeddings::from_unnormalized(&singles).unwrap();
-    assert_close("text normalised", n.tensor(), get(&out, "text_embeds"), EMB_TOL);
+    assert_close(
+        "text normalised",
+        n.tensor(),
+        get(&out, "text_embeds"),
+        EMB_TOL,
+    );
 }
 
 #[test]
@@ -142,8 +235,10 @@ fn demo_logits_probs_and_top5_match() {
     let inputs = golden("tiny_a/inputs.safetensors");
     let out = golden("tiny_a/outputs_f32.safetensors");
     let m = model();
-    let v = Embeddings::from_unnormalized(&m.encode_video(get(&inputs, "videos")).unwrap()).unwrap();
-    let t = Embeddings::from_unnormalized(&m.encode_text(&text_ids(), &Device::Cpu).unwrap()).unwrap();
+    let v =
+        Embeddings::from_unnormalized(&m.encode_video(get(&inputs, "videos")).unwrap()).unwrap();
+    let t =
+        Embeddings::from_unnormalized(&m.encode_text(&text_ids(), &Device::Cpu).unwrap()).unwrap();
     let logits = (v.cosine_matrix(&t).unwrap() * viclip::DEMO_LOGIT_SCALE).unwrap();
     assert_close("logits_demo", &logits, get(&out, "logits_demo"), LOGIT_TOL);
     let probs = v.demo_probs(&t).unwrap();
@@ -162,7 +257,10 @@ fn demo_logits_probs_and_top5_match() {
                 (ours - theirs).abs() <= 1e-7,
                 "video {row} rank {rank}: index {i} (ref prob {ours}) vs reference index {want} ({theirs})"
             );
-            assert!((p - theirs).abs() <= 1e-4, "video {row} rank {rank}: prob {p} vs {theirs}");
+            assert!(
+                (p - theirs).abs() <= 1e-4,
+                "video {row} rank {rank}: prob {p} vs {theirs}"
+            );
         }
     }
 }
@@ -171,13 +269,23 @@ fn demo_logits_probs_and_top5_match() {
 fn paired_scores_are_row_dots() {
     let inputs = golden("tiny_a/inputs.safetensors");
     let m = model();
-    let v = Embeddings::from_unnormalized(&m.encode_video(get(&inputs, "videos")).unwrap()).unwrap();
+    let v =
+        Embeddings::from_unnormalized(&m.encode_video(get(&inputs, "videos")).unwrap()).unwrap();
     let ids = text_ids();
-    let t = Embeddings::from_unnormalized(&m.encode_text(&ids[..3], &Device::Cpu).unwrap()).unwrap();
+    let t =
+        Embeddings::from_unnormalized(&m.encode_text(&ids[..3], &Device::Cpu).unwrap()).unwrap();
     let paired = v.paired_scores(&t).unwrap();
     let full = v.cosine_matrix(&t).unwrap().to_vec2::<f32>().unwrap();
     for (i, p) in paired.iter().enumerate() {
-        assert!((p - full[i][i]).abs() < 1e-6, "row {i}: {p} vs {}", full[i][i]);
+        assert!(
+            (p - full[i][i]).abs() < 1e-6,
+            "row {i}: {p} vs {}",
+            full[i][i]
+        );
     }
-    assert!(v.paired_scores(&Embeddings::from_unnormalized(&t.tensor().narrow(0, 0, 2).unwrap()).unwrap()).is_err());
+    assert!(v
+        .paired_scores(
+            &Embeddings::from_unnormalized(&t.tensor().narrow(0, 0, 2).unwrap()).unwrap()
+        )
+        .is_err());
 }

@@ -1,0 +1,274 @@
+//! Decoding and preprocessing on a rayon pool while the model consumes batches: a bounded channel of
+//! `(B, T, 3, S, S)` batches, in input order, with bounded memory.
+//!
+//! Work is split into jobs (a video file with up to `batch_size` of its spans, decoded in one pass; a
+//! frame directory; a raw frame stack). At most `2 x workers` jobs are outstanding (running or finished
+//! but waiting for an earlier one), and at most `queue_batches` finished batches wait for the model, so
+//! memory stays bounded however long the input is. A clip that fails is reported in the batch where it
+//! would have been, with its error; the other clips go on.
+//!
+//! ```no_run
+//! use viclip::pipeline::{ClipSource, Pipeline, PipelineOptions};
+//! use viclip::preprocess::Preprocess;
+//! # fn main() -> viclip::Result<()> {
+//! let opts = PipelineOptions::new(Preprocess::new(8, 224));
+//! let sources = vec![ClipSource::FramesDir("frames/clip0".into())];
+//! for batch in Pipeline::spawn(sources, opts)? {
+//!     if let Some(videos) = &batch.videos { /* model.embed_videos(videos)? */ let _ = videos; }
+//!     for f in &batch.failures { eprintln!("clip {}: {}", f.clip_index, f.error); }
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use candle_core::{Device, Tensor};
+use serde::Serialize;
+
+use crate::preprocess::{FrameSampling, Preprocess, ResizeFilter, RgbFrame};
+#[cfg(feature = "video")]
+use crate::video::{ClipSpan, DecodeOptions};
+use crate::{Error, Result};
+
+mod jobs;
+
+/// Where clips come from.
+#[derive(Debug, Clone)]
+pub enum ClipSource {
+    /// Spans of a video file (no spans: the whole file), one clip per span; all spans of the file are
+    /// decoded in one pass.
+    #[cfg(feature = "video")]
+    Video { path: PathBuf, spans: Vec<ClipSpan> },
+    /// A directory of frame images, one clip.
+    FramesDir(PathBuf),
+    /// Decoded frames in memory, one clip; `name` labels it in output rows.
+    Frames { name: String, frames: Vec<RgbFrame> },
+}
+
+/// Pipeline settings.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    pub preprocess: Preprocess,
+    /// Clips per model batch (>= 1).
+    pub batch_size: usize,
+    /// Finished batches that may wait for the model before decoding pauses (>= 1).
+    pub queue_batches: usize,
+    /// Decode/preprocess threads; 0 = one per core.
+    pub workers: usize,
+    /// Decoder settings; `threads` defaults to 1 here since files are decoded in parallel.
+    #[cfg(feature = "video")]
+    pub decode: DecodeOptions,
+}
+
+impl PipelineOptions {
+    pub fn new(preprocess: Preprocess) -> Self {
+        PipelineOptions {
+            preprocess,
+            batch_size: 8,
+            queue_batches: 2,
+            workers: 0,
+            #[cfg(feature = "video")]
+            decode: DecodeOptions {
+                threads: 1,
+                ..DecodeOptions::default()
+            },
+        }
+    }
+}
+
+/// What an output row records about its clip.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClipInfo {
+    /// Position of the clip among all clips of the run (sources in order, spans in order).
+    pub clip_index: usize,
+    pub source_index: usize,
+    pub source: PathBuf,
+    /// `span [HH:MM:SS.mmm, HH:MM:SS.mmm)`, `whole file` or `all frames`.
+    pub span: String,
+    pub sampling: FrameSampling,
+    pub resize: ResizeFilter,
+    /// Frames the clip had before sampling.
+    pub num_source_frames: usize,
+    /// Sampled frame indices among them.
+    pub frame_indices: Vec<usize>,
+    /// Presentation times of the sampled frames in seconds (video sources only).
+    pub frame_times: Option<Vec<f64>>,
+}
+
+/// A clip that could not be turned into model input.
+#[derive(Debug)]
+pub struct ClipFailure {
+    pub clip_index: usize,
+    pub source_index: usize,
+    pub source: PathBuf,
+    pub span: String,
+    pub error: Error,
+}
+
+/// One model batch.
+#[derive(Debug)]
+pub struct ClipBatch {
+    /// `(B, T, 3, S, S)` f32 on the CPU; `None` when every clip of this stretch failed.
+    pub videos: Option<Tensor>,
+    /// One entry per row of `videos`, same order.
+    pub clips: Vec<ClipInfo>,
+    /// Clips that failed, in input order, between the previous batch's clips and this one's last.
+    pub failures: Vec<ClipFailure>,
+}
+
+/// Boxed failure: `Error` is large and outcomes sit in queues.
+type Outcome = std::result::Result<(ClipInfo, Vec<f32>), Box<ClipFailure>>;
+
+impl ClipFailure {
+    fn new(info: ClipInfo, error: Error) -> Box<Self> {
+        Box::new(ClipFailure {
+            clip_index: info.clip_index,
+            source_index: info.source_index,
+            source: info.source,
+            span: info.span,
+            error,
+        })
+    }
+}
+
+/// The running pipeline; iterate it for batches in input order.
+pub struct Pipeline {
+    rx: mpsc::Receiver<ClipBatch>,
+    _producer: JoinHandle<()>,
+}
+
+impl Pipeline {
+    /// Starts decoding in the background. Fails only on bad options or when no thread pool can be built.
+    pub fn spawn(sources: Vec<ClipSource>, opts: PipelineOptions) -> Result<Self> {
+        if opts.batch_size == 0 || opts.queue_batches == 0 {
+            return Err(Error::InvalidInput(
+                "pipeline batch_size and queue_batches must be >= 1".into(),
+            ));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.workers)
+            .thread_name(|i| format!("viclip-decode-{i}"))
+            .build()
+            .map_err(|e| {
+                Error::InvalidInput(format!("cannot start {} decode threads: {e}", opts.workers))
+            })?;
+        let jobs = jobs::split(sources, opts.batch_size);
+        let (tx, rx) = mpsc::sync_channel(opts.queue_batches);
+        let producer = std::thread::Builder::new()
+            .name("viclip-pipeline".into())
+            .spawn(move || produce(jobs, &opts, &pool, &tx))
+            .map_err(|e| Error::InvalidInput(format!("cannot start the pipeline thread: {e}")))?;
+        Ok(Pipeline {
+            rx,
+            _producer: producer,
+        })
+    }
+}
+
+impl Iterator for Pipeline {
+    type Item = ClipBatch;
+    fn next(&mut self) -> Option<ClipBatch> {
+        self.rx.recv().ok()
+    }
+}
+
+/// Runs the whole pipeline and gathers every batch into one: convenient for a few clips.
+pub fn run_all(sources: Vec<ClipSource>, opts: PipelineOptions) -> Result<ClipBatch> {
+    let mut all = ClipBatch {
+        videos: None,
+        clips: Vec::new(),
+        failures: Vec::new(),
+    };
+    let mut tensors = Vec::new();
+    for b in Pipeline::spawn(sources, opts)? {
+        tensors.extend(b.videos);
+        all.clips.extend(b.clips);
+        all.failures.extend(b.failures);
+    }
+    if !tensors.is_empty() {
+        all.videos = Some(Tensor::cat(&tensors, 0)?);
+    }
+    Ok(all)
+}
+
+/// The producer thread: keeps up to `2 x workers` jobs outstanding, reorders results, emits batches.
+fn produce(
+    jobs: Vec<jobs::Numbered>,
+    opts: &PipelineOptions,
+    pool: &rayon::ThreadPool,
+    tx: &mpsc::SyncSender<ClipBatch>,
+) {
+    let limit = 2 * pool.current_num_threads().max(1);
+    let total = jobs.len();
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<Outcome>)>();
+    let mut jobs = jobs.into_iter().enumerate();
+    let (mut spawned, mut next) = (0usize, 0usize);
+    let mut ready: BTreeMap<usize, Vec<Outcome>> = BTreeMap::new();
+    let mut pending: VecDeque<Outcome> = VecDeque::new();
+    while next < total {
+        while spawned < total && spawned - next < limit {
+            if let Some((k, job)) = jobs.next() {
+                let (done_tx, opts) = (done_tx.clone(), opts.clone());
+                pool.spawn(move || {
+                    let _ = done_tx.send((k, jobs::run(job, &opts)));
+                });
+                spawned += 1;
+            }
+        }
+        let Ok((k, out)) = done_rx.recv() else { return };
+        ready.insert(k, out);
+        while let Some(out) = ready.remove(&next) {
+            pending.extend(out);
+            next += 1;
+        }
+        while pending.iter().filter(|o| o.is_ok()).count() >= opts.batch_size {
+            if tx.send(take_batch(&mut pending, opts)).is_err() {
+                return; // the consumer is gone
+            }
+        }
+    }
+    while !pending.is_empty() {
+        if tx.send(take_batch(&mut pending, opts)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Pops up to `batch_size` good clips (and the failures among them) off the front of `pending`.
+fn take_batch(pending: &mut VecDeque<Outcome>, opts: &PipelineOptions) -> ClipBatch {
+    let mut clips = Vec::new();
+    let mut failures = Vec::new();
+    let mut pixels = Vec::new();
+    while clips.len() < opts.batch_size {
+        match pending.pop_front() {
+            Some(Ok((info, px))) => {
+                clips.push(info);
+                pixels.extend_from_slice(&px);
+            }
+            Some(Err(f)) => failures.push(*f),
+            None => break,
+        }
+    }
+    let p = &opts.preprocess;
+    let dims = (clips.len(), p.frames_per_clip(), 3, p.size, p.size);
+    let videos = match Tensor::from_vec(pixels, dims, &Device::Cpu) {
+        Ok(t) if !clips.is_empty() => Some(t),
+        Ok(_) => None,
+        Err(e) => {
+            // Cannot happen (every clip has F x 3 x S x S values); reported rather than panicking.
+            for c in clips.drain(..) {
+                let msg = format!("cannot build the batch tensor: {e}");
+                failures.push(*ClipFailure::new(c, Error::InvalidInput(msg)));
+            }
+            None
+        }
+    };
+    ClipBatch {
+        videos,
+        clips,
+        failures,
+    }
+}
