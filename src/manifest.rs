@@ -21,18 +21,41 @@ pub enum WeightFormat {
     Safetensors,
 }
 
-/// One released checkpoint.
+/// What a manifest entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightKind {
+    /// A ViCLIP checkpoint (video and text towers).
+    #[default]
+    Viclip,
+    /// A CLIP image tower (for aesthetic scores).
+    ClipVision,
+    /// A LAION aesthetic predictor head.
+    AestheticHead,
+}
+
+/// One released weight file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestEntry {
     pub name: String,
-    /// Config preset name (see [`ViClipConfig::preset`]).
-    pub preset: String,
-    /// Hugging Face hub repository, `owner/name`.
-    pub repo: String,
-    /// File inside the repository.
+    #[serde(default)]
+    pub kind: WeightKind,
+    /// Config preset name (see [`ViClipConfig::preset`], or the CLIP tower's presets).
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// Hugging Face hub repository, `owner/name`, for files on the hub.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// Direct download address, for files that are not on the hub.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// File name (inside `repo` for hub files).
     pub file: String,
     pub format: WeightFormat,
+    /// For aesthetic heads: `v1`, `v2` or `v2-relu`.
+    #[serde(default)]
+    pub head_kind: Option<String>,
     /// Lower-case hex sha256, only where known.
     #[serde(default)]
     pub sha256: Option<String>,
@@ -44,8 +67,24 @@ pub struct ManifestEntry {
 }
 
 impl ManifestEntry {
+    /// The ViCLIP config of a ViCLIP entry.
     pub fn config(&self) -> Result<ViClipConfig> {
-        ViClipConfig::preset(&self.preset)
+        match (&self.kind, &self.preset) {
+            (WeightKind::Viclip, Some(p)) => ViClipConfig::preset(p),
+            _ => Err(Error::Config {
+                source_name: self.name.clone(),
+                msg: "not a ViCLIP checkpoint; pick a ViCLIP entry from `viclip models`".into(),
+            }),
+        }
+    }
+
+    /// Where the file comes from, for messages and listings.
+    pub fn source(&self) -> String {
+        match (&self.repo, &self.url) {
+            (Some(repo), _) => format!("hf://{repo}/{}", self.file),
+            (None, Some(url)) => url.clone(),
+            (None, None) => self.file.clone(),
+        }
     }
 }
 
@@ -138,13 +177,19 @@ pub struct Fetched {
 #[cfg(feature = "hub")]
 pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
     let dl_err = |msg: String| Error::Download {
-        repo: entry.repo.clone(),
+        repo: entry.source(),
         file: entry.file.clone(),
         msg,
     };
+    let Some(repo) = entry.repo.clone() else {
+        return Err(dl_err(format!(
+            "not on the Hugging Face hub; download {} yourself and pass its path",
+            entry.source()
+        )));
+    };
     let path = if offline_mode() {
         hf_hub::Cache::from_env()
-            .model(entry.repo.clone())
+            .model(repo)
             .get(&entry.file)
             .ok_or_else(|| {
                 dl_err("HF_HUB_OFFLINE is set and the file is not in the Hugging Face cache; unset it or download once with network".into())
@@ -154,7 +199,7 @@ pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
             .with_progress(true)
             .build()
             .map_err(|e| dl_err(e.to_string()))?;
-        api.model(entry.repo.clone())
+        api.model(repo)
             .get(&entry.file)
             .map_err(|e| dl_err(e.to_string()))?
     };
@@ -170,7 +215,7 @@ pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
 #[cfg(not(feature = "hub"))]
 pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
     Err(Error::Download {
-        repo: entry.repo.clone(),
+        repo: entry.source(),
         file: entry.file.clone(),
         msg: "this build has no hub support; rebuild with `--features hub`, or download the file yourself and pass --weights".into(),
     })
@@ -185,7 +230,10 @@ mod tests {
         let all = entries().expect("manifest parses");
         assert!(all.len() >= 2);
         for e in &all {
-            e.config().expect("preset exists");
+            if e.kind == WeightKind::Viclip {
+                e.config().expect("preset exists");
+            }
+            assert!(e.repo.is_some() != e.url.is_some(), "{}: exactly one of repo, url", e.name);
             if let Some(h) = &e.sha256 {
                 assert_eq!(h.len(), 64, "{}: sha256 must be 64 hex chars", e.name);
             }

@@ -1,5 +1,6 @@
 //! `viclip`: tokenize captions, embed captions and preprocessed videos, run the built-in demo.
 
+mod aesthetic_cmd;
 mod demo;
 mod io;
 
@@ -50,6 +51,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// LAION aesthetic scores (CLIP ViT-L/14 + predictor head) of images or preprocessed tensors.
+    Aesthetic(aesthetic_cmd::AestheticArgs),
     /// Run the built-in tiny model on the bundled sample clips and captions: embeddings and a
     /// similarity table.
     Demo(demo::DemoArgs),
@@ -156,12 +159,17 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Demo(args) => demo::run(&args)?,
+        Command::Aesthetic(args) => aesthetic_cmd::run(&args)?,
         Command::Models => {
             for e in viclip::manifest::entries()? {
                 let sha = e.sha256.as_deref().unwrap_or("not pinned");
+                let what = e.preset.as_deref().or(e.head_kind.as_deref()).unwrap_or("-");
                 println!(
-                    "{}\t{}\t{}/{}\tsha256: {sha}\n    {}",
-                    e.name, e.preset, e.repo, e.file, e.description
+                    "{}\t{:?}\t{what}\t{}\tsha256: {sha}\n    {}",
+                    e.name,
+                    e.kind,
+                    e.source(),
+                    e.description
                 );
             }
         }
