@@ -29,7 +29,10 @@ fn main() -> anyhow::Result<()> {
     let dev = Device::Cpu;
     let v = &cfg.vision;
     let (w, l) = (v.width, v.seq_len());
-    println!("vision width {w}, {l} tokens, batch {batch}, rayon threads {}", rayon::current_num_threads());
+    println!(
+        "vision width {w}, {l} tokens, batch {batch}, rayon threads {}",
+        rayon::current_num_threads()
+    );
     let x = Tensor::randn(0f32, 1.0, (batch, l, w), &dev)?;
     let wt = Tensor::randn(0f32, 0.02, (3 * w, w), &dev)?;
     let lin = candle_nn::Linear::new(wt.clone(), Some(Tensor::zeros(3 * w, DType::F32, &dev)?));
@@ -37,12 +40,19 @@ fn main() -> anyhow::Result<()> {
     let s = time("in_proj (linear W→3W)", 3, || lin.forward(&x).unwrap());
     flops(2.0 * (batch * l * w * 3 * w) as f64, s);
     let s = time("plain matmul x·Wᵀ (contiguous)", 3, || {
-        x.reshape((batch * l, w)).unwrap().matmul(&wt.t().unwrap().contiguous().unwrap()).unwrap()
+        x.reshape((batch * l, w))
+            .unwrap()
+            .matmul(&wt.t().unwrap().contiguous().unwrap())
+            .unwrap()
     });
     flops(2.0 * (batch * l * w * 3 * w) as f64, s);
     let qkv = lin.forward(&x)?;
     let s = time("fused attention", 3, || {
-        qkv.apply_op1_no_bwd(&FusedAttention { heads: v.heads, causal: false }).unwrap()
+        qkv.apply_op1_no_bwd(&FusedAttention {
+            heads: v.heads,
+            causal: false,
+        })
+        .unwrap()
     });
     flops(4.0 * (batch * l * l * w) as f64, s);
     let fc = Tensor::randn(0f32, 1.0, (batch, l, 4 * w), &dev)?;
@@ -50,8 +60,21 @@ fn main() -> anyhow::Result<()> {
         fc.apply_op1_no_bwd(&viclip_quick_gelu()).unwrap()
     });
     let model = random_model(&cfg, 1, DType::F32, &dev)?;
-    let clip = Tensor::randn(0f32, 1.0, (batch, v.num_frames, 3, v.input_resolution, v.input_resolution), &dev)?;
-    let s = time("whole video tower", 1, || model.encode_video(&clip).unwrap());
+    let clip = Tensor::randn(
+        0f32,
+        1.0,
+        (
+            batch,
+            v.num_frames,
+            3,
+            v.input_resolution,
+            v.input_resolution,
+        ),
+        &dev,
+    )?;
+    let s = time("whole video tower", 1, || {
+        model.encode_video(&clip).unwrap()
+    });
     println!("per clip: {:.2} s", s / batch as f64);
     Ok(())
 }
@@ -67,7 +90,9 @@ fn viclip_quick_gelu() -> impl candle_core::CustomOp1 {
             s: &candle_core::CpuStorage,
             l: &candle_core::Layout,
         ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-            let candle_core::CpuStorage::F32(d) = s else { candle_core::bail!("f32") };
+            let candle_core::CpuStorage::F32(d) = s else {
+                candle_core::bail!("f32")
+            };
             let out: Vec<f32> = d.iter().map(|x| x / (1.0 + (-1.702 * x).exp())).collect();
             Ok((candle_core::CpuStorage::F32(out), l.shape().clone()))
         }

@@ -17,8 +17,8 @@
 //! ```
 #![warn(clippy::unwrap_used)]
 
-pub mod checkpoint;
 pub mod aesthetic;
+pub mod checkpoint;
 pub mod config;
 pub mod device;
 pub mod embed;

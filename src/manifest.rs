@@ -233,15 +233,18 @@ mod tests {
             if e.kind == WeightKind::Viclip {
                 e.config().expect("preset exists");
             }
-            assert!(e.repo.is_some() != e.url.is_some(), "{}: exactly one of repo, url", e.name);
+            assert!(
+                e.repo.is_some() != e.url.is_some(),
+                "{}: exactly one of repo, url",
+                e.name
+            );
             if let Some(h) = &e.sha256 {
                 assert_eq!(h.len(), 64, "{}: sha256 must be 64 hex chars", e.name);
             }
         }
-        assert_eq!(
-            find("viclip-l14-internvid-10m-flt").expect("L14").preset,
-            "viclip-l14"
-        );
+        let l14 = find("viclip-l14-internvid-10m-flt").expect("L14");
+        assert_eq!(l14.preset.as_deref(), Some("viclip-l14"));
+        assert!(find("clip-vit-l14").expect("clip").config().is_err());
         assert!(find("nope").is_err());
     }
 

@@ -36,12 +36,22 @@ fn a_batch_of_n_equals_n_single_calls() {
     let whole = tiny(opts(8)).embed_videos(videos).unwrap();
     let single = tiny(opts(1));
     let rows: Vec<Tensor> = (0..3)
-        .map(|i| single.embed_videos(&videos.narrow(0, i, 1).unwrap()).unwrap().into_tensor())
+        .map(|i| {
+            single
+                .embed_videos(&videos.narrow(0, i, 1).unwrap())
+                .unwrap()
+                .into_tensor()
+        })
         .collect();
     let d = max_abs(whole.tensor(), &Tensor::cat(&rows, 0).unwrap());
     assert!(d <= 1e-6, "videos: {d:e}");
 
-    let captions = ["a dog", "", "a man is cooking dinner in a small kitchen", "<|endoftext|> x"];
+    let captions = [
+        "a dog",
+        "",
+        "a man is cooking dinner in a small kitchen",
+        "<|endoftext|> x",
+    ];
     let whole = tiny(opts(8)).embed_texts(&captions).unwrap();
     let rows: Vec<Tensor> = captions
         .iter()
@@ -94,9 +104,14 @@ fn half_precision_runs_close_to_f32() {
     let inputs = golden("tiny_a/inputs.safetensors");
     let videos = get(&inputs, "videos");
     let f32_v = tiny(opts(2)).embed_videos(videos).unwrap();
-    let f32_t = tiny(opts(2)).embed_texts(&["a dog runs", "a red car"]).unwrap();
+    let f32_t = tiny(opts(2))
+        .embed_texts(&["a dog runs", "a red car"])
+        .unwrap();
     for dt in [DType::F16, DType::BF16] {
-        let m = tiny(LoadOptions { dtype: dt, ..opts(2) });
+        let m = tiny(LoadOptions {
+            dtype: dt,
+            ..opts(2)
+        });
         let v = m.embed_videos(videos).unwrap();
         let t = m.embed_texts(&["a dog runs", "a red car"]).unwrap();
         // Cosine between the f32 and half-precision embedding of each item.
@@ -130,7 +145,9 @@ fn other_grids_frame_counts_and_widths_run_and_load_strictly() {
     let v = m.embed_videos(&x).unwrap();
     assert_eq!(v.tensor().dims(), &[3, 20]);
     // T = 1 (images) uses the mean temporal embedding; T = 8 is refused for a 4-frame model.
-    let img = m.embed_images(&x.narrow(1, 0, 1).unwrap().squeeze(1).unwrap()).unwrap();
+    let img = m
+        .embed_images(&x.narrow(1, 0, 1).unwrap().squeeze(1).unwrap())
+        .unwrap();
     assert_eq!(img.tensor().dims(), &[3, 20]);
     assert!(m
         .embed_videos(&Tensor::zeros((1, 8, 3, 96, 96), DType::F32, &Device::Cpu).unwrap())

@@ -18,7 +18,10 @@ fn offline_mode_reads_the_cache_and_reports_the_hash() {
     assert!(matches!(e, Error::Download { .. }), "{e}");
     assert!(e.to_string().contains("HF_HUB_OFFLINE"), "{e}");
 
-    let repo_dir = home.path().join("hub").join(format!("models--{}", entry.repo.replace('/', "--")));
+    let repo_dir = home
+        .path()
+        .join("hub")
+        .join(format!("models--{}", entry.repo.replace('/', "--")));
     let snap = repo_dir.join("snapshots").join("abc123");
     std::fs::create_dir_all(&snap).unwrap();
     std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
@@ -26,6 +29,9 @@ fn offline_mode_reads_the_cache_and_reports_the_hash() {
     std::fs::write(snap.join(&entry.file), b"abc").unwrap();
     let got = fetch(&entry).unwrap();
     assert_eq!(got.path, snap.join(&entry.file));
-    assert_eq!(got.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_eq!(
+        got.sha256,
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
     assert!(!got.pinned);
 }

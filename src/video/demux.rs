@@ -77,7 +77,8 @@ impl Source {
             d if d > 0 => Some(d as f64 * tb_num as f64 / tb_den as f64),
             _ => None,
         };
-        let duration_s = stream_duration_s.or((ictx.duration() > 0).then(|| ictx.duration() as f64 / 1e6));
+        let duration_s =
+            stream_duration_s.or((ictx.duration() > 0).then(|| ictx.duration() as f64 / 1e6));
         let info = StreamInfo {
             index: stream.index(),
             tb_num,

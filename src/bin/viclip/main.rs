@@ -163,7 +163,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Models => {
             for e in viclip::manifest::entries()? {
                 let sha = e.sha256.as_deref().unwrap_or("not pinned");
-                let what = e.preset.as_deref().or(e.head_kind.as_deref()).unwrap_or("-");
+                let what = e
+                    .preset
+                    .as_deref()
+                    .or(e.head_kind.as_deref())
+                    .unwrap_or("-");
                 println!(
                     "{}\t{:?}\t{what}\t{}\tsha256: {sha}\n    {}",
                     e.name,
