@@ -161,3 +161,18 @@ fn other_grids_frame_counts_and_widths_run_and_load_strictly() {
     let e = ViClip::from_files(fixture("tiny_a/model.safetensors"), &cfg, opts(1)).unwrap_err();
     assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
 }
+
+#[test]
+fn length_buckets_keep_input_order() {
+    // More captions than one CPU bucket, lengths shuffled, so the sort-and-restore path runs.
+    let captions: Vec<String> = (0..40)
+        .map(|i| "a dog runs on the beach ".repeat(1 + (i * 7) % 9) + &format!("number {i}"))
+        .collect();
+    let m = tiny(opts(64));
+    let whole = m.embed_texts(&captions).unwrap().into_tensor();
+    for (i, c) in captions.iter().enumerate() {
+        let one = m.embed_texts(&[c]).unwrap().into_tensor();
+        let d = max_abs(&whole.narrow(0, i, 1).unwrap(), &one);
+        assert!(d <= 1e-6, "caption {i}: {d:e}");
+    }
+}

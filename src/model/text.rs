@@ -20,6 +20,10 @@ pub struct TextTrace {
     pub embeds: Tensor,
 }
 
+/// Captions per length bucket on the CPU: small enough that a bucket's lengths are close, large enough
+/// that each GEMM still has a few hundred rows.
+pub const CPU_BUCKET: usize = 16;
+
 #[derive(Debug, Clone)]
 pub struct TextTransformer {
     positional_embedding: Tensor,
@@ -93,9 +97,33 @@ impl TextTransformer {
 
     /// `ids`: rows of `context_length` token ids (checked by the caller) → `[N, E]`, not normalised.
     ///
-    /// Positions after the batch's last pooled token are skipped: with the causal mask they cannot
-    /// influence any pooled position, so the result is the same as over the full context.
+    /// Positions after a group's last pooled token are skipped: with the causal mask they cannot
+    /// influence any pooled position, so the result is the same as over the full context. On the CPU,
+    /// captions are also bucketed by length (sorted, then run in groups of [`CPU_BUCKET`]), so a batch
+    /// of mostly short captions does not pay for its longest one; rows come back in input order.
     pub fn forward(&self, ids: &[Vec<u32>], device: &Device) -> Result<Tensor> {
+        if !device.is_cpu() || ids.len() <= CPU_BUCKET {
+            return self.forward_group(ids, device);
+        }
+        let pos = pool_positions(ids);
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| pos[i]);
+        let mut outs = Vec::with_capacity(ids.len().div_ceil(CPU_BUCKET));
+        for chunk in order.chunks(CPU_BUCKET) {
+            let group: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
+            outs.push(self.forward_group(&group, device)?);
+        }
+        let sorted = Tensor::cat(&outs, 0)?;
+        // Row `order[k]` of the input is row `k` of `sorted`: invert the permutation.
+        let mut inverse = vec![0u32; ids.len()];
+        for (k, &i) in order.iter().enumerate() {
+            inverse[i] = k as u32;
+        }
+        sorted.index_select(&Tensor::from_vec(inverse, ids.len(), device)?, 0)
+    }
+
+    /// One forward pass over `ids`, truncated after the group's last pooled position.
+    fn forward_group(&self, ids: &[Vec<u32>], device: &Device) -> Result<Tensor> {
         let pos = pool_positions(ids);
         let len = pos.iter().max().map_or(1, |&p| p + 1);
         let ids = ids_tensor(ids, device)?;
