@@ -48,7 +48,7 @@ fn make_video(dir: &Path, name: &str, secs: u32, extra: &[&str]) -> PathBuf {
 }
 
 /// One core: the decoder on the calling thread.
-fn one_core() -> DecodeOptions {
+fn single_thread() -> DecodeOptions {
     DecodeOptions {
         threads: 1,
         ..DecodeOptions::default()
@@ -119,6 +119,8 @@ fn videos() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
     V.get_or_init(|| {
         let tmp = tempfile::tempdir().expect("temp dir");
         let v = make_video(tmp.path(), "720p_10s.mp4", 10, &[]);
+        let g60 = ["-preset", "veryfast", "-g", "60"];
+        let long = make_video(tmp.path(), "720p_30s_g60.mp4", 30, &g60);
         (tmp, v, long)
     })
 }
@@ -136,35 +138,35 @@ fn per_core<M: Measurement>(c: &mut Criterion<M>) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("decode+middle+cv2-linear-224", |b| {
         let p = eval.clone().with_resize(ResizeFilter::Cv2Linear);
-        b.iter(|| black_box(clip(&v, whole, &p, &one_core())))
+        b.iter(|| black_box(clip(v, whole, &p, &single_thread())))
     });
     g.bench_function("decode+demo+cv2-linear-224", |b| {
-        b.iter(|| black_box(clip(&v, whole, &demo, &one_core())))
+        b.iter(|| black_box(clip(v, whole, &demo, &single_thread())))
     });
     g.bench_function("decode+middle+bicubic-224", |b| {
-        b.iter(|| black_box(clip(&v, whole, &eval, &one_core())))
+        b.iter(|| black_box(clip(v, whole, &eval, &single_thread())))
     });
     g.bench_function("decode-only-middle", |b| {
         b.iter(|| {
             black_box(decode_clip(
-                &v,
+                v,
                 whole,
                 FrameSampling::Middle,
                 8,
-                &one_core(),
+                &single_thread(),
             ))
         })
     });
     g.bench_function("decode-only-middle-no-skipping", |b| {
         let o = DecodeOptions {
             skip_unneeded: false,
-            ..one_core()
+            ..single_thread()
         };
-        b.iter(|| black_box(decode_clip(&v, whole, FrameSampling::Middle, 8, &o)))
+        b.iter(|| black_box(decode_clip(v, whole, FrameSampling::Middle, 8, &o)))
     });
     g.finish();
 
-    let frames = decode_clip(&v, whole, FrameSampling::Middle, 8, &one_core())
+    let frames = decode_clip(v, whole, FrameSampling::Middle, 8, &single_thread())
         .expect("decode")
         .frames;
     let mut g = c.benchmark_group("cpu1/resize-8-frames-720p-to-224");
@@ -184,12 +186,6 @@ fn per_core<M: Measurement>(c: &mut Criterion<M>) {
     g.finish();
 
     // A longer source with YouTube-like 2 s GOPs and 8 clips of 3 s: one pass vs one decode per clip.
-    let long = make_video(
-        tmp.path(),
-        "720p_30s_g60.mp4",
-        30,
-        &["-preset", "veryfast", "-g", "60"],
-    );
     let spans: Vec<ClipSpan> = (0..8)
         .map(|i| ClipSpan::from_secs(1.0 + 3.5 * i as f64, 4.0 + 3.5 * i as f64))
         .collect();
@@ -199,11 +195,11 @@ fn per_core<M: Measurement>(c: &mut Criterion<M>) {
     g.bench_function("one-pass", |b| {
         b.iter(|| {
             black_box(decode_clips(
-                &long,
+                long,
                 &spans,
                 FrameSampling::Middle,
                 8,
-                &one_core(),
+                &single_thread(),
             ))
         })
     });
@@ -211,7 +207,8 @@ fn per_core<M: Measurement>(c: &mut Criterion<M>) {
         b.iter(|| {
             for s in &spans {
                 black_box(
-                    decode_clip(&long, *s, FrameSampling::Middle, 8, &one_core()).expect("decode"),
+                    decode_clip(long, *s, FrameSampling::Middle, 8, &single_thread())
+                        .expect("decode"),
                 );
             }
         })
@@ -243,9 +240,9 @@ fn pipeline(c: &mut Criterion) {
 }
 
 criterion_group! {
-    name = one_core;
+    name = per_core_cpu_time;
     config = Criterion::default().with_measurement(ThreadCpu);
     targets = per_core
 }
 criterion_group!(all_cores, pipeline);
-criterion_main!(one_core, all_cores);
+criterion_main!(per_core_cpu_time, all_cores);

@@ -48,6 +48,7 @@ impl Numbered {
 }
 
 /// Splits sources into jobs; a video's spans go in chunks of at most `max_spans` to bound memory.
+#[cfg_attr(not(feature = "video"), allow(unused_variables))]
 pub(super) fn split(sources: Vec<ClipSource>, max_spans: usize) -> Vec<Numbered> {
     let mut jobs = Vec::new();
     let mut clip = 0;

@@ -1,4 +1,4 @@
-//! Decoding buffered packets and converting the wanted frames to RGB, doing no more work than the
+//! Decoding packets and converting the wanted frames to RGB, doing no more work than the
 //! sampling needs.
 
 use std::collections::{BTreeSet, HashMap};
@@ -9,6 +9,7 @@ use ff::codec::{threading, Id};
 use ff::software::scaling;
 use ffmpeg_next as ff;
 
+use super::demux::PacketMeta;
 use crate::preprocess::RgbFrame;
 
 /// A video decoder plus the RGB converter for its output.
@@ -29,6 +30,7 @@ fn nonref_skip_ok(id: Id) -> bool {
 }
 
 /// Frames the decoder produced, by packet pts (mode A) or output ordinal (mode B).
+#[derive(Default)]
 pub(crate) struct Output<K> {
     pub frames: HashMap<K, RgbFrame>,
     /// The first decode error, if any (corrupt data); frames may be missing then.
@@ -58,115 +60,94 @@ impl Decoder {
         })
     }
 
-    /// Decodes the packets (decode order) and returns the frames whose packet pts is in `targets`.
+    /// Which packets to send and how (mode A): `plan[i]` is `None` for a packet that is not needed,
+    /// else the `skip_frame` setting for it. Stops at the last target's packet.
     ///
-    /// With `skip`, three kinds of work are left out, none of which changes a target's pixels: packets
-    /// after the last target's packet; whole GOPs (keyframe to keyframe) holding no target, unless the
-    /// next GOP's target is a leading picture (pts before its keyframe) that may reference them; and
-    /// non-reference frames that are not targets (`skip_frame = NONREF`, toggled per packet).
-    pub fn decode_targets(
-        &mut self,
-        packets: &[Packet],
+    /// With `skip`, three kinds of work are left out, none of which changes a target's pixels: in each
+    /// GOP (keyframe to keyframe, decode order) the packets after its last target, so whole GOPs without
+    /// a target (unless the next GOP's target is a leading picture, pts before its keyframe, that may
+    /// reference them); and non-reference frames that are not targets (`skip_frame = NONREF`, toggled
+    /// per packet).
+    pub fn plan(
+        &self,
+        packets: &[PacketMeta],
         targets: &BTreeSet<i64>,
         skip: bool,
-    ) -> Output<i64> {
-        let mut out = Output {
-            frames: HashMap::new(),
-            error: None,
-        };
-        let is_target = |p: &Packet| p.pts().is_some_and(|t| targets.contains(&t));
+    ) -> Vec<Option<Discard>> {
+        let is_target = |p: &PacketMeta| p.pts.is_some_and(|t| targets.contains(&t));
         let Some(last) = packets.iter().rposition(is_target) else {
-            return out;
+            return Vec::new();
         };
+        // GOP g spans packets gop_start[g]..gop_start[g + 1] in decode order.
         let mut gop = Vec::with_capacity(packets.len());
-        let mut key_pts = Vec::new();
+        let mut gop_start = Vec::new();
         for (i, p) in packets.iter().enumerate() {
-            if i == 0 || p.is_key() {
-                key_pts.push(p.pts());
+            if i == 0 || p.key {
+                gop_start.push(i);
             }
-            gop.push(key_pts.len() - 1);
+            gop.push(gop_start.len() - 1);
         }
-        let mut needed = vec![!skip; key_pts.len()];
+        let gop_last = |g: usize| gop_start.get(g + 1).map_or(packets.len() - 1, |&n| n - 1);
+        // The last packet to send in each GOP: its last target (references precede what uses them in
+        // decode order); a whole GOP when the next one's target is a leading picture that may use it.
+        let mut upto: Vec<Option<usize>> = (0..gop_start.len())
+            .map(|g| (!skip).then(|| gop_last(g)))
+            .collect();
         for (i, p) in packets.iter().enumerate().filter(|(_, p)| is_target(p)) {
             let g = gop[i];
-            needed[g] = true;
-            if g > 0 && matches!((p.pts(), key_pts[g]), (Some(t), Some(k)) if t < k) {
-                needed[g - 1] = true;
+            upto[g] = upto[g].max(Some(i));
+            let key_pts = packets[gop_start[g]].pts;
+            if g > 0 && matches!((p.pts, key_pts), (Some(t), Some(k)) if t < k) {
+                upto[g - 1] = Some(gop_last(g - 1));
             }
         }
-        for (i, p) in packets[..=last].iter().enumerate() {
-            if !needed[gop[i]] {
-                continue;
-            }
-            let drop = skip && self.nonref_skip_ok && !is_target(p);
-            self.dec.skip_frame(if drop {
-                Discard::NonReference
-            } else {
-                Discard::Default
-            });
-            if let Err(e) = self.dec.send_packet(p) {
-                out.error.get_or_insert(e.to_string());
-            }
-            self.drain(&mut out, |f| {
-                f.pts().or(f.timestamp()).filter(|t| targets.contains(t))
-            });
-            if out.frames.len() == targets.len() {
-                return out;
-            }
-        }
-        self.dec.skip_frame(Discard::Default);
-        // Flushing outputs the frames still held for reordering.
-        let _ = self.dec.send_eof();
-        self.drain(&mut out, |f| {
-            f.pts().or(f.timestamp()).filter(|t| targets.contains(t))
-        });
-        out
+        packets[..=last]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let send = upto[gop[i]].is_some_and(|u| i <= u);
+                let drop = skip && self.nonref_skip_ok && !is_target(p);
+                send.then_some(if drop {
+                    Discard::NonReference
+                } else {
+                    Discard::Default
+                })
+            })
+            .collect()
     }
 
-    /// Mode B, for streams whose packets lack usable pts: decodes everything; returns each output frame's
-    /// best-effort timestamp in output order and RGB copies of the output ordinals in `want`.
-    pub fn decode_all(
+    /// Sends one packet and converts the target frames that come out (mode A: frames by pts).
+    pub fn feed(
         &mut self,
-        packets: &[Packet],
-        want: &BTreeSet<usize>,
-    ) -> (Vec<Option<i64>>, Output<usize>) {
-        let mut out = Output {
-            frames: HashMap::new(),
-            error: None,
-        };
-        let mut stamps = Vec::new();
-        let mut frame = ff::frame::Video::empty();
-        let mut step = |dec: &mut Self, out: &mut Output<usize>, stamps: &mut Vec<Option<i64>>| {
-            while dec.dec.receive_frame(&mut frame).is_ok() {
-                if want.contains(&stamps.len()) {
-                    match dec.convert(&frame) {
-                        Ok(rgb) => {
-                            out.frames.insert(stamps.len(), rgb);
-                        }
-                        Err(e) => {
-                            out.error.get_or_insert(e);
-                        }
-                    }
-                }
-                stamps.push(frame.timestamp().or(frame.pts()));
-            }
-        };
-        for p in packets {
-            if let Err(e) = self.dec.send_packet(p) {
-                out.error.get_or_insert(e.to_string());
-            }
-            step(self, &mut out, &mut stamps);
+        p: &Packet,
+        discard: Discard,
+        targets: &BTreeSet<i64>,
+        out: &mut Output<i64>,
+    ) {
+        self.dec.skip_frame(discard);
+        if let Err(e) = self.dec.send_packet(p) {
+            out.error.get_or_insert(e.to_string());
         }
-        let _ = self.dec.send_eof();
-        step(self, &mut out, &mut stamps);
-        (stamps, out)
+        self.drain(out, targets);
     }
 
-    /// Receives every frame ready now; converts the ones `key` maps to a wanted key.
-    fn drain(&mut self, out: &mut Output<i64>, key: impl Fn(&ff::frame::Video) -> Option<i64>) {
+    /// Flushes the frames still held for reordering.
+    pub fn finish(&mut self, targets: &BTreeSet<i64>, out: &mut Output<i64>) {
+        self.dec.skip_frame(Discard::Default);
+        let _ = self.dec.send_eof();
+        self.drain(out, targets);
+    }
+
+    fn drain(&mut self, out: &mut Output<i64>, targets: &BTreeSet<i64>) {
         let mut frame = ff::frame::Video::empty();
         while self.dec.receive_frame(&mut frame).is_ok() {
-            let Some(k) = key(&frame) else { continue };
+            let Some(k) = frame
+                .pts()
+                .or(frame.timestamp())
+                .filter(|t| targets.contains(t))
+            else {
+                continue;
+            };
             if out.frames.contains_key(&k) {
                 continue;
             }
@@ -178,6 +159,38 @@ impl Decoder {
                     out.error.get_or_insert(e);
                 }
             }
+        }
+    }
+
+    /// Mode B, for streams whose packets lack usable pts: sends every packet; records each output
+    /// frame's best-effort timestamp in output order and converts the output ordinals in `want`.
+    pub fn feed_all(
+        &mut self,
+        p: Option<&Packet>,
+        want: &BTreeSet<usize>,
+        stamps: &mut Vec<Option<i64>>,
+        out: &mut Output<usize>,
+    ) {
+        let sent = match p {
+            Some(p) => self.dec.send_packet(p),
+            None => self.dec.send_eof(),
+        };
+        if let Err(e) = sent {
+            out.error.get_or_insert(e.to_string());
+        }
+        let mut frame = ff::frame::Video::empty();
+        while self.dec.receive_frame(&mut frame).is_ok() {
+            if want.contains(&stamps.len()) {
+                match self.convert(&frame) {
+                    Ok(rgb) => {
+                        out.frames.insert(stamps.len(), rgb);
+                    }
+                    Err(e) => {
+                        out.error.get_or_insert(e);
+                    }
+                }
+            }
+            stamps.push(frame.timestamp().or(frame.pts()));
         }
     }
 

@@ -1,5 +1,6 @@
 //! Opening a video, accurate seeking and reading the packets of a time range (no decoding here).
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use ff::codec::packet::Packet;
@@ -19,16 +20,47 @@ pub(crate) struct StreamInfo {
     /// The video stream's own declared duration (mp4 has one, Matroska does not): a file whose frames
     /// stop well before it is truncated.
     pub stream_duration_s: Option<f64>,
+    /// Ticks per frame from the nominal frame rate, to number frames of streams without timestamps.
+    pub frame_ticks: Option<i64>,
     pub parameters: ff::codec::Parameters,
 }
 
-/// The video packets of one read, in decode order.
+/// What a packet is, without its data: enough to plan the decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PacketMeta {
+    pub pts: Option<i64>,
+    pub dts: Option<i64>,
+    pub key: bool,
+}
+
+impl PacketMeta {
+    fn of(p: &Packet) -> Self {
+        PacketMeta {
+            pts: p.pts(),
+            dts: p.dts(),
+            key: p.is_key(),
+        }
+    }
+}
+
+/// How a read was positioned, so that [`Source::replay`] reads the same packets again.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    Top,
+    Seek(i64),
+}
+
+/// The video packets of a time range, in decode order (metadata only: the data is read again when
+/// decoding, so memory does not grow with the length of the range).
 pub(crate) struct Range {
-    pub packets: Vec<Packet>,
+    pub packets: Vec<PacketMeta>,
     /// The end of the file was reached (so nothing exists after the last packet).
     pub eof: bool,
     /// A read error other than end of file stopped the read (truncated or corrupt file).
     pub error: Option<String>,
+    start: Start,
+    from: i64,
+    to: i64,
 }
 
 /// An opened container positioned somewhere in its video stream.
@@ -79,6 +111,14 @@ impl Source {
         };
         let duration_s =
             stream_duration_s.or((ictx.duration() > 0).then(|| ictx.duration() as f64 / 1e6));
+        let fps = [stream.avg_frame_rate(), stream.rate()]
+            .into_iter()
+            .find(|r| r.numerator() > 0 && r.denominator() > 0);
+        let frame_ticks = fps.map(|r| {
+            let num = i128::from(tb_den) * i128::from(r.denominator());
+            let den = i128::from(tb_num) * i128::from(r.numerator());
+            ((num + den / 2) / den).clamp(1, i128::from(i64::MAX)) as i64
+        });
         let info = StreamInfo {
             index: stream.index(),
             tb_num,
@@ -86,6 +126,7 @@ impl Source {
             origin,
             duration_s,
             stream_duration_s,
+            frame_ticks,
             parameters: stream.parameters(),
         };
         Ok(Source {
@@ -110,37 +151,94 @@ impl Source {
         (ts - self.info.origin) as f64 * self.info.tb_num as f64 / self.info.tb_den as f64
     }
 
-    /// Reads the video packets needed to decode every frame with pts in `[start, end)`: from the last
+    /// Scans the video packets needed to decode every frame with pts in `[start, end)`: from the last
     /// keyframe at or before `start` up to the first packet whose dts reaches `end`.
     ///
     /// Accurate seek: demuxers seek by dts and may land on a keyframe whose pts is already past `start`
     /// (B-frame delay) or on a later one (coarse indexes). The first keyframe read must have pts <= start,
     /// so every frame of the range comes after it in decode order; otherwise seek again 1, 2, 4, ... s
     /// earlier, and from the top of the file once the target reaches time 0.
-    pub fn read_range(&mut self, start: i64, end: i64) -> Range {
+    pub fn scan(&mut self, from: i64, to: i64) -> Range {
         let second = (self.info.tb_den / self.info.tb_num).max(1);
         let mut back = second;
-        let mut target = start;
+        let mut target = from;
         loop {
-            let mut check = true;
-            if target <= self.info.origin || self.seek(target).is_err() {
-                if let Err(e) = self.rewind() {
+            let start = match self.position(target) {
+                Ok(s) => s,
+                Err(e) => {
                     return Range {
                         packets: Vec::new(),
                         eof: false,
                         error: Some(e),
-                    };
+                        start: Start::Top,
+                        from,
+                        to,
+                    }
                 }
-                check = false;
-            }
-            match self.read_until(start, end, check) {
-                Ok(r) => return r,
+            };
+            let check = matches!(start, Start::Seek(_));
+            let mut packets = Vec::new();
+            match self.read_until(from, to, check, &mut |p| {
+                packets.push(PacketMeta::of(p));
+                ControlFlow::Continue(())
+            }) {
+                Ok((eof, error)) => {
+                    return Range {
+                        packets,
+                        eof,
+                        error,
+                        start,
+                        from,
+                        to,
+                    }
+                }
                 Err(SeekedPastStart) => {
                     target = target.saturating_sub(back);
                     back = back.saturating_mul(2);
                 }
             }
         }
+    }
+
+    /// Reads the packets of `range` again, in the same order, handing each with its index to `f` until
+    /// `f` breaks or the range ends. Fails if the packets differ from the scan (file changed).
+    pub fn replay(
+        &mut self,
+        range: &Range,
+        f: &mut dyn FnMut(usize, &Packet) -> ControlFlow<()>,
+    ) -> Result<(), String> {
+        match range.start {
+            Start::Top => self.rewind()?,
+            Start::Seek(t) => self
+                .seek(t)
+                .map_err(|e| format!("cannot seek again ({e})"))?,
+        }
+        let mut i = 0;
+        let mut mismatch = false;
+        let _ = self.read_until(range.from, range.to, false, &mut |p| {
+            if range.packets.get(i) != Some(&PacketMeta::of(p)) {
+                mismatch = true;
+                return ControlFlow::Break(());
+            }
+            i += 1;
+            f(i - 1, p)
+        });
+        if mismatch {
+            return Err(
+                "the packets read a second time differ from the first read; was the file modified?"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Seeks for a read starting at `target`, or goes back to the top of the file.
+    fn position(&mut self, target: i64) -> Result<Start, String> {
+        if target > self.info.origin && self.seek(target).is_ok() {
+            return Ok(Start::Seek(target));
+        }
+        self.rewind()?;
+        Ok(Start::Top)
     }
 
     fn seek(&mut self, ts: i64) -> Result<(), ff::Error> {
@@ -163,20 +261,27 @@ impl Source {
         Ok(())
     }
 
-    fn read_until(&mut self, start: i64, end: i64, check: bool) -> Result<Range, SeekedPastStart> {
-        let mut packets = Vec::new();
+    /// Reads video packets from the current position, from the first keyframe on, handing each to `f`
+    /// until the range `[.., to)` is complete, `f` breaks, or the file ends. Returns (eof, read error).
+    fn read_until(
+        &mut self,
+        from: i64,
+        to: i64,
+        check: bool,
+        f: &mut dyn FnMut(&Packet) -> ControlFlow<()>,
+    ) -> Result<(bool, Option<String>), SeekedPastStart> {
         let mut seen_key = false;
         let (mut invalid, mut past_end) = (0usize, 0usize);
+        let mut pkt = Packet::empty();
         loop {
-            let mut pkt = Packet::empty();
             match pkt.read(&mut self.ictx) {
                 Ok(()) => invalid = 0,
-                Err(ff::Error::Eof) => return Ok(range(packets, true, None)),
+                Err(ff::Error::Eof) => return Ok((true, None)),
                 Err(ff::Error::InvalidData) if invalid < MAX_INVALID_IN_A_ROW => {
                     invalid += 1;
                     continue;
                 }
-                Err(e) => return Ok(range(packets, false, Some(e.to_string()))),
+                Err(e) => return Ok((false, Some(e.to_string()))),
             }
             self.at_start = false;
             if pkt.stream() != self.info.index {
@@ -188,15 +293,15 @@ impl Source {
                     continue;
                 }
                 seen_key = true;
-                if check && pkt.pts().is_some_and(|p| p > start) {
+                if check && pkt.pts().is_some_and(|p| p > from) {
                     return Err(SeekedPastStart);
                 }
             }
             let done = match pkt.dts() {
-                // dts <= pts and dts only grows: nothing after this packet is shown before `end`.
-                Some(d) => d >= end,
+                // dts <= pts and dts only grows: nothing after this packet is shown before `to`.
+                Some(d) => d >= to,
                 None => {
-                    past_end = if pkt.pts().is_some_and(|p| p >= end) {
+                    past_end = if pkt.pts().is_some_and(|p| p >= to) {
                         past_end + 1
                     } else {
                         0
@@ -204,18 +309,9 @@ impl Source {
                     past_end > MAX_REORDER
                 }
             };
-            if done {
-                return Ok(range(packets, false, None));
+            if done || f(&pkt).is_break() {
+                return Ok((false, None));
             }
-            packets.push(pkt);
         }
-    }
-}
-
-fn range(packets: Vec<Packet>, eof: bool, error: Option<String>) -> Range {
-    Range {
-        packets,
-        eof,
-        error,
     }
 }

@@ -46,6 +46,7 @@ pub struct VideoArgs {
 
 impl VideoArgs {
     /// Whether any video or frame directory was given.
+    #[allow(dead_code)] // used by the tests that include this file
     pub fn is_set(&self) -> bool {
         !self.videos.is_empty() || !self.frames.is_empty()
     }
@@ -140,6 +141,7 @@ impl VideoArgs {
 
     /// Decodes and preprocesses everything at once: `videos` is `(B, T, 3, S, S)` f32 (None when every
     /// clip failed), `clips[i]` describes row i, `failures` the clips that could not be read.
+    #[allow(dead_code)] // used by the tests that include this file
     pub fn load(&self, cfg: &ViClipConfig) -> Result<ClipBatch> {
         let sources = self.sources()?;
         let opts = self.options(cfg, usize::MAX, sources.len())?;

@@ -1,0 +1,309 @@
+//! One group of nearby spans of a file: scan its packets, count and sample each span's frames, then
+//! decode only what the sampled frames need, reading the packets a second time (so memory does not grow
+//! with the length of the group).
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use ffmpeg_next as ff;
+
+use super::decode::{Decoder, Output};
+use super::demux::{Range, Source};
+use super::{decode_err, span_err, ClipSpan, DecodeOptions, DecodedClip};
+use crate::preprocess::{sample_indices, FrameSampling};
+use crate::{Error, Result};
+
+/// What one span asks of the decoder.
+struct Plan {
+    span_index: usize,
+    /// Pts of the span's frames in display order.
+    pts: Vec<i64>,
+    indices: Vec<usize>,
+}
+
+/// Decodes the spans `group` (index into `spans`, start tick, end tick), read together over
+/// `[start, end)`. One result per span of the group.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn decode_group(
+    src: &mut Source,
+    path: &Path,
+    spans: &[ClipSpan],
+    group: &[(usize, i64, i64)],
+    start: i64,
+    end: i64,
+    sampling: FrameSampling,
+    t: usize,
+    opts: &DecodeOptions,
+) -> Vec<(usize, Result<DecodedClip>)> {
+    let range = src.scan(start, end);
+    let params = src.info.parameters.clone();
+    let mut out = Vec::new();
+    let all_pts: Option<Vec<i64>> = range.packets.iter().map(|p| p.pts).collect();
+    let unique = all_pts
+        .as_ref()
+        .is_some_and(|v| v.iter().collect::<BTreeSet<_>>().len() == v.len());
+    // Mode A identifies frames by packet pts; mode B (no or duplicate pts) by decoding everything once
+    // and numbering the output.
+    let (mut stamps, order) = match all_pts.filter(|_| unique) {
+        Some(pts) => (pts, None),
+        None => {
+            let (order, got) =
+                decode_in_order(src, &range, &params, opts.threads, &BTreeSet::new());
+            if let (true, Some(e)) = (order.is_empty(), got.error) {
+                return group
+                    .iter()
+                    .map(|g| (g.0, Err(decode_err(path, &spans[g.0], &e))))
+                    .collect();
+            }
+            // Frames without any timestamp (raw elementary streams) follow the previous one by one
+            // nominal frame duration.
+            let tick = src.info.frame_ticks.unwrap_or(1);
+            let mut prev: Option<i64> = None;
+            let order: Vec<Option<i64>> = order
+                .into_iter()
+                .map(|s| {
+                    prev = s.or(Some(prev.map_or(src.info.origin, |p| p + tick)));
+                    prev
+                })
+                .collect();
+            (order.iter().flatten().copied().collect(), Some(order))
+        }
+    };
+    stamps.sort_unstable();
+    // How far the read got: with a read error, spans ending before this point are still complete.
+    let reached = range.packets.iter().filter_map(|p| p.dts.or(p.pts)).max();
+    let truncated_at = truncation(src, &range, &stamps);
+    let mut plans = Vec::new();
+    for &(i, s, e) in group {
+        let span = &spans[i];
+        if let Some((last, declared, tol)) = truncated_at {
+            if span.end_secs().is_none_or(|end| end > last + tol) {
+                let msg = format!(
+                    "the frames stop at {last:.3} s but the file declares {declared:.3} s of video: it looks \
+                     truncated; download it again or end the span before {last:.3} s"
+                );
+                out.push((i, Err(decode_err(path, span, &msg))));
+                continue;
+            }
+        }
+        let pts: Vec<i64> = stamps
+            .iter()
+            .copied()
+            .filter(|&p| p >= s && p < e)
+            .collect();
+        let complete = range.error.is_none() || reached.is_some_and(|r| r >= e);
+        if pts.is_empty() || !complete {
+            out.push((
+                i,
+                Err(empty_span_error(src, path, span, &range, &stamps, s)),
+            ));
+            continue;
+        }
+        match sample_indices(sampling, t, pts.len(), path, &span.to_string()) {
+            Ok(indices) => plans.push(Plan {
+                span_index: i,
+                pts,
+                indices,
+            }),
+            Err(err) => out.push((i, Err(err))),
+        }
+    }
+    let targets: BTreeSet<i64> = plans
+        .iter()
+        .flat_map(|p| p.indices.iter().map(|&k| p.pts[k]))
+        .collect();
+    let got = match &order {
+        None => {
+            let got = decode_targets(
+                src,
+                &range,
+                &params,
+                opts.threads,
+                &targets,
+                opts.skip_unneeded,
+            );
+            if got.frames.len() < targets.len() && opts.skip_unneeded {
+                // Something in the stream defeated the skipping (e.g. an open GOP): decode everything.
+                decode_targets(src, &range, &params, opts.threads, &targets, false)
+            } else {
+                got
+            }
+        }
+        Some(order) => {
+            let want = (0..order.len())
+                .filter(|&o| order[o].is_some_and(|t| targets.contains(&t)))
+                .collect();
+            let (_, got) = decode_in_order(src, &range, &params, opts.threads, &want);
+            let frames = got
+                .frames
+                .into_iter()
+                .filter_map(|(o, f)| Some((order[o]?, f)))
+                .collect();
+            Output {
+                frames,
+                error: got.error,
+            }
+        }
+    };
+    for plan in plans {
+        out.push((
+            plan.span_index,
+            assemble(src, path, spans[plan.span_index], plan, &got),
+        ));
+    }
+    out
+}
+
+fn assemble(
+    src: &Source,
+    path: &Path,
+    span: ClipSpan,
+    plan: Plan,
+    got: &Output<i64>,
+) -> Result<DecodedClip> {
+    let mut frames = Vec::with_capacity(plan.indices.len());
+    for &k in &plan.indices {
+        let Some(f) = got.frames.get(&plan.pts[k]) else {
+            let why = got.error.as_deref().unwrap_or("no picture came out");
+            let msg = format!(
+                "the frame at {:.3} s could not be decoded ({why}); the file may be corrupt",
+                src.ts_to_secs(plan.pts[k])
+            );
+            return Err(decode_err(path, &span, &msg));
+        };
+        frames.push(f.clone());
+    }
+    Ok(DecodedClip {
+        span,
+        num_frames: plan.pts.len(),
+        timestamps: plan
+            .indices
+            .iter()
+            .map(|&k| src.ts_to_secs(plan.pts[k]))
+            .collect(),
+        indices: plan.indices,
+        frames,
+    })
+}
+
+/// Mode A: replays the range, sending the packets the plan needs, until every target came out.
+fn decode_targets(
+    src: &mut Source,
+    range: &Range,
+    params: &ff::codec::Parameters,
+    threads: usize,
+    targets: &BTreeSet<i64>,
+    skip: bool,
+) -> Output<i64> {
+    let mut out = Output::default();
+    if targets.is_empty() {
+        return out;
+    }
+    let mut dec = match Decoder::new(params.clone(), threads) {
+        Ok(d) => d,
+        Err(e) => {
+            out.error = Some(e);
+            return out;
+        }
+    };
+    let plan = dec.plan(&range.packets, targets, skip);
+    let replayed = src.replay(range, &mut |i, p| {
+        match plan.get(i) {
+            None => return ControlFlow::Break(()), // past the last target's packet
+            Some(None) => {}
+            Some(Some(discard)) => dec.feed(p, *discard, targets, &mut out),
+        }
+        if out.frames.len() == targets.len() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    if let Err(e) = replayed {
+        out.error.get_or_insert(e);
+    }
+    if out.frames.len() < targets.len() {
+        dec.finish(targets, &mut out);
+    }
+    out
+}
+
+/// Mode B: replays the range sending every packet; returns the output frames' timestamps in output
+/// order and the RGB frames of the output ordinals in `want`.
+fn decode_in_order(
+    src: &mut Source,
+    range: &Range,
+    params: &ff::codec::Parameters,
+    threads: usize,
+    want: &BTreeSet<usize>,
+) -> (Vec<Option<i64>>, Output<usize>) {
+    let mut stamps = Vec::new();
+    let mut out = Output::default();
+    let mut dec = match Decoder::new(params.clone(), threads) {
+        Ok(d) => d,
+        Err(e) => {
+            out.error = Some(e);
+            return (stamps, out);
+        }
+    };
+    let replayed = src.replay(range, &mut |_, p| {
+        dec.feed_all(Some(p), want, &mut stamps, &mut out);
+        ControlFlow::Continue(())
+    });
+    if let Err(e) = replayed {
+        out.error.get_or_insert(e);
+    }
+    dec.feed_all(None, want, &mut stamps, &mut out);
+    (stamps, out)
+}
+
+/// `(last frame time, declared duration, tolerance)` when the read hit the end of the file well before
+/// the video stream's declared duration. Tolerance: 0.5 s or two frame intervals, whichever is larger.
+fn truncation(src: &Source, range: &Range, stamps: &[i64]) -> Option<(f64, f64, f64)> {
+    let declared = src.info.stream_duration_s?;
+    if !range.eof {
+        return None;
+    }
+    let last = stamps.last().map_or(0.0, |&p| src.ts_to_secs(p));
+    let gap = match stamps {
+        [.., a, b] => src.ts_to_secs(*b) - src.ts_to_secs(*a),
+        _ => 0.0,
+    };
+    let tol = (2.0 * gap).max(0.5);
+    (declared - last > tol).then_some((last, declared, tol))
+}
+
+fn empty_span_error(
+    src: &Source,
+    path: &Path,
+    span: &ClipSpan,
+    range: &Range,
+    stamps: &[i64],
+    s: i64,
+) -> Error {
+    let last = stamps.iter().max().map(|&p| src.ts_to_secs(p));
+    if let Some(err) = &range.error {
+        return decode_err(path, span, &format!("reading stopped with an error ({err}) before the span was complete; the file looks truncated or corrupt"));
+    }
+    let after_all = stamps.iter().all(|&p| p < s);
+    let len = src
+        .info
+        .duration_s
+        .or(last)
+        .map_or("unknown".into(), |d| format!("{d:.3} s"));
+    if stamps.is_empty() {
+        decode_err(
+            path,
+            span,
+            "no frame could be read; the file may be truncated or corrupt",
+        )
+    } else if range.eof && after_all {
+        span_err(path, span, &format!(
+            "the span starts after the last frame (video length {len}, last frame at {}); pick a start inside the video",
+            last.map_or("none".into(), |l| format!("{l:.3} s"))
+        ))
+    } else {
+        span_err(path, span, "no frame has a presentation time inside the span; widen it (it may be shorter than one frame interval)")
+    }
+}
