@@ -120,15 +120,20 @@ fn clips_through_run_clips() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("clips.json");
     let args = parse(&["--reduce", "mean"], &out, "aes_v2relu.pth").unwrap();
-    let mut clips: Vec<(String, viclip::Result<Vec<image::RgbImage>>)> = (0..3)
-        .map(|c| (format!("clip{c}"), Ok(clip_frames(&g, c))))
+    let mut clips: Vec<aesthetic_cmd::DecodedInput> = (0..3)
+        .map(|c| aesthetic_cmd::DecodedInput {
+            label: format!("clip{c}"),
+            frames: Ok(clip_frames(&g, c)),
+            indices: None,
+        })
         .collect();
     clips.insert(
         1,
-        (
-            "gone.mp4".into(),
-            Err(viclip::Error::InvalidInput("cannot decode".into())),
-        ),
+        aesthetic_cmd::DecodedInput {
+            label: "gone.mp4".into(),
+            frames: Err(viclip::Error::InvalidInput("cannot decode".into())),
+            indices: None,
+        },
     );
     aesthetic_cmd::run_clips(&args, clips).unwrap();
     let j = read_json(&out);

@@ -123,17 +123,22 @@ pub fn run(args: &AestheticArgs) -> Result<()> {
     finish(args, out, &results)
 }
 
-/// Runs `viclip aesthetic` for clips the caller decoded (`--frames DIR`, `--video V`): one
-/// `(label, frames or the decoding error)` per clip. Writes `scores` (one per clip), `frame_scores`,
-/// `frame_indices` and `items`.
-pub fn run_clips(
-    args: &AestheticArgs,
-    clips: Vec<(String, viclip::Result<Vec<RgbImage>>)>,
-) -> Result<()> {
+/// A clip the caller decoded (`--frames DIR`, `--video V`): its label, its frames (or why they could
+/// not be read) and, when the frames are a sample of a longer clip, their positions in it.
+pub struct DecodedInput {
+    pub label: String,
+    pub frames: viclip::Result<Vec<RgbImage>>,
+    /// Position in the source clip of each given frame; reported frame indices are mapped through it.
+    pub indices: Option<Vec<usize>>,
+}
+
+/// Runs `viclip aesthetic` for clips the caller decoded. Writes `scores` (one per clip),
+/// `frame_scores`, `frame_indices` and `items`.
+pub fn run_clips(args: &AestheticArgs, clips: Vec<DecodedInput>) -> Result<()> {
     let scorer = load_scorer(args)?;
     let batch: Vec<(&str, &[RgbImage])> = clips
         .iter()
-        .filter_map(|(label, frames)| frames.as_ref().ok().map(|f| (label.as_str(), f.as_slice())))
+        .filter_map(|c| c.frames.as_ref().ok().map(|f| (c.label.as_str(), f.as_slice())))
         .collect();
     // Decoded clips come back in order, so the i-th decoded clip takes the i-th result.
     let mut scored = scorer
@@ -141,11 +146,17 @@ pub fn run_clips(
         .into_iter();
     let results: Vec<viclip::Result<ClipScore>> = clips
         .iter()
-        .map(|(label, frames)| match frames {
-            Ok(_) => scored.next().unwrap_or_else(|| {
-                Err(viclip::Error::InvalidInput(format!("{label}: not scored")))
-            }),
-            Err(e) => Err(viclip::Error::InvalidInput(format!("{label}: {e}"))),
+        .map(|c| match &c.frames {
+            Ok(_) => scored
+                .next()
+                .unwrap_or_else(|| Err(viclip::Error::InvalidInput(format!("{}: not scored", c.label))))
+                .map(|mut s| {
+                    if let Some(map) = &c.indices {
+                        s.frame_indices = s.frame_indices.iter().map(|&i| map.get(i).copied().unwrap_or(i)).collect();
+                    }
+                    s
+                }),
+            Err(e) => Err(viclip::Error::InvalidInput(format!("{}: {e}", c.label))),
         })
         .collect();
     let pick = |f: &dyn Fn(&ClipScore) -> Value| -> Vec<Value> {
@@ -161,7 +172,7 @@ pub fn run_clips(
     out["items"] = json!(clips
         .iter()
         .zip(&results)
-        .map(|((label, _), r)| match r {
+        .map(|(DecodedInput { label, .. }, r)| match r {
             Ok(c) => json!({"input": label, "score": c.score, "frame_indices": c.frame_indices, "frame_scores": c.frame_scores}),
             Err(e) => json!({"input": label, "score": null, "error": e.to_string()}),
         })

@@ -1,12 +1,15 @@
 //! `viclip`: tokenize captions, embed captions and preprocessed videos, run the built-in demo.
 
+mod aesthetic_clips;
 mod aesthetic_cmd;
 mod demo;
+mod embed_video;
 mod io;
+mod video_args;
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use viclip::{LoadOptions, Tokenizer, ViClip, ViClipConfig};
 
@@ -42,17 +45,12 @@ enum Command {
         out: PathBuf,
     },
     /// Embed preprocessed videos: (B, T, 3, H, W) float32 .npy in, (B, E) float32 L2-normalised out.
-    EmbedVideo {
-        #[command(flatten)]
-        model: ModelArgs,
-        /// float32 (B, T, 3, H, W), frames already resized and ImageNet-normalised; (B, 3, H, W) for images.
-        #[arg(long)]
-        tensor: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// LAION aesthetic scores (CLIP ViT-L/14 + predictor head) of images or preprocessed tensors.
-    Aesthetic(aesthetic_cmd::AestheticArgs),
+    /// Embed clips: preprocessed tensors (--tensor), or videos with spans (--video, --start/--end) and
+    /// frame directories (--frames), decoded and preprocessed here. (B, E) float32 L2-normalised out.
+    EmbedVideo(embed_video::EmbedVideoArgs),
+    /// LAION aesthetic scores (CLIP ViT-L/14 + predictor head) of images, preprocessed tensors, video
+    /// clips or frame directories (max of 4 uniformly sampled frames per clip, as InternVid).
+    Aesthetic(aesthetic_clips::AestheticCmd),
     /// Run the built-in tiny model on the bundled sample clips and captions: embeddings and a
     /// similarity table.
     Demo(demo::DemoArgs),
@@ -67,7 +65,7 @@ enum Command {
 }
 
 #[derive(Args)]
-struct ModelArgs {
+pub struct ModelArgs {
     /// Checkpoint: the original .pth (with its `model` entry) or .safetensors.
     #[arg(long, required_unless_present = "model")]
     weights: Option<PathBuf>,
@@ -89,7 +87,7 @@ struct ModelArgs {
 }
 
 impl ModelArgs {
-    fn load(&self) -> Result<ViClip> {
+    pub fn load(&self) -> Result<ViClip> {
         if self.batch_size == 0 {
             bail!("--batch-size must be at least 1");
         }
@@ -142,24 +140,9 @@ fn run(cli: Cli) -> Result<()> {
                 emb.tensor().dims()
             );
         }
-        Command::EmbedVideo { model, tensor, out } => {
-            let x = io::read_npy(&tensor)?;
-            let m = model.load()?;
-            let emb = match x.rank() {
-                4 => m.embed_images(&x),
-                _ => m.embed_videos(&x),
-            }
-            .map_err(|e| anyhow!("{}: {e}", tensor.display()))?;
-            io::write_npy(emb.tensor(), &out)?;
-            eprintln!(
-                "{} clips -> {} {:?}",
-                emb.len(),
-                out.display(),
-                emb.tensor().dims()
-            );
-        }
+        Command::EmbedVideo(args) => embed_video::run(&args)?,
         Command::Demo(args) => demo::run(&args)?,
-        Command::Aesthetic(args) => aesthetic_cmd::run(&args)?,
+        Command::Aesthetic(cmd) => aesthetic_clips::run(&cmd)?,
         Command::Models => {
             for e in viclip::manifest::entries()? {
                 let sha = e.sha256.as_deref().unwrap_or("not pinned");
