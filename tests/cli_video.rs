@@ -12,12 +12,19 @@ use candle_core::Tensor;
 use common::{fixture, get, golden, max_abs};
 
 fn viclip(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_viclip")).args(args).output().expect("run viclip")
+    Command::new(env!("CARGO_BIN_EXE_viclip"))
+        .args(args)
+        .output()
+        .expect("run viclip")
 }
 
 fn ok(args: &[&str]) {
     let out = viclip(args);
-    assert!(out.status.success(), "viclip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "viclip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn s(p: &Path) -> &str {
@@ -30,7 +37,13 @@ fn write_frames(dir: &Path, i: usize) {
     let frames = get(&inputs, &format!("raw{i}.frames_rgb_u8"));
     let (n, h, w, _) = frames.dims4().unwrap();
     for f in 0..n {
-        let data = frames.get(f).unwrap().flatten_all().unwrap().to_vec1::<u8>().unwrap();
+        let data = frames
+            .get(f)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<u8>()
+            .unwrap();
         let img = image::RgbImage::from_raw(w as u32, h as u32, data).unwrap();
         img.save(dir.join(format!("frame_{f}.png"))).unwrap();
     }
@@ -51,9 +64,15 @@ fn testsrc(path: &Path, seconds: u32) {
 fn frames_dirs_with_demo_preprocessing_match_the_original() {
     let dir = tempfile::tempdir().unwrap();
     let mut args = vec![
-        "embed-video".to_string(), "--weights".into(), s(&fixture("tiny_a/model.pth")).into(),
-        "--config".into(), s(&fixture("tiny_a/config.json")).into(),
-        "--sampling".into(), "demo".into(), "--resize".into(), "cv2-linear".into(),
+        "embed-video".to_string(),
+        "--weights".into(),
+        s(&fixture("tiny_a/model.pth")).into(),
+        "--config".into(),
+        s(&fixture("tiny_a/config.json")).into(),
+        "--sampling".into(),
+        "demo".into(),
+        "--resize".into(),
+        "cv2-linear".into(),
     ];
     for i in 0..3 {
         let d = dir.path().join(format!("raw{i}"));
@@ -78,10 +97,29 @@ fn video_spans_give_one_row_per_clip() {
     let out = dir.path().join("e.npy");
     let rows = dir.path().join("rows.jsonl");
     ok(&[
-        "embed-video", "--weights", s(&fixture("tiny_a/model.safetensors")), "--config",
-        s(&fixture("tiny_a/config.json")), "--video", s(&video),
-        "--start", "0", "--end", "1.5", "--start", "00:01.5", "--end", "3", "--start", "10", "--end", "12",
-        "--out", s(&out), "--rows", s(&rows),
+        "embed-video",
+        "--weights",
+        s(&fixture("tiny_a/model.safetensors")),
+        "--config",
+        s(&fixture("tiny_a/config.json")),
+        "--video",
+        s(&video),
+        "--start",
+        "0",
+        "--end",
+        "1.5",
+        "--start",
+        "00:01.5",
+        "--end",
+        "3",
+        "--start",
+        "10",
+        "--end",
+        "12",
+        "--out",
+        s(&out),
+        "--rows",
+        s(&rows),
     ]);
     let e = Tensor::read_npy(&out).unwrap().to_vec2::<f32>().unwrap();
     assert_eq!(e.len(), 3);
@@ -89,7 +127,10 @@ fn video_spans_give_one_row_per_clip() {
         let n: f32 = row.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((n - 1.0).abs() < 1e-4, "norm {n}");
     }
-    assert!(e[2].iter().all(|x| x.is_nan()), "the clip past the end is a NaN row");
+    assert!(
+        e[2].iter().all(|x| x.is_nan()),
+        "the clip past the end is a NaN row"
+    );
     assert!(e[0] != e[1]);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&rows)
         .unwrap()
@@ -98,7 +139,11 @@ fn video_spans_give_one_row_per_clip() {
         .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["frame_indices"].as_array().unwrap().len(), 8);
-    assert!(lines[2]["error"].as_str().unwrap().contains("v.mp4"), "{}", lines[2]);
+    assert!(
+        lines[2]["error"].as_str().unwrap().contains("v.mp4"),
+        "{}",
+        lines[2]
+    );
 }
 
 #[test]
@@ -110,10 +155,19 @@ fn aesthetic_scores_video_clips_and_frame_dirs() {
     std::fs::create_dir(&frames).unwrap();
     write_frames(&frames, 0);
     let out = dir.path().join("a.json");
-    let (weights, config) = (fixture("aesthetic/clip_vision.safetensors"), fixture("aesthetic/config.json"));
+    let (weights, config) = (
+        fixture("aesthetic/clip_vision.safetensors"),
+        fixture("aesthetic/config.json"),
+    );
     let head = fixture("aesthetic/aes_v2.pth");
     let aes = |extra: &[&str]| {
-        let mut a = vec!["aesthetic", "--clip-weights", s(&weights), "--clip-config", s(&config)];
+        let mut a = vec![
+            "aesthetic",
+            "--clip-weights",
+            s(&weights),
+            "--clip-config",
+            s(&config),
+        ];
         a.extend(["--head", s(&head), "--out", s(&out)]);
         a.extend_from_slice(extra);
         ok(&a);

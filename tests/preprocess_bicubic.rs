@@ -27,11 +27,17 @@ fn bicubic_resize_matches_torch() {
             .collect();
         let max = diffs.iter().copied().max().unwrap_or(0);
         let n_diff = diffs.iter().filter(|&&d| d > 0).count();
-        eprintln!("case {cases} {h}x{w} -> {s}: max {max} LSB, {n_diff} of {} bytes differ", diffs.len());
+        eprintln!(
+            "case {cases} {h}x{w} -> {s}: max {max} LSB, {n_diff} of {} bytes differ",
+            diffs.len()
+        );
         // torch's kernel may fuse multiply-adds where this one does not; a sum that lands within a
         // rounding error of .5 then rounds the other way. Seen: 2 bytes in 37632 in one case, 1 LSB.
         assert!(max <= 1, "case {cases}: max {max} LSB");
-        assert!(n_diff * 1000 <= diffs.len(), "case {cases}: {n_diff} bytes differ");
+        assert!(
+            n_diff * 1000 <= diffs.len(),
+            "case {cases}: {n_diff} bytes differ"
+        );
         cases += 1;
     }
     assert_eq!(cases, 6);

@@ -55,14 +55,24 @@ pub fn run(cmd: &AestheticCmd) -> Result<()> {
         match source {
             #[cfg(feature = "video")]
             ClipSource::Video { path, spans } => {
-                let spans = if spans.is_empty() { vec![viclip::video::ClipSpan::whole()] } else { spans };
+                let spans = if spans.is_empty() {
+                    vec![viclip::video::ClipSpan::whole()]
+                } else {
+                    spans
+                };
                 let sampling = viclip::preprocess::FrameSampling::Uniform(k);
                 let opts = viclip::video::DecodeOptions::default();
-                for (span, r) in spans.iter().zip(viclip::video::decode_clips(&path, &spans, sampling, k, &opts)) {
+                for (span, r) in spans.iter().zip(viclip::video::decode_clips(
+                    &path, &spans, sampling, k, &opts,
+                )) {
                     let label = format!("{} {}", path.display(), span);
                     clips.push(match r {
                         Ok(c) if c.num_frames < k => DecodedInput {
-                            frames: Err(viclip::Error::TooFewFrames { clip: label.clone(), needed: k, got: c.num_frames }),
+                            frames: Err(viclip::Error::TooFewFrames {
+                                clip: label.clone(),
+                                needed: k,
+                                got: c.num_frames,
+                            }),
                             label,
                             indices: None,
                         },
@@ -71,7 +81,11 @@ pub fn run(cmd: &AestheticCmd) -> Result<()> {
                             frames: Ok(c.frames.into_iter().filter_map(to_image).collect()),
                             indices: Some(c.indices),
                         },
-                        Err(e) => DecodedInput { label, frames: Err(e), indices: None },
+                        Err(e) => DecodedInput {
+                            label,
+                            frames: Err(e),
+                            indices: None,
+                        },
                     });
                 }
             }
@@ -79,15 +93,33 @@ pub fn run(cmd: &AestheticCmd) -> Result<()> {
                 let label = dir.display().to_string();
                 let loaded = FramesDir::open(&dir).and_then(|d| {
                     if d.len() < k {
-                        return Err(viclip::Error::TooFewFrames { clip: label.clone(), needed: k, got: d.len() });
+                        return Err(viclip::Error::TooFewFrames {
+                            clip: label.clone(),
+                            needed: k,
+                            got: d.len(),
+                        });
                     }
                     let idx = viclip::aesthetic::uniform_indices(d.len(), k);
-                    let frames = idx.iter().map(|&i| d.load(i)).collect::<viclip::Result<Vec<_>>>()?;
-                    Ok((frames.into_iter().filter_map(to_image).collect::<Vec<_>>(), idx))
+                    let frames = idx
+                        .iter()
+                        .map(|&i| d.load(i))
+                        .collect::<viclip::Result<Vec<_>>>()?;
+                    Ok((
+                        frames.into_iter().filter_map(to_image).collect::<Vec<_>>(),
+                        idx,
+                    ))
                 });
                 clips.push(match loaded {
-                    Ok((frames, idx)) => DecodedInput { label, frames: Ok(frames), indices: Some(idx) },
-                    Err(e) => DecodedInput { label, frames: Err(e), indices: None },
+                    Ok((frames, idx)) => DecodedInput {
+                        label,
+                        frames: Ok(frames),
+                        indices: Some(idx),
+                    },
+                    Err(e) => DecodedInput {
+                        label,
+                        frames: Err(e),
+                        indices: None,
+                    },
                 });
             }
             _ => {}

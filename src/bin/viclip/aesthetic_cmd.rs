@@ -138,7 +138,12 @@ pub fn run_clips(args: &AestheticArgs, clips: Vec<DecodedInput>) -> Result<()> {
     let scorer = load_scorer(args)?;
     let batch: Vec<(&str, &[RgbImage])> = clips
         .iter()
-        .filter_map(|c| c.frames.as_ref().ok().map(|f| (c.label.as_str(), f.as_slice())))
+        .filter_map(|c| {
+            c.frames
+                .as_ref()
+                .ok()
+                .map(|f| (c.label.as_str(), f.as_slice()))
+        })
         .collect();
     // Decoded clips come back in order, so the i-th decoded clip takes the i-th result.
     let mut scored = scorer
@@ -149,10 +154,19 @@ pub fn run_clips(args: &AestheticArgs, clips: Vec<DecodedInput>) -> Result<()> {
         .map(|c| match &c.frames {
             Ok(_) => scored
                 .next()
-                .unwrap_or_else(|| Err(viclip::Error::InvalidInput(format!("{}: not scored", c.label))))
+                .unwrap_or_else(|| {
+                    Err(viclip::Error::InvalidInput(format!(
+                        "{}: not scored",
+                        c.label
+                    )))
+                })
                 .map(|mut s| {
                     if let Some(map) = &c.indices {
-                        s.frame_indices = s.frame_indices.iter().map(|&i| map.get(i).copied().unwrap_or(i)).collect();
+                        s.frame_indices = s
+                            .frame_indices
+                            .iter()
+                            .map(|&i| map.get(i).copied().unwrap_or(i))
+                            .collect();
                     }
                     s
                 }),

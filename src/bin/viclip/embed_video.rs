@@ -40,7 +40,12 @@ pub fn run(args: &EmbedVideoArgs) -> Result<()> {
         }
         .map_err(|e| anyhow!("{}: {e}", tensor.display()))?;
         io::write_npy(emb.tensor(), &args.out)?;
-        eprintln!("{} clips -> {} {:?}", emb.len(), args.out.display(), emb.tensor().dims());
+        eprintln!(
+            "{} clips -> {} {:?}",
+            emb.len(),
+            args.out.display(),
+            emb.tensor().dims()
+        );
         return Ok(());
     }
 
@@ -52,7 +57,11 @@ pub fn run(args: &EmbedVideoArgs) -> Result<()> {
             rows.push((f.clip_index, None, video_args::failure_row(f)));
         }
         if let Some(v) = &batch.videos {
-            let e = m.embed_videos(v)?.tensor().to_device(&Device::Cpu)?.to_vec2::<f32>()?;
+            let e = m
+                .embed_videos(v)?
+                .tensor()
+                .to_device(&Device::Cpu)?
+                .to_vec2::<f32>()?;
             for (info, row) in batch.clips.iter().zip(e) {
                 rows.push((info.clip_index, Some(row), video_args::clip_row(info)));
             }
@@ -61,15 +70,22 @@ pub fn run(args: &EmbedVideoArgs) -> Result<()> {
     rows.sort_by_key(|r| r.0);
     let ok = rows.iter().filter(|r| r.1.is_some()).count();
     if ok == 0 {
-        bail!("no clip could be read ({} failed); see the warnings above", rows.len());
+        bail!(
+            "no clip could be read ({} failed); see the warnings above",
+            rows.len()
+        );
     }
     let flat: Vec<f32> = rows
         .iter()
         .flat_map(|r| r.1.clone().unwrap_or_else(|| vec![f32::NAN; dim]))
         .collect();
-    io::write_npy(&Tensor::from_vec(flat, (rows.len(), dim), &Device::Cpu)?, &args.out)?;
+    io::write_npy(
+        &Tensor::from_vec(flat, (rows.len(), dim), &Device::Cpu)?,
+        &args.out,
+    )?;
     if let Some(path) = &args.rows {
-        let mut f = std::fs::File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
+        let mut f = std::fs::File::create(path)
+            .with_context(|| format!("{}: cannot create", path.display()))?;
         for (_, _, row) in &rows {
             writeln!(f, "{row}").with_context(|| format!("{}: cannot write", path.display()))?;
         }
