@@ -199,3 +199,36 @@ fn demo_runs_on_the_bundled_fixture() {
     assert!(out.contains("cosine similarity"), "{out}");
     assert!(out.contains("clip 2"), "{out}");
 }
+
+#[test]
+fn subset_flt_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("flt.jsonl");
+    ok(&[
+        "subset",
+        "flt",
+        "--input",
+        p(&fixture("subset/internvid_flt_aes.jsonl")),
+        "--out",
+        p(&out),
+        "--score-col",
+        "UMT_Score",
+        "--top-frac",
+        "0.5",
+        "--quiet",
+    ]);
+    let input: Vec<String> = std::fs::read_to_string(fixture("subset/internvid_flt_aes.jsonl"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let kept: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    // Rows 0, 3, 6 and 9 of the fixture survive the duration bounds and the top half by UMT_Score,
+    // copied byte for byte.
+    let want: Vec<String> = [0, 3, 6, 9].iter().map(|&i| input[i].clone()).collect();
+    assert_eq!(kept, want);
+}

@@ -5,6 +5,7 @@ mod aesthetic_cmd;
 mod demo;
 mod embed_video;
 mod io;
+mod subset_cmd;
 mod video_args;
 
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ enum Command {
     /// LAION aesthetic scores (CLIP ViT-L/14 + predictor head) of images, preprocessed tensors, video
     /// clips or frame directories (max of 4 uniformly sampled frames per clip, as InternVid).
     Aesthetic(aesthetic_clips::AestheticCmd),
+    /// Build InternVid's subsets (random, DIV, FLT, AES, SemDeDup) from a scored table.
+    Subset(subset_cmd::SubsetArgs),
     /// Run the built-in tiny model on the bundled sample clips and captions: embeddings and a
     /// similarity table.
     Demo(demo::DemoArgs),
@@ -142,6 +145,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::EmbedVideo(args) => embed_video::run(&args)?,
         Command::Demo(args) => demo::run(&args)?,
+        Command::Subset(args) => subset_cmd::run(&args)?,
         Command::Aesthetic(cmd) => aesthetic_clips::run(&cmd)?,
         Command::Models => {
             for e in viclip::manifest::entries()? {
