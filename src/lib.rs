@@ -24,11 +24,14 @@ pub mod device;
 pub mod embed;
 pub mod embeddings;
 pub mod error;
+pub mod eval;
 pub mod frames;
 pub mod manifest;
 pub mod model;
 pub mod pipeline;
 pub mod preprocess;
+pub mod subset;
+pub mod table;
 pub mod tokenizer;
 #[cfg(feature = "video")]
 pub mod video;
