@@ -30,6 +30,7 @@ pub mod manifest;
 pub mod model;
 pub mod pipeline;
 pub mod preprocess;
+pub mod score;
 pub mod subset;
 pub mod table;
 pub mod tokenizer;

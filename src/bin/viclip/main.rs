@@ -5,6 +5,8 @@ mod aesthetic_cmd;
 mod demo;
 mod embed_video;
 mod io;
+#[cfg(feature = "video")]
+mod score_cmd;
 mod subset_cmd;
 mod video_args;
 
@@ -52,6 +54,12 @@ enum Command {
     /// LAION aesthetic scores (CLIP ViT-L/14 + predictor head) of images, preprocessed tensors, video
     /// clips or frame directories (max of 4 uniformly sampled frames per clip, as InternVid).
     Aesthetic(aesthetic_clips::AestheticCmd),
+    /// Score a clip table: CLIP-SIM, aesthetic scores and embeddings per row, in resumable shards.
+    #[cfg(feature = "video")]
+    Score(score_cmd::ScoreArgs),
+    /// Quantiles and histograms of a finished `viclip score` run.
+    #[cfg(feature = "video")]
+    Report(score_cmd::ReportArgs),
     /// Build InternVid's subsets (random, DIV, FLT, AES, SemDeDup) from a scored table.
     Subset(subset_cmd::SubsetArgs),
     /// Run the built-in tiny model on the bundled sample clips and captions: embeddings and a
@@ -146,6 +154,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::EmbedVideo(args) => embed_video::run(&args)?,
         Command::Demo(args) => demo::run(&args)?,
         Command::Subset(args) => subset_cmd::run(&args)?,
+        #[cfg(feature = "video")]
+        Command::Score(args) => score_cmd::run(&args)?,
+        #[cfg(feature = "video")]
+        Command::Report(args) => score_cmd::run_report(&args)?,
         Command::Aesthetic(cmd) => aesthetic_clips::run(&cmd)?,
         Command::Models => {
             for e in viclip::manifest::entries()? {
