@@ -18,10 +18,11 @@ fn offline_mode_reads_the_cache_and_reports_the_hash() {
     assert!(matches!(e, Error::Download { .. }), "{e}");
     assert!(e.to_string().contains("HF_HUB_OFFLINE"), "{e}");
 
+    let repo = entry.repo.clone().expect("a hub entry");
     let repo_dir = home
         .path()
         .join("hub")
-        .join(format!("models--{}", entry.repo.replace('/', "--")));
+        .join(format!("models--{}", repo.replace('/', "--")));
     let snap = repo_dir.join("snapshots").join("abc123");
     std::fs::create_dir_all(&snap).unwrap();
     std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
