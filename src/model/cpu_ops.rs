@@ -60,10 +60,11 @@ impl CustomOp3 for LayerNormOp {
                     let mean = s.iter().map(|&v| v as f64).sum::<f64>() / dim as f64;
                     let var =
                         s.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / dim as f64;
-                    let inv = (1.0 / (var + eps as f64).sqrt()) as f32;
-                    let mean = mean as f32;
-                    for (((o, v), g), h) in d.iter_mut().zip(s).zip(w).zip(b) {
-                        *o = (v - mean) * inv * g + h;
+                    let inv = 1.0 / (var + eps as f64).sqrt();
+                    // Centre in f64 too: a mean of ~300 rounded to f32 is off by up to 1.5e-5,
+                    // which the weights would carry into the output.
+                    for (((o, &v), g), h) in d.iter_mut().zip(s).zip(w).zip(b) {
+                        *o = ((v as f64 - mean) * inv) as f32 * g + h;
                     }
                 }
             });
