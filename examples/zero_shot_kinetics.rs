@@ -66,12 +66,7 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let cfg = ViClipConfig::from_name_or_path(&args.config)?;
-    let opts = LoadOptions {
-        device: viclip::parse_device(&args.device)?,
-        dtype: viclip::parse_dtype(&args.dtype)?,
-        batch_size: args.batch_size.max(1),
-        text_batch_size: args.batch_size.max(1) * 32,
-    };
+    let opts = LoadOptions::from_flags(&args.device, &args.dtype, args.batch_size)?;
     let model = ViClip::from_files(&args.weights, &cfg, opts)
         .with_context(|| format!("loading {}", args.weights.display()))?;
     let classes = eval::read_class_names(&args.classes)?;

@@ -149,23 +149,13 @@ impl ViClipConfig {
 
     /// Reads a JSON config file.
     pub fn from_json_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_json_str(&text, &path.display().to_string())
+        let (text, name) = read_config_file(path)?;
+        Self::from_json_str(&text, &name)
     }
 
     /// A preset name or a JSON file path, whichever `spec` is: what the CLI's `--config` takes.
     pub fn from_name_or_path(spec: &str) -> Result<Self> {
-        let path = Path::new(spec);
-        if path.is_file() {
-            Self::from_json_file(path)
-        } else if spec.ends_with(".json") {
-            Err(Error::Config {
-                source_name: spec.to_string(),
-                msg: "file not found".into(),
-            })
-        } else {
-            Self::preset(spec)
-        }
+        name_or_path(spec, Self::from_json_file, Self::preset)
     }
 
     /// Checks the numbers make a buildable model; the message says which field is wrong.
@@ -215,6 +205,32 @@ impl ViClipConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// A config file's text and the name its errors use.
+pub(crate) fn read_config_file(path: &Path) -> Result<(String, String)> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    Ok((text, path.display().to_string()))
+}
+
+/// What a `--config`-style flag takes: an existing file is read with `from_file`; a missing path that
+/// ends in `.json` is an error (rather than an unknown preset); anything else is a preset name.
+pub(crate) fn name_or_path<T>(
+    spec: &str,
+    from_file: impl FnOnce(&Path) -> Result<T>,
+    preset: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
+    let path = Path::new(spec);
+    if path.is_file() {
+        from_file(path)
+    } else if spec.ends_with(".json") {
+        Err(Error::Config {
+            source_name: spec.to_string(),
+            msg: "file not found".into(),
+        })
+    } else {
+        preset(spec)
     }
 }
 

@@ -35,6 +35,20 @@ impl Default for LoadOptions {
     }
 }
 
+impl LoadOptions {
+    /// From the strings and numbers command lines take (`cpu|cuda[:N]|metal`, `f32|f16|bf16`, clips per
+    /// batch). Captions go 32 times as many per batch (at least 256): a caption costs ~1/300 of a clip.
+    pub fn from_flags(device: &str, dtype: &str, batch_size: usize) -> Result<Self> {
+        let batch_size = batch_size.max(1);
+        Ok(Self {
+            device: crate::parse_device(device)?,
+            dtype: crate::parse_dtype(dtype)?,
+            batch_size,
+            text_batch_size: (batch_size * 32).max(256),
+        })
+    }
+}
+
 /// A ViCLIP model ready to embed. `Clone + Send + Sync`; every method takes `&self`.
 #[derive(Debug, Clone)]
 pub struct ViClip {

@@ -157,23 +157,13 @@ impl ClipVisionConfig {
     }
 
     pub fn from_json_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_json_str(&text, &path.display().to_string())
+        let (text, name) = crate::config::read_config_file(path)?;
+        Self::from_json_str(&text, &name)
     }
 
     /// A preset name or a `config.json` path, whichever `spec` is (what `--clip-config` takes).
     pub fn from_name_or_path(spec: &str) -> Result<Self> {
-        let path = Path::new(spec);
-        if path.is_file() {
-            Self::from_json_file(path)
-        } else if spec.ends_with(".json") {
-            Err(Error::Config {
-                source_name: spec.to_string(),
-                msg: "file not found".into(),
-            })
-        } else {
-            Self::preset(spec)
-        }
+        crate::config::name_or_path(spec, Self::from_json_file, Self::preset)
     }
 
     /// Checks the numbers make a buildable tower that this crate computes exactly.

@@ -102,12 +102,7 @@ impl ModelArgs {
         if self.batch_size == 0 {
             bail!("--batch-size must be at least 1");
         }
-        let opts = LoadOptions {
-            device: viclip::parse_device(&self.device)?,
-            dtype: viclip::parse_dtype(&self.dtype)?,
-            batch_size: self.batch_size,
-            text_batch_size: self.batch_size * 32,
-        };
+        let opts = LoadOptions::from_flags(&self.device, &self.dtype, self.batch_size)?;
         let (weights, cfg) = match (&self.model, &self.weights, &self.config) {
             (Some(name), _, _) => {
                 let entry = viclip::manifest::find(name)?;

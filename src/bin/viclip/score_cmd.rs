@@ -138,12 +138,7 @@ fn load_model(a: &ScoreArgs) -> Result<(ViClip, String)> {
     if a.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
-    let opts = LoadOptions {
-        device: viclip::parse_device(&a.device)?,
-        dtype: viclip::parse_dtype(&a.dtype)?,
-        batch_size: a.batch_size,
-        text_batch_size: (a.batch_size * 32).max(256),
-    };
+    let opts = LoadOptions::from_flags(&a.device, &a.dtype, a.batch_size)?;
     let (weights, cfg, name) = match (&a.model, &a.weights, &a.config) {
         (Some(name), _, _) => {
             let entry = viclip::manifest::find(name)?;
