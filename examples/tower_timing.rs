@@ -47,18 +47,31 @@ fn main() -> anyhow::Result<()> {
     });
     flops(2.0 * (batch * l * w * 3 * w) as f64, s);
     let qkv = lin.forward(&x)?;
-    let s = time("fused attention", 3, || {
-        qkv.apply_op1_no_bwd(&FusedAttention {
-            heads: v.heads,
-            causal: false,
-        })
-        .unwrap()
-    });
-    flops(4.0 * (batch * l * l * w) as f64, s);
+    for portable in [false, true] {
+        viclip::model::attention_cpu::FORCE_PORTABLE
+            .store(portable, std::sync::atomic::Ordering::Relaxed);
+        let what = if portable {
+            "fused attention (portable GEMM path)"
+        } else {
+            "fused attention"
+        };
+        let s = time(what, 3, || {
+            qkv.apply_op1_no_bwd(&FusedAttention {
+                heads: v.heads,
+                causal: false,
+            })
+            .unwrap()
+        });
+        flops(4.0 * (batch * l * l * w) as f64, s);
+    }
+    viclip::model::attention_cpu::FORCE_PORTABLE.store(false, std::sync::atomic::Ordering::Relaxed);
     let fc = Tensor::randn(0f32, 1.0, (batch, l, 4 * w), &dev)?;
     time("quick gelu (4W)", 3, || {
         fc.apply_op1_no_bwd(&viclip_quick_gelu()).unwrap()
     });
+    if args.iter().any(|a| a == "--no-tower") {
+        return Ok(());
+    }
     let model = random_model(&cfg, 1, DType::F32, &dev)?;
     let clip = Tensor::randn(
         0f32,

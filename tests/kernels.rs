@@ -2,7 +2,8 @@
 
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::Linear;
-use viclip::model::attention_cpu::FusedAttention;
+use std::sync::atomic::Ordering;
+use viclip::model::attention_cpu::{FusedAttention, Segment, VarlenAttention, FORCE_PORTABLE};
 use viclip::model::block::{Attention, LayerNorm};
 
 /// Deterministic normal-ish values (sum of uniforms from an LCG), so the tests see the same inputs on
@@ -60,19 +61,84 @@ fn fused_attention_equals_composed() {
         (1, 129, 64, 2),
         (3, 5, 16, 1),
         (1, 64, 48, 3),
+        // Head dims of 64 (the real towers), 24 and 10 (not multiples of 16), blocks of 48 rows.
+        (1, 100, 128, 2),
+        (2, 49, 48, 2),
+        (1, 97, 30, 3),
+        (1, 1, 64, 1),
     ] {
         let qkv = randn((b * l * w) as u64, (b, l, 3 * w));
         let attn = attention(w, h);
-        for causal in [false, true] {
-            let fused = qkv
+        // Both the tiled kernels (where the CPU has AVX2) and the portable GEMM path. Another test
+        // running meanwhile may see the flag; either path is checked against the composed ops there too.
+        for portable in [false, true] {
+            FORCE_PORTABLE.store(portable, Ordering::Relaxed);
+            for causal in [false, true] {
+                let fused = qkv
+                    .apply_op1_no_bwd(&FusedAttention { heads: h, causal })
+                    .unwrap();
+                let composed = attn.attend_composed(&qkv, causal).unwrap();
+                let d = max_abs(&fused, &composed);
+                eprintln!(
+                    "attention b{b} l{l} w{w} h{h} causal {causal} portable {portable}: {d:e}"
+                );
+                assert!(d < 2e-6, "b{b} l{l} w{w} h{h} causal {causal}: {d:e}");
+            }
+        }
+        FORCE_PORTABLE.store(false, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn packed_sequences_equal_each_sequence_alone() {
+    // Captions of different lengths packed back to back, with a gap row that belongs to none.
+    let (w, h) = (64, 2);
+    let lens = [5usize, 32, 1, 17, 49];
+    let mut segs = Vec::new();
+    let mut start = 0;
+    for &len in &lens {
+        segs.push(Segment { start, len });
+        start += len + usize::from(len == 1);
+    }
+    let qkv = randn(11, (1, start, 3 * w));
+    for causal in [false, true] {
+        let packed = qkv
+            .apply_op1_no_bwd(&VarlenAttention {
+                heads: h,
+                causal,
+                segments: segs.clone(),
+            })
+            .unwrap();
+        for s in &segs {
+            let alone = qkv
+                .narrow(1, s.start, s.len)
+                .unwrap()
+                .contiguous()
+                .unwrap()
                 .apply_op1_no_bwd(&FusedAttention { heads: h, causal })
                 .unwrap();
-            let composed = attn.attend_composed(&qkv, causal).unwrap();
-            let d = max_abs(&fused, &composed);
-            eprintln!("attention b{b} l{l} w{w} h{h} causal {causal}: {d:e}");
-            assert!(d < 2e-6, "b{b} l{l} w{w} h{h} causal {causal}: {d:e}");
+            let d = max_abs(&packed.narrow(1, s.start, s.len).unwrap(), &alone);
+            assert!(d < 1e-6, "{s:?} causal {causal}: {d:e}");
         }
+        // The gap row after the 1-token segment is zero.
+        let gap = packed
+            .narrow(1, 38, 1)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
+        assert_eq!(gap.to_scalar::<f32>().unwrap(), 0.0);
     }
+    let past_end = VarlenAttention {
+        heads: h,
+        causal: false,
+        segments: vec![Segment {
+            start: start - 2,
+            len: 3,
+        }],
+    };
+    assert!(qkv.apply_op1_no_bwd(&past_end).is_err());
 }
 
 #[test]

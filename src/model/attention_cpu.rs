@@ -7,6 +7,11 @@
 //!
 //! Semantics are those of `nn.MultiheadAttention` (SPEC §2.2): scores scaled by `1/√head_dim`, optional
 //! causal mask (the text tower's `triu(-inf, 1)`), softmax, weighted sum of values.
+//!
+//! On x86-64 CPUs with AVX2 and FMA the work goes to the register-tiled kernels of
+//! [`super::attention_tiles`]; the GEMM-call path below is the portable fallback. Both take a list of
+//! segments (sequences) of a packed `[N, 3W]` projection, so one call serves a uniform batch
+//! (`[B, L, 3W]`, B segments of L) or captions of different lengths packed back to back.
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
@@ -23,16 +28,32 @@ pub struct FusedAttention {
     pub causal: bool,
 }
 
+/// One sequence of a packed projection: rows `start..start + len`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub start: usize,
+    pub len: usize,
+}
+
+/// Attention of every segment of the packed projection `qkv [N, 3W]` (segments may have different
+/// lengths; rows outside every segment come out as zeros), giving `[N, W]`.
+#[derive(Debug, Clone)]
+pub struct VarlenAttention {
+    pub heads: usize,
+    pub causal: bool,
+    pub segments: Vec<Segment>,
+}
+
 /// A raw pointer that may cross threads: tasks write disjoint (row block, head) tiles of the output.
 #[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
+pub(super) struct SendPtr(pub(super) *mut f32);
 // SAFETY: every task writes only its own rows × head columns of the output; no two tasks overlap.
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
 impl SendPtr {
     /// Taking the pointer through a method makes closures capture the whole (Send) wrapper.
-    fn get(self) -> *mut f32 {
+    pub(super) fn get(self) -> *mut f32 {
         self.0
     }
 }
@@ -43,57 +64,127 @@ impl CustomOp1 for FusedAttention {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("fused attention takes f32, got {:?}", storage.dtype());
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("fused attention needs a contiguous qkv tensor");
-        };
-        let (b, l, w3) = layout.shape().dims3()?;
-        let w = w3 / 3;
-        let h = self.heads;
-        if w3 % 3 != 0 || h == 0 || w % h != 0 {
-            candle_core::bail!("fused attention: width {w3} is not 3 × heads({h}) × head_dim");
-        }
-        let src = &data[start..end];
-        let d = w / h;
-        let scale = 1.0 / (d as f32).sqrt();
-        let mut out = vec![0f32; b * l * w];
-        let out_ptr = SendPtr(out.as_mut_ptr());
-        let blocks = l.div_ceil(QUERY_BLOCK);
-        let causal = self.causal;
-
-        (0..b * h * blocks).into_par_iter().for_each_init(
-            || vec![0f32; QUERY_BLOCK * l],
-            |scratch, task| {
-                let (bh, blk) = (task / blocks, task % blocks);
-                let (bi, hi) = (bh / h, bh % h);
-                let q0 = blk * QUERY_BLOCK;
-                let rows = QUERY_BLOCK.min(l - q0);
-                // With the causal mask, rows q0..q0+rows see keys 0..q0+rows only.
-                let keys = if causal { q0 + rows } else { l };
-                let clip = &src[bi * l * w3..(bi + 1) * l * w3];
-                let tile = Tile {
-                    clip,
-                    w,
-                    d,
-                    hi,
-                    q0,
-                    rows,
-                    keys,
-                };
-                // SAFETY: `clip` holds L rows of 3W floats, so every q/k/v row read below is in bounds;
-                // the output pointer is offset to this task's own tile of `out`, which has B·L·W floats.
-                unsafe {
-                    tile.scores(scratch);
-                    let sums = softmax_rows(scratch, rows, keys, q0, causal, scale);
-                    let dst = out_ptr.get().add((bi * l + q0) * w + hi * d);
-                    tile.weighted_values(scratch, dst, &sums);
-                }
-            },
-        );
-        Ok((CpuStorage::F32(out), Shape::from((b, l, w))))
+        let (src, (b, l, w3)) = contiguous_f32(storage, layout)?;
+        let segs: Vec<Segment> = (0..b)
+            .map(|i| Segment {
+                start: i * l,
+                len: l,
+            })
+            .collect();
+        let out = attend(src, &segs, w3, self.heads, self.causal)?;
+        Ok((CpuStorage::F32(out), Shape::from((b, l, w3 / 3))))
     }
+}
+
+impl CustomOp1 for VarlenAttention {
+    fn name(&self) -> &'static str {
+        "viclip-varlen-attention"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (src, (one, n, w3)) = contiguous_f32(storage, layout)?;
+        if one != 1 {
+            candle_core::bail!("varlen attention takes qkv [1, N, 3W], got a batch of {one}");
+        }
+        if let Some(s) = self.segments.iter().find(|s| s.start + s.len > n) {
+            candle_core::bail!("varlen attention: segment {s:?} runs past the {n} rows of qkv");
+        }
+        let out = attend(src, &self.segments, w3, self.heads, self.causal)?;
+        Ok((CpuStorage::F32(out), Shape::from((1, n, w3 / 3))))
+    }
+}
+
+/// The f32 data of a contiguous `[B, L, 3W]` tensor.
+fn contiguous_f32<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> Result<(&'a [f32], (usize, usize, usize))> {
+    let CpuStorage::F32(data) = storage else {
+        candle_core::bail!("fused attention takes f32, got {:?}", storage.dtype());
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("fused attention needs a contiguous qkv tensor");
+    };
+    Ok((&data[start..end], layout.shape().dims3()?))
+}
+
+/// Set to route every call through the portable GEMM path (tests and benchmarks of the fallback on
+/// machines that have AVX2).
+#[doc(hidden)]
+pub static FORCE_PORTABLE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Attention of `segs` of `src [N, 3W]` with `h` heads → `[N, W]`.
+fn attend(src: &[f32], segs: &[Segment], w3: usize, h: usize, causal: bool) -> Result<Vec<f32>> {
+    let w = w3 / 3;
+    if w3 % 3 != 0 || h == 0 || w % h != 0 {
+        candle_core::bail!("fused attention: width {w3} is not 3 × heads({h}) × head_dim");
+    }
+    let d = w / h;
+    let scale = 1.0 / (d as f32).sqrt();
+    #[cfg(target_arch = "x86_64")]
+    if super::attention_tiles::available()
+        && !FORCE_PORTABLE.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Ok(super::attention_tiles::attend(
+            src, segs, w, h, causal, scale,
+        ));
+    }
+    Ok(attend_gemm(src, segs, w, h, causal, scale))
+}
+
+/// The portable path: per (segment, head, block of query rows) one GEMM for the scores, a softmax in
+/// place, one GEMM against v.
+fn attend_gemm(
+    src: &[f32],
+    segs: &[Segment],
+    w: usize,
+    h: usize,
+    causal: bool,
+    scale: f32,
+) -> Vec<f32> {
+    let d = w / h;
+    let w3 = 3 * w;
+    let n: usize = segs.iter().map(|s| s.start + s.len).max().unwrap_or(0);
+    let lmax = segs.iter().map(|s| s.len).max().unwrap_or(0);
+    let mut out = vec![0f32; n * w];
+    let out_ptr = SendPtr(out.as_mut_ptr());
+    let tasks: Vec<(usize, usize, usize)> = segs
+        .iter()
+        .enumerate()
+        .flat_map(|(s, seg)| {
+            (0..h).flat_map(move |hi| (0..seg.len).step_by(QUERY_BLOCK).map(move |q0| (s, hi, q0)))
+        })
+        .collect();
+    tasks.into_par_iter().for_each_init(
+        || vec![0f32; QUERY_BLOCK * lmax],
+        |scratch, (s, hi, q0)| {
+            let seg = segs[s];
+            let l = seg.len;
+            let rows = QUERY_BLOCK.min(l - q0);
+            // With the causal mask, rows q0..q0+rows see keys 0..q0+rows only.
+            let keys = if causal { q0 + rows } else { l };
+            let clip = &src[seg.start * w3..(seg.start + l) * w3];
+            let tile = Tile {
+                clip,
+                w,
+                d,
+                hi,
+                q0,
+                rows,
+                keys,
+            };
+            // SAFETY: `clip` holds L rows of 3W floats, so every q/k/v row read below is in bounds;
+            // the output pointer is offset to this task's own tile of `out`, which has N·W floats.
+            unsafe {
+                tile.scores(scratch);
+                let sums = softmax_rows(scratch, rows, keys, q0, causal, scale);
+                let dst = out_ptr.get().add((seg.start + q0) * w + hi * d);
+                tile.weighted_values(scratch, dst, &sums);
+            }
+        },
+    );
+    out
 }
 
 /// One task's view: `rows` query rows from `q0` of head `hi` against the first `keys` keys.

@@ -6,7 +6,7 @@
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
-use super::attention_cpu::FusedAttention;
+use super::attention_cpu::{FusedAttention, Segment, VarlenAttention};
 use super::cpu_ops::{LayerNormOp, QuickGeluOp};
 
 /// LayerNorm over the last dimension, eps 1e-5 (torch default), computed in f32 whatever the model dtype.
@@ -121,6 +121,60 @@ impl Attention {
             self.attend_composed(&qkv, causal)?
         };
         self.out_proj.forward(&out)
+    }
+
+    /// Attention over sequences packed back to back (CPU, f32): `x [1, N, W]` (after `ln_1`), `segs`
+    /// the sequences' row ranges → `[1, N, W]` before `out_proj`.
+    fn attend_segments(&self, x: &Tensor, segs: &[Segment], causal: bool) -> Result<Tensor> {
+        self.in_proj
+            .forward(x)?
+            .contiguous()?
+            .apply_op1_no_bwd(&VarlenAttention {
+                heads: self.heads,
+                causal,
+                segments: segs.to_vec(),
+            })
+    }
+
+    /// Attention for one query row per sequence, the only rows the last block's output is read at
+    /// (the class token; the text tower's end token). Keys and values are projected for every token,
+    /// the query only for the selected rows, which skips a third of `in_proj`, all of `out_proj` but
+    /// one row per sequence, and nearly all of the score work.
+    ///
+    /// # Shapes
+    /// `x [B, L, W]` (after `ln_1`), `rows[b] < L` → `[B, W]` after `out_proj`. With `causal`, row
+    /// `rows[b]` sees keys `0..=rows[b]`.
+    pub fn forward_rows(&self, x: &Tensor, rows: &[usize], causal: bool) -> Result<Tensor> {
+        let (b, l, w) = x.dims3()?;
+        let (h, d) = (self.heads, w / self.heads);
+        let weight = self.in_proj.weight();
+        let bias = self.in_proj.bias();
+        let part = |i: usize, n: usize| -> Result<Linear> {
+            Ok(Linear::new(
+                weight.narrow(0, i * w, n * w)?,
+                bias.map(|bb| bb.narrow(0, i * w, n * w)).transpose()?,
+            ))
+        };
+        let kv = part(1, 2)?.forward(x)?; // [B, L, 2W]
+        let q = (part(0, 1)?.forward(&gather_rows(x, rows)?)? * self.scale)?; // [B, W]
+        let q = q.reshape((b, h, 1, d))?;
+        let kv = kv.reshape((b, l, 2, h, d))?.permute((2, 0, 3, 1, 4))?; // [2, B, H, L, D]
+        let k_t = kv.get(0)?.transpose(2, 3)?.contiguous()?; // [B, H, D, L]
+        let v = kv.get(1)?.contiguous()?; // [B, H, L, D]
+        let scores = q.contiguous()?.matmul(&k_t)?; // [B, H, 1, L]
+        let scores = if causal {
+            let mask: Vec<f32> = rows
+                .iter()
+                .flat_map(|&r| (0..l).map(move |j| if j > r { f32::NEG_INFINITY } else { 0.0 }))
+                .collect();
+            let mask =
+                Tensor::from_vec(mask, (b, 1, 1, l), x.device())?.to_dtype(scores.dtype())?;
+            scores.broadcast_add(&mask)?
+        } else {
+            scores
+        };
+        let out = softmax_f32(&scores)?.matmul(&v)?; // [B, H, 1, D]
+        self.out_proj.forward(&out.reshape((b, w))?)
     }
 
     /// Attention from composed tensor ops (any device and dtype): scores in chunks of at most
@@ -258,6 +312,73 @@ impl ResidualBlock {
         let x = (x + self.attn.forward(&self.ln_1.forward(x)?, causal)?)?;
         &x + self.mlp.forward(&self.ln_2.forward(&x)?)?
     }
+
+    /// The block over sequences of different lengths packed back to back, so that the projections
+    /// and the MLP run as one GEMM over real tokens only (CPU, f32).
+    ///
+    /// # Shapes
+    /// `x [1, N, W]`, `segs` row ranges within N → `[1, N, W]`.
+    pub fn forward_segments(&self, x: &Tensor, segs: &[Segment], causal: bool) -> Result<Tensor> {
+        let a = self
+            .attn
+            .attend_segments(&self.ln_1.forward(x)?, segs, causal)?;
+        let x = (x + self.attn.out_proj.forward(&a)?)?;
+        &x + self.mlp.forward(&self.ln_2.forward(&x)?)?
+    }
+
+    /// [`Self::forward_segments`] read at `rows` only (indices into N): `out_proj` and the MLP run on
+    /// those rows alone. `x [1, N, W]` → `[rows.len(), W]`.
+    pub fn forward_segments_rows(
+        &self,
+        x: &Tensor,
+        segs: &[Segment],
+        rows: &[usize],
+        causal: bool,
+    ) -> Result<Tensor> {
+        let a = self
+            .attn
+            .attend_segments(&self.ln_1.forward(x)?, segs, causal)?;
+        let a = select(&a, rows)?;
+        let y = (select(x, rows)? + self.attn.out_proj.forward(&a)?)?;
+        &y + self.mlp.forward(&self.ln_2.forward(&y)?)?
+    }
+
+    /// The block's output at one row per sequence (see [`Attention::forward_rows`]): the last block
+    /// of a tower, whose other rows are never read.
+    ///
+    /// # Shapes
+    /// `x [B, L, W]`, `rows[b] < L` → `[B, W]`.
+    pub fn forward_rows(&self, x: &Tensor, rows: &[usize], causal: bool) -> Result<Tensor> {
+        let a = self
+            .attn
+            .forward_rows(&self.ln_1.forward(x)?, rows, causal)?;
+        let y = (gather_rows(x, rows)? + a)?;
+        &y + self.mlp.forward(&self.ln_2.forward(&y)?)?
+    }
+}
+
+/// Row `rows[b]` of each sequence: `x [B, L, W]` → `[B, W]`.
+pub fn gather_rows(x: &Tensor, rows: &[usize]) -> Result<Tensor> {
+    let (b, l, w) = x.dims3()?;
+    if rows.len() != b || rows.iter().any(|&r| r >= l) {
+        candle_core::bail!(
+            "gather_rows: rows {rows:?} do not select one of {l} rows in each of {b} sequences"
+        );
+    }
+    let idx: Vec<u32> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| (i * l + r) as u32)
+        .collect();
+    let idx = Tensor::from_vec(idx, b, x.device())?;
+    x.reshape((b * l, w))?.index_select(&idx, 0)
+}
+
+/// Rows `rows` of a packed sequence: `x [1, N, W]` → `[rows.len(), W]`.
+fn select(x: &Tensor, rows: &[usize]) -> Result<Tensor> {
+    let idx: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+    let idx = Tensor::from_vec(idx, rows.len(), x.device())?;
+    x.squeeze(0)?.index_select(&idx, 0)
 }
 
 /// `layers` residual blocks under `transformer.resblocks.{i}`.

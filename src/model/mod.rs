@@ -3,6 +3,8 @@
 //! see [`crate::ViClip`] for the high-level API.
 
 pub mod attention_cpu;
+#[cfg(target_arch = "x86_64")]
+mod attention_tiles;
 pub mod block;
 mod cpu_ops;
 mod fast_math;

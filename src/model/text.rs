@@ -1,9 +1,10 @@
 //! The ViCLIP text tower (`CLIP_TEXT`, SPEC §3): token + positional embedding over a context of 32,
 //! causal self-attention, `ln_final`, pooling at the first maximal id (the end token), `@ text_projection`.
 
-use candle_core::{Device, Module, Result, Tensor};
+use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
+use super::attention_cpu::Segment;
 use super::block::{blocks, LayerNorm, ResidualBlock};
 use crate::config::TextConfig;
 
@@ -19,10 +20,6 @@ pub struct TextTrace {
     /// Pooled and projected, `[N, E]`, not normalised.
     pub embeds: Tensor,
 }
-
-/// Captions per length bucket on the CPU: small enough that a bucket's lengths are close, large enough
-/// that each GEMM still has a few hundred rows.
-pub const CPU_BUCKET: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct TextTransformer {
@@ -97,38 +94,72 @@ impl TextTransformer {
 
     /// `ids`: rows of `context_length` token ids (checked by the caller) → `[N, E]`, not normalised.
     ///
-    /// Positions after a group's last pooled token are skipped: with the causal mask they cannot
-    /// influence any pooled position, so the result is the same as over the full context. On the CPU,
-    /// captions are also bucketed by length (sorted, then run in groups of [`CPU_BUCKET`]), so a batch
-    /// of mostly short captions does not pay for its longest one; rows come back in input order.
+    /// Positions after a caption's pooled token are skipped: with the causal mask they cannot
+    /// influence it, so the result is the same as over the full context. On the CPU in f32 the
+    /// remaining tokens of all captions are packed back to back (one GEMM per projection over real
+    /// tokens only, attention per caption); elsewhere a batch runs up to its last pooled position.
     pub fn forward(&self, ids: &[Vec<u32>], device: &Device) -> Result<Tensor> {
-        if !device.is_cpu() || ids.len() <= CPU_BUCKET {
-            return self.forward_group(ids, device);
+        if device.is_cpu() && self.positional_embedding.dtype() == DType::F32 && !ids.is_empty() {
+            return self.forward_packed(ids, device);
         }
-        let pos = pool_positions(ids);
-        let mut order: Vec<usize> = (0..ids.len()).collect();
-        order.sort_by_key(|&i| pos[i]);
-        let mut outs = Vec::with_capacity(ids.len().div_ceil(CPU_BUCKET));
-        for chunk in order.chunks(CPU_BUCKET) {
-            let group: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
-            outs.push(self.forward_group(&group, device)?);
-        }
-        let sorted = Tensor::cat(&outs, 0)?;
-        // Row `order[k]` of the input is row `k` of `sorted`: invert the permutation.
-        let mut inverse = vec![0u32; ids.len()];
-        for (k, &i) in order.iter().enumerate() {
-            inverse[i] = k as u32;
-        }
-        sorted.index_select(&Tensor::from_vec(inverse, ids.len(), device)?, 0)
+        self.forward_group(ids, device)
     }
 
-    /// One forward pass over `ids`, truncated after the group's last pooled position.
+    /// The CPU path of [`Self::forward`]: captions packed into one `[1, ΣLᵢ, Wt]` sequence.
+    fn forward_packed(&self, ids: &[Vec<u32>], device: &Device) -> Result<Tensor> {
+        let pos = pool_positions(ids);
+        let total: usize = pos.iter().map(|p| p + 1).sum();
+        let (mut flat, mut positions) = (Vec::with_capacity(total), Vec::with_capacity(total));
+        let (mut segs, mut pooled) = (Vec::with_capacity(ids.len()), Vec::with_capacity(ids.len()));
+        for (row, &p) in ids.iter().zip(&pos) {
+            let start = flat.len();
+            flat.extend_from_slice(&row[..=p]);
+            positions.extend(0..=p as u32);
+            segs.push(Segment { start, len: p + 1 });
+            pooled.push(start + p);
+        }
+        let tok = self
+            .token_embedding
+            .forward(&Tensor::from_vec(flat, total, device)?)?;
+        let posemb = self
+            .positional_embedding
+            .index_select(&Tensor::from_vec(positions, total, device)?, 0)?;
+        let mut x = (tok + posemb)?.unsqueeze(0)?;
+        let out = match self.blocks.split_last() {
+            Some((last, rest)) => {
+                for block in rest {
+                    x = block.forward_segments(&x, &segs, true)?;
+                }
+                last.forward_segments_rows(&x, &segs, &pooled, true)?
+            }
+            None => {
+                let idx: Vec<u32> = pooled.iter().map(|&r| r as u32).collect();
+                x.squeeze(0)?
+                    .index_select(&Tensor::from_vec(idx, pooled.len(), device)?, 0)?
+            }
+        };
+        self.ln_final.forward(&out)?.matmul(&self.text_projection)
+    }
+
+    /// One forward pass over `ids`, truncated after the group's last pooled position; the last
+    /// block computes the pooled rows alone (no other row of its output is read).
     fn forward_group(&self, ids: &[Vec<u32>], device: &Device) -> Result<Tensor> {
         let pos = pool_positions(ids);
         let len = pos.iter().max().map_or(1, |&p| p + 1);
-        let ids = ids_tensor(ids, device)?;
-        let (_, _, x) = self.run(&ids, len)?;
-        let pooled = Self::gather(&x, &pos)?;
+        let ids = ids_tensor(ids, device)?.narrow(1, 0, len)?;
+        let mut x = self
+            .token_embedding
+            .forward(&ids)?
+            .broadcast_add(&self.positional_embedding.narrow(0, 0, len)?)?;
+        let pooled = match self.blocks.split_last() {
+            Some((last, rest)) => {
+                for block in rest {
+                    x = block.forward(&x, true)?;
+                }
+                last.forward_rows(&x, &pos, true)?
+            }
+            None => Self::gather(&x, &pos)?,
+        };
         self.ln_final
             .forward(&pooled)?
             .matmul(&self.text_projection)

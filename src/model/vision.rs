@@ -118,11 +118,16 @@ impl VisionTransformer {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (tokens, _) = self.embed(x)?;
         let mut x = self.ln_pre.forward(&tokens)?;
-        for block in &self.blocks {
+        // Only the class token is read after the last block (ln_post is per token), so the last
+        // block computes that row alone.
+        let Some((last, rest)) = self.blocks.split_last() else {
+            let cls = x.narrow(1, 0, 1)?.squeeze(1)?;
+            return self.ln_post.forward(&cls)?.matmul(&self.proj);
+        };
+        for block in rest {
             x = block.forward(&x, false)?;
         }
-        // Only the class token is read, and ln_post is per token.
-        let cls = x.narrow(1, 0, 1)?.squeeze(1)?;
+        let cls = last.forward_rows(&x, &vec![0; x.dim(0)?], false)?;
         self.ln_post.forward(&cls)?.matmul(&self.proj)
     }
 
