@@ -8,6 +8,7 @@ mod attention_tiles;
 pub mod block;
 mod cpu_ops;
 mod fast_math;
+pub mod layer_norm;
 pub mod random;
 pub mod text;
 pub mod vision;
