@@ -18,7 +18,8 @@ pub struct LoadOptions {
     pub device: Device,
     /// Dtype of weights and activations (LayerNorm and softmax always accumulate in f32).
     pub dtype: DType,
-    /// Videos per forward pass of the video tower.
+    /// Videos per forward pass of the video tower; 0 picks it when the model is loaded: from the free
+    /// memory on a GPU ([`crate::device::auto_video_batch`]), 8 on the CPU.
     pub batch_size: usize,
     /// Captions per forward pass of the text tower (captions are ~100x cheaper than clips).
     pub text_batch_size: usize,
@@ -37,9 +38,9 @@ impl Default for LoadOptions {
 
 impl LoadOptions {
     /// From the strings and numbers command lines take (`cpu|cuda[:N]|metal`, `f32|f16|bf16`, clips per
-    /// batch). Captions go 32 times as many per batch (at least 256): a caption costs ~1/300 of a clip.
+    /// batch, 0 for automatic). Captions go 32 times as many per batch (at least 256): a caption costs
+    /// ~1/300 of a clip.
     pub fn from_flags(device: &str, dtype: &str, batch_size: usize) -> Result<Self> {
-        let batch_size = batch_size.max(1);
         Ok(Self {
             device: crate::parse_device(device)?,
             dtype: crate::parse_dtype(dtype)?,
@@ -58,8 +59,14 @@ pub struct ViClip {
 }
 
 impl ViClip {
-    /// Wraps an already-built model.
-    pub fn new(model: ViClipModel, tokenizer: Tokenizer, opts: LoadOptions) -> Self {
+    /// Wraps an already-built model; a `batch_size` of 0 is resolved here (see [`LoadOptions`]).
+    pub fn new(model: ViClipModel, tokenizer: Tokenizer, mut opts: LoadOptions) -> Self {
+        if opts.batch_size == 0 {
+            opts.batch_size =
+                crate::device::auto_video_batch(model.config(), opts.dtype, &opts.device)
+                    .unwrap_or(8);
+            opts.text_batch_size = (opts.batch_size * 32).max(256);
+        }
         Self {
             model,
             tokenizer,

@@ -92,16 +92,14 @@ pub struct ModelArgs {
     /// f32, f16 or bf16.
     #[arg(long, default_value = "f32")]
     dtype: String,
-    /// Videos per forward pass (captions go 32x as many at a time).
+    /// Videos per forward pass (captions go 32x as many at a time); 0 picks it from the GPU's free
+    /// memory (8 on the CPU).
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
 }
 
 impl ModelArgs {
     pub fn load(&self) -> Result<ViClip> {
-        if self.batch_size == 0 {
-            bail!("--batch-size must be at least 1");
-        }
         let opts = LoadOptions::from_flags(&self.device, &self.dtype, self.batch_size)?;
         let (weights, cfg) = match (&self.model, &self.weights, &self.config) {
             (Some(name), _, _) => {

@@ -67,7 +67,7 @@ pub struct ScoreArgs {
     /// f32, f16 or bf16.
     #[arg(long, default_value = "f32")]
     pub dtype: String,
-    /// Clips per video-tower batch.
+    /// Clips per video-tower batch; 0 picks it from the GPU's free memory (8 on the CPU).
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
     /// Decode / preprocess threads (0: one per core).
@@ -135,9 +135,6 @@ fn parse_reduce(s: &str) -> std::result::Result<Reduce, String> {
 }
 
 fn load_model(a: &ScoreArgs) -> Result<(ViClip, String)> {
-    if a.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
     let opts = LoadOptions::from_flags(&a.device, &a.dtype, a.batch_size)?;
     let (weights, cfg, name) = match (&a.model, &a.weights, &a.config) {
         (Some(name), _, _) => {
@@ -249,7 +246,7 @@ pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
         shard_size: a.shard_size,
         shards,
         preprocess,
-        batch_size: a.batch_size,
+        batch_size: model.options().batch_size,
         workers: a.workers,
         embeddings: a.embeddings,
         aesthetic: aesthetic(a)?,
