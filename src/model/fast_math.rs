@@ -8,8 +8,13 @@ fn exp_approx(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const C1: f32 = 0.693_359_4;
     const C2: f32 = -2.121_944_4e-4;
+    // 1.5·2²³: adding it rounds to an integer held in the low mantissa bits.
+    const MAGIC: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + 0.5).floor();
+    // n = round(x·log2 e) by the magic-number trick rather than `as i32`, whose saturating
+    // semantics stop the loop from vectorising (one scalar conversion per lane).
+    let k = x * LOG2E + MAGIC;
+    let n = k - MAGIC;
     let r = x - n * C1 - n * C2;
     let z = r * r;
     let p = 1.987_569_1e-4_f32;
@@ -19,7 +24,9 @@ fn exp_approx(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 0.5; // Cephes: 5.0000001201e-1, which is 0.5 in f32
     let y = p * z + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2ⁿ from the integer in k's low bits (|n| ≤ 127 after the clamp).
+    let pow2n = f32::from_bits(k.to_bits().wrapping_sub(MAGIC.to_bits()).wrapping_add(127) << 23);
+    y * pow2n
 }
 
 #[inline(always)]
