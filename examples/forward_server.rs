@@ -4,6 +4,9 @@
 //!
 //! `cargo run --release --example forward_server -- WEIGHTS CONFIG video|text INPUT.npy`
 //! (video input: f32 (B, T, 3, H, W); text input: i64 (N, 32) token ids).
+//!
+//! Like the `viclip` binary it keeps freed memory in the process (`device::keep_freed_memory`);
+//! `VICLIP_DEFAULT_MALLOC=1` leaves the allocator at its defaults.
 
 use std::io::BufRead;
 use std::time::Instant;
@@ -13,6 +16,9 @@ use candle_core::{DType, Device, Tensor};
 use viclip::{load_model, ViClipConfig};
 
 fn main() -> Result<()> {
+    if std::env::var("VICLIP_DEFAULT_MALLOC").map_or(true, |v| v != "1") {
+        viclip::device::keep_freed_memory();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [weights, config, what, input] = args.as_slice() else {
         bail!("usage: forward_server WEIGHTS CONFIG video|text INPUT.npy");

@@ -206,8 +206,10 @@ impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = self.c_fc.forward(x)?;
         // QuickGELU, x·σ(1.702x), as the original uses in both towers (SPEC §0).
-        let x = if x.device().is_cpu() && x.dtype() == DType::F32 {
-            x.contiguous()?.apply_op1_no_bwd(&QuickGeluOp)?
+        let x = if x.device().is_cpu() && x.dtype() == DType::F32 && x.is_contiguous() {
+            // `x` is the fresh output of c_fc, owned here alone, so it can be overwritten.
+            x.inplace_op1(&QuickGeluOp)?;
+            x
         } else {
             (&x * candle_nn::ops::sigmoid(&(&x * 1.702)?)?)?
         };

@@ -185,6 +185,7 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() {
+    viclip::device::keep_freed_memory();
     if let Err(e) = run(Cli::parse()) {
         // One line naming the file, tensor or line at fault.
         let msg = format!("{e:#}").replace('\n', " ");
