@@ -30,7 +30,13 @@ fn main() -> anyhow::Result<()> {
     let free_before = viclip::device::free_memory(&dev);
     let model = random_model(&cfg, 1, dtype, &dev)?;
     let v = &cfg.vision;
-    let shape = (batch, v.num_frames, 3, v.input_resolution, v.input_resolution);
+    let shape = (
+        batch,
+        v.num_frames,
+        3,
+        v.input_resolution,
+        v.input_resolution,
+    );
     let x = Tensor::randn(0f32, 1.0, shape, &dev)?.to_dtype(dtype)?;
     dev.synchronize()?;
     let loaded = peak_rss_mib().unwrap_or(f64::NAN);

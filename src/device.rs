@@ -53,7 +53,12 @@ pub fn parse_dtype(spec: &str) -> Result<DType> {
 pub fn free_memory(device: &Device) -> Option<usize> {
     #[cfg(feature = "cuda")]
     if let Device::Cuda(d) = device {
-        return d.cuda_stream().context().mem_get_info().ok().map(|(free, _)| free);
+        return d
+            .cuda_stream()
+            .context()
+            .mem_get_info()
+            .ok()
+            .map(|(free, _)| free);
     }
     let _ = device;
     None

@@ -94,11 +94,10 @@ impl CustomOp1 for VarlenAttention {
     }
 }
 
+type Dims3 = (usize, usize, usize);
+
 /// The f32 data of a contiguous `[B, L, 3W]` tensor.
-fn contiguous_f32<'a>(
-    storage: &'a CpuStorage,
-    layout: &Layout,
-) -> Result<(&'a [f32], (usize, usize, usize))> {
+fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<(&'a [f32], Dims3)> {
     let CpuStorage::F32(data) = storage else {
         candle_core::bail!("fused attention takes f32, got {:?}", storage.dtype());
     };

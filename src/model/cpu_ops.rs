@@ -103,7 +103,9 @@ impl InplaceOp1 for QuickGeluOp {
         let Some((a, b)) = l.contiguous_offsets() else {
             candle_core::bail!("quick gelu: expected a contiguous tensor");
         };
-        data[a..b].par_chunks_mut(1 << 14).for_each(quick_gelu_inplace);
+        data[a..b]
+            .par_chunks_mut(1 << 14)
+            .for_each(quick_gelu_inplace);
         Ok(())
     }
 }
