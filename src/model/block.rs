@@ -9,6 +9,7 @@ use candle_nn::{Linear, VarBuilder};
 use super::attention_cpu::{FusedAttention, Segment, VarlenAttention};
 use super::cpu_ops::QuickGeluOp;
 pub use super::layer_norm::LayerNorm;
+use super::linear;
 
 /// Bytes of attention scores materialised at once: bounds memory at the L/14 sequence (2049 tokens,
 /// 16 heads ⇒ 268 MB per clip in f32) whatever the batch size.
@@ -53,7 +54,7 @@ impl Attention {
 
     /// `x: [B, L, W]` → `[B, L, W]`; `causal` masks keys after each query (the text tower).
     pub fn forward(&self, x: &Tensor, causal: bool) -> Result<Tensor> {
-        let qkv = self.in_proj.forward(x)?;
+        let qkv = linear::forward(&self.in_proj, x)?;
         let out = if qkv.device().is_cpu() && qkv.dtype() == DType::F32 {
             qkv.contiguous()?.apply_op1_no_bwd(&FusedAttention {
                 heads: self.heads,
@@ -62,14 +63,13 @@ impl Attention {
         } else {
             self.attend_composed(&qkv, causal)?
         };
-        self.out_proj.forward(&out)
+        linear::forward(&self.out_proj, &out)
     }
 
     /// Attention over sequences packed back to back (CPU, f32): `x [1, N, W]` (after `ln_1`), `segs`
     /// the sequences' row ranges → `[1, N, W]` before `out_proj`.
     fn attend_segments(&self, x: &Tensor, segs: &[Segment], causal: bool) -> Result<Tensor> {
-        self.in_proj
-            .forward(x)?
+        linear::forward(&self.in_proj, x)?
             .contiguous()?
             .apply_op1_no_bwd(&VarlenAttention {
                 heads: self.heads,
@@ -97,8 +97,8 @@ impl Attention {
                 bias.map(|bb| bb.narrow(0, i * w, n * w)).transpose()?,
             ))
         };
-        let kv = part(1, 2)?.forward(x)?; // [B, L, 2W]
-        let q = (part(0, 1)?.forward(&gather_rows(x, rows)?)? * self.scale)?; // [B, W]
+        let kv = linear::forward(&part(1, 2)?, x)?; // [B, L, 2W]
+        let q = (linear::forward(&part(0, 1)?, &gather_rows(x, rows)?)? * self.scale)?; // [B, W]
         let q = q.reshape((b, h, 1, d))?;
         let kv = kv.reshape((b, l, 2, h, d))?.permute((2, 0, 3, 1, 4))?; // [2, B, H, L, D]
         let k_t = kv.get(0)?.transpose(2, 3)?.contiguous()?; // [B, H, D, L]
@@ -116,7 +116,7 @@ impl Attention {
             scores
         };
         let out = softmax_f32(&scores)?.matmul(&v)?; // [B, H, 1, D]
-        self.out_proj.forward(&out.reshape((b, w))?)
+        linear::forward(&self.out_proj, &out.reshape((b, w))?)
     }
 
     /// Attention from composed tensor ops (any device and dtype): scores in chunks of at most
@@ -204,7 +204,7 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = self.c_fc.forward(x)?;
+        let x = linear::forward(&self.c_fc, x)?;
         // QuickGELU, x·σ(1.702x), as the original uses in both towers (SPEC §0).
         let x = if x.device().is_cpu() && x.dtype() == DType::F32 && x.is_contiguous() {
             // `x` is the fresh output of c_fc, owned here alone, so it can be overwritten.
@@ -213,7 +213,7 @@ impl Module for Mlp {
         } else {
             (&x * candle_nn::ops::sigmoid(&(&x * 1.702)?)?)?
         };
-        self.c_proj.forward(&x)
+        linear::forward(&self.c_proj, &x)
     }
 }
 
@@ -266,7 +266,7 @@ impl ResidualBlock {
         let a = self
             .attn
             .attend_segments(&self.ln_1.forward(x)?, segs, causal)?;
-        let x = (x + self.attn.out_proj.forward(&a)?)?;
+        let x = (x + linear::forward(&self.attn.out_proj, &a)?)?;
         &x + self.mlp.forward(&self.ln_2.forward(&x)?)?
     }
 
@@ -283,7 +283,7 @@ impl ResidualBlock {
             .attn
             .attend_segments(&self.ln_1.forward(x)?, segs, causal)?;
         let a = select(&a, rows)?;
-        let y = (select(x, rows)? + self.attn.out_proj.forward(&a)?)?;
+        let y = (select(x, rows)? + linear::forward(&self.attn.out_proj, &a)?)?;
         &y + self.mlp.forward(&self.ln_2.forward(&y)?)?
     }
 

@@ -9,6 +9,7 @@ pub mod block;
 mod cpu_ops;
 mod fast_math;
 pub mod layer_norm;
+mod linear;
 pub mod random;
 pub mod text;
 pub mod vision;
