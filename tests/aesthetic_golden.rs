@@ -131,8 +131,13 @@ fn clip_tower_matches_hf_intermediates() {
         eprintln!("{key}: max abs {d:.3e}");
         assert!(d <= EMBED_TOL, "{key}: max abs {d}");
     }
+    // The forward pass computes only the class token in the last layer, so it rounds differently from
+    // the full trace; both must match the reference.
     let fwd = model.forward(g.input("batch.pixel_values")).unwrap();
-    assert!(max_abs(&fwd, &tr.image_embeds) == 0.0);
+    let d = max_abs(&fwd, g.output("batch.image_embeds"));
+    eprintln!("forward image_embeds: max abs {d:.3e}");
+    assert!(d <= EMBED_TOL, "forward image_embeds: max abs {d}");
+    assert!(max_abs(&fwd, &tr.image_embeds) < 1e-5);
 }
 
 #[test]

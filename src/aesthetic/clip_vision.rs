@@ -264,12 +264,17 @@ impl ClipVisionModel {
     /// `x [B, 3, S, S]` (any float dtype) → `[B, P]` in the model dtype.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let mut h = self.pre_layrnorm.forward(&self.embeddings(x)?)?;
-        for layer in &self.layers {
-            h = layer.forward(&h, false)?;
-        }
-        // Only the class token is read, and post_layernorm is per token.
-        self.post_layernorm
-            .forward(&h.narrow(1, 0, 1)?.squeeze(1)?)?
-            .matmul(&self.projection)
+        // Only the class token is read (post_layernorm is per token), so the last layer computes
+        // that row alone.
+        let cls = match self.layers.split_last() {
+            Some((last, rest)) => {
+                for layer in rest {
+                    h = layer.forward(&h, false)?;
+                }
+                last.forward_rows(&h, &vec![0; h.dim(0)?], false)?
+            }
+            None => h.narrow(1, 0, 1)?.squeeze(1)?,
+        };
+        self.post_layernorm.forward(&cls)?.matmul(&self.projection)
     }
 }
