@@ -22,7 +22,9 @@ fn ffmpeg(args: &[&str]) {
         .args(["-loglevel", "error", "-y"])
         .args(args)
         .status()
-        .expect("the ffmpeg CLI generates the bench's videos (scripts/setup-debian.sh installs it)");
+        .expect(
+            "the ffmpeg CLI generates the bench's videos (scripts/setup-debian.sh installs it)",
+        );
     assert!(status.success(), "ffmpeg {args:?}");
 }
 
