@@ -173,8 +173,9 @@ fn other_grids_frame_counts_and_widths_run_and_load_strictly() {
 }
 
 #[test]
-fn length_buckets_keep_input_order() {
-    // More captions than one CPU bucket, lengths shuffled, so the sort-and-restore path runs.
+fn packed_captions_keep_input_order() {
+    // Captions of shuffled lengths packed back to back on the CPU: each row must equal the caption
+    // embedded alone.
     let captions: Vec<String> = (0..40)
         .map(|i| "a dog runs on the beach ".repeat(1 + (i * 7) % 9) + &format!("number {i}"))
         .collect();

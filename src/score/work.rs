@@ -118,7 +118,7 @@ pub(crate) fn score_shard(
         }
     }
 
-    // Text side: one call; the model buckets captions by length and batches them itself.
+    // Text side: one call; the model packs captions by their own lengths and batches them itself.
     let mut text_fail: Vec<Option<RowFailure>> =
         tasks.iter().map(|t| t.caption.clone().err()).collect();
     let text_rows: Vec<usize> = (0..n).filter(|&r| tasks[r].caption.is_ok()).collect();
