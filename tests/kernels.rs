@@ -69,8 +69,9 @@ fn fused_attention_equals_composed() {
     ] {
         let qkv = randn((b * l * w) as u64, (b, l, 3 * w));
         let attn = attention(w, h);
-        // Both the tiled kernels (where the CPU has AVX2) and the portable GEMM path. Another test
-        // running meanwhile may see the flag; either path is checked against the composed ops there too.
+        // Both the tiled kernels (where the CPU has AVX2) and the portable GEMM path; the lock keeps
+        // the other attention test from running while the flag is set.
+        let _guard = PATH_FLAG.lock().unwrap_or_else(|e| e.into_inner());
         for portable in [false, true] {
             FORCE_PORTABLE.store(portable, Ordering::Relaxed);
             for causal in [false, true] {
@@ -89,8 +90,12 @@ fn fused_attention_equals_composed() {
     }
 }
 
+/// Held while a test depends on, or changes, `FORCE_PORTABLE`.
+static PATH_FLAG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn packed_sequences_equal_each_sequence_alone() {
+    let _guard = PATH_FLAG.lock().unwrap_or_else(|e| e.into_inner());
     // Captions of different lengths packed back to back, with a gap row that belongs to none.
     let (w, h) = (64, 2);
     let lens = [5usize, 32, 1, 17, 49];
