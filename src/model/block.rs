@@ -55,7 +55,7 @@ impl Attention {
     /// `x: [B, L, W]` → `[B, L, W]`; `causal` masks keys after each query (the text tower).
     pub fn forward(&self, x: &Tensor, causal: bool) -> Result<Tensor> {
         let qkv = linear::forward(&self.in_proj, x)?;
-        let out = if qkv.device().is_cpu() && qkv.dtype() == DType::F32 {
+        let out = if super::cpu_kernels(qkv.device(), qkv.dtype()) {
             qkv.contiguous()?.apply_op1_no_bwd(&FusedAttention {
                 heads: self.heads,
                 causal,
@@ -206,7 +206,7 @@ impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = linear::forward(&self.c_fc, x)?;
         // QuickGELU, x·σ(1.702x), as the original uses in both towers (SPEC §0).
-        let x = if x.device().is_cpu() && x.dtype() == DType::F32 && x.is_contiguous() {
+        let x = if super::cpu_kernels(x.device(), x.dtype()) && x.is_contiguous() {
             // `x` is the fresh output of c_fc, owned here alone, so it can be overwritten.
             x.inplace_op1(&QuickGeluOp)?;
             x

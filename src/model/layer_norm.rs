@@ -42,7 +42,7 @@ impl LayerNorm {
 impl Module for LayerNorm {
     /// `x: [.., dim]` in any float dtype → same shape and dtype.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.device().is_cpu() && x.dtype() == DType::F32 {
+        if super::cpu_kernels(x.device(), x.dtype()) {
             let x = x.contiguous()?;
             return x.apply_op3_no_bwd(
                 &self.weight,

@@ -9,7 +9,7 @@ use candle_nn::Linear;
 /// Applies `lin` to `x [.., K]` → `[.., N]`.
 pub fn forward(lin: &Linear, x: &Tensor) -> Result<Tensor> {
     let w = lin.weight();
-    let cpu_f32 = x.device().is_cpu() && x.dtype() == DType::F32 && w.dtype() == DType::F32;
+    let cpu_f32 = super::cpu_kernels(x.device(), x.dtype()) && w.dtype() == DType::F32;
     if !cpu_f32 || !x.is_contiguous() || !w.is_contiguous() || x.rank() == 0 {
         return lin.forward(x);
     }

@@ -26,6 +26,18 @@ pub use vision::{VisionTrace, VisionTransformer};
 
 use crate::config::ViClipConfig;
 
+/// Set to run every op through the device-generic composed path (the one CUDA and Metal take) even
+/// for f32 on the CPU, so that path can be checked against the golden data on a machine without a GPU.
+#[doc(hidden)]
+pub static GENERIC_OPS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `t` goes through the CPU f32 kernels: f32 on the CPU, unless [`GENERIC_OPS`] is set.
+pub(crate) fn cpu_kernels(device: &Device, dtype: DType) -> bool {
+    device.is_cpu()
+        && dtype == DType::F32
+        && !GENERIC_OPS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// `ViCLIP`: `vision_encoder`, `text_encoder` and `temp`.
 #[derive(Debug, Clone)]
 pub struct ViClipModel {

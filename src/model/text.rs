@@ -1,7 +1,7 @@
 //! The ViCLIP text tower (`CLIP_TEXT`, SPEC §3): token + positional embedding over a context of 32,
 //! causal self-attention, `ln_final`, pooling at the first maximal id (the end token), `@ text_projection`.
 
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
 use super::attention_cpu::Segment;
@@ -99,7 +99,7 @@ impl TextTransformer {
     /// remaining tokens of all captions are packed back to back (one GEMM per projection over real
     /// tokens only, attention per caption); elsewhere a batch runs up to its last pooled position.
     pub fn forward(&self, ids: &[Vec<u32>], device: &Device) -> Result<Tensor> {
-        if device.is_cpu() && self.positional_embedding.dtype() == DType::F32 && !ids.is_empty() {
+        if super::cpu_kernels(device, self.positional_embedding.dtype()) && !ids.is_empty() {
             return self.forward_packed(ids, device);
         }
         self.forward_group(ids, device)

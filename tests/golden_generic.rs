@@ -1,0 +1,99 @@
+//! The device-generic path (composed candle ops: what CUDA and Metal run) against the golden tiny model,
+//! on the CPU in f32 with the CPU kernels switched off (`viclip::model::GENERIC_OPS`). The GPU backends
+//! execute the same op graph, so this pins down the math of `--device cuda` on a machine without a GPU.
+//! Thresholds are the golden ones (1e-4), never loosened. A separate test binary, because the switch is
+//! process-wide.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use common::{assert_close, fixture, get, golden};
+use viclip::model::GENERIC_OPS;
+use viclip::{Embeddings, ViClipConfig, ViClipModel};
+
+const EMB_TOL: f64 = 1e-4;
+
+fn model() -> ViClipModel {
+    GENERIC_OPS.store(true, Ordering::Relaxed);
+    let cfg = ViClipConfig::from_json_file(&fixture("tiny_a/index.json")).expect("tiny_a config");
+    let tensors = candle_core::safetensors::load(fixture("tiny_a/model.safetensors"), &Device::Cpu)
+        .expect("tiny_a weights");
+    let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+    ViClipModel::new(&cfg, vb).expect("build tiny_a")
+}
+
+#[test]
+fn generic_video_and_image_paths_match() {
+    let m = model();
+    let inputs = golden("tiny_a/inputs.safetensors");
+    let out = golden("tiny_a/outputs_f32.safetensors");
+    let out64 = golden("tiny_a/outputs_f64.safetensors");
+    let pre = m.encode_video(get(&inputs, "videos")).unwrap();
+    assert_close(
+        "generic video prenorm",
+        &pre,
+        get(&out, "video_embeds_prenorm"),
+        EMB_TOL,
+    );
+    assert_close(
+        "generic video prenorm vs f64",
+        &pre,
+        get(&out64, "video_embeds_prenorm"),
+        EMB_TOL,
+    );
+    let emb = Embeddings::from_unnormalized(&pre).unwrap();
+    assert_close(
+        "generic video normalised",
+        emb.tensor(),
+        get(&out, "video_embeds"),
+        EMB_TOL,
+    );
+    let images = get(&inputs, "images").unsqueeze(1).unwrap();
+    let pre = m.encode_video(&images).unwrap();
+    assert_close(
+        "generic image prenorm",
+        &pre,
+        get(&out, "image_embeds_prenorm"),
+        EMB_TOL,
+    );
+    // The last block's single-row path against the full trace, on the generic ops too.
+    let trace = m.vision.trace(get(&inputs, "videos")).unwrap();
+    let full = m.encode_video(get(&inputs, "videos")).unwrap();
+    assert_close("generic forward vs trace", &full, &trace.embeds, 1e-5);
+}
+
+#[test]
+fn generic_text_path_matches() {
+    let m = model();
+    let out = golden("tiny_a/outputs_f32.safetensors");
+    let inter = golden("tiny_a/intermediates.safetensors");
+    let ids: Vec<Vec<u32>> = get(&inter, "text.input_ids")
+        .to_dtype(DType::U32)
+        .unwrap()
+        .to_vec2::<u32>()
+        .unwrap();
+    let batched = m.encode_text(&ids, &Device::Cpu).unwrap();
+    assert_close(
+        "generic text batched",
+        &batched,
+        get(&out, "text_embeds_prenorm_batched"),
+        EMB_TOL,
+    );
+    let singles: Vec<Tensor> = ids
+        .iter()
+        .map(|r| {
+            m.encode_text(std::slice::from_ref(r), &Device::Cpu)
+                .unwrap()
+        })
+        .collect();
+    let singles = Tensor::cat(&singles, 0).unwrap();
+    assert_close(
+        "generic text single",
+        &singles,
+        get(&out, "text_embeds_prenorm"),
+        EMB_TOL,
+    );
+}
