@@ -144,6 +144,12 @@ fn packed_sequences_equal_each_sequence_alone() {
         }],
     };
     assert!(qkv.apply_op1_no_bwd(&past_end).is_err());
+    let overlapping = VarlenAttention {
+        heads: h,
+        causal: false,
+        segments: vec![Segment { start: 0, len: 5 }, Segment { start: 4, len: 3 }],
+    };
+    assert!(qkv.apply_op1_no_bwd(&overlapping).is_err());
 }
 
 #[test]

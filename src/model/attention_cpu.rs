@@ -89,6 +89,19 @@ impl CustomOp1 for VarlenAttention {
         if let Some(s) = self.segments.iter().find(|s| s.start + s.len > n) {
             candle_core::bail!("varlen attention: segment {s:?} runs past the {n} rows of qkv");
         }
+        // Tasks write their segment's output rows without locks, so segments must not overlap.
+        let mut sorted: Vec<Segment> = self.segments.clone();
+        sorted.sort_by_key(|s| s.start);
+        if let Some(w) = sorted
+            .windows(2)
+            .find(|w| w[0].start + w[0].len > w[1].start)
+        {
+            candle_core::bail!(
+                "varlen attention: segments {:?} and {:?} overlap",
+                w[0],
+                w[1]
+            );
+        }
         let out = attend(src, &self.segments, w3, self.heads, self.causal)?;
         Ok((CpuStorage::F32(out), Shape::from((1, n, w3 / 3))))
     }
