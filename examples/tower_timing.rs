@@ -1,5 +1,6 @@
 //! Times the pieces of one ViCLIP video-tower block at a real shape (random weights), to see where a
-//! forward pass spends its time. `cargo run --release --example tower_timing -- [b16|l14] [batch]`.
+//! forward pass spends its time. `cargo run --release --example tower_timing -- [b16|l14] [batch] [--no-tower]`
+//! (`--no-tower` skips the whole-tower timing; the attention runs both the tiled and the portable path).
 
 use std::time::Instant;
 
