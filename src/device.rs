@@ -64,22 +64,21 @@ pub fn free_memory(device: &Device) -> Option<usize> {
     None
 }
 
-/// Bytes one clip's video-tower activations take at most in `dtype` (the composed path used off the
-/// CPU): the residual stream, q|k|v, the MLP's 4W hidden layer and temporaries, about 16 values of
-/// width W per token, counted at 4 bytes whatever the dtype since LayerNorm and softmax run in f32.
-pub fn video_bytes_per_clip(cfg: &ViClipConfig, dtype: DType) -> usize {
+/// Bytes one clip's video-tower activations take at most (the composed path used off the CPU): the
+/// residual stream, q|k|v, the MLP's 4W hidden layer and temporaries, about 16 values of width W per
+/// token, counted at 4 bytes whatever the model dtype since LayerNorm and softmax run in f32.
+pub fn video_bytes_per_clip(cfg: &ViClipConfig) -> usize {
     let v = &cfg.vision;
-    let _ = dtype;
     v.seq_len() * v.width * 16 * 4
 }
 
 /// Clips per video-tower batch that fit in 80% of `device`'s free memory after the attention score
 /// chunks (at most 256 MiB a chunk, with its f32 softmax copies: 1 GiB), between 1 and 256; `None`
 /// when the device does not report free memory (the CPU).
-pub fn auto_video_batch(cfg: &ViClipConfig, dtype: DType, device: &Device) -> Option<usize> {
+pub fn auto_video_batch(cfg: &ViClipConfig, device: &Device) -> Option<usize> {
     let free = free_memory(device)?;
     let usable = (free as f64 * 0.8) as usize;
-    let per_clip = video_bytes_per_clip(cfg, dtype).max(1);
+    let per_clip = video_bytes_per_clip(cfg).max(1);
     Some((usable.saturating_sub(1 << 30) / per_clip).clamp(1, 256))
 }
 

@@ -63,8 +63,7 @@ impl ViClip {
     pub fn new(model: ViClipModel, tokenizer: Tokenizer, mut opts: LoadOptions) -> Self {
         if opts.batch_size == 0 {
             opts.batch_size =
-                crate::device::auto_video_batch(model.config(), opts.dtype, &opts.device)
-                    .unwrap_or(8);
+                crate::device::auto_video_batch(model.config(), &opts.device).unwrap_or(8);
             opts.text_batch_size = (opts.batch_size * 32).max(256);
         }
         Self {

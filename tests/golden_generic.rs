@@ -9,20 +9,15 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use common::{assert_close, fixture, get, golden};
+use common::{assert_close, get, golden, tiny_model};
 use viclip::model::GENERIC_OPS;
-use viclip::{Embeddings, ViClipConfig, ViClipModel};
+use viclip::{Embeddings, ViClipModel};
 
 const EMB_TOL: f64 = 1e-4;
 
 fn model() -> ViClipModel {
     GENERIC_OPS.store(true, Ordering::Relaxed);
-    let cfg = ViClipConfig::from_json_file(&fixture("tiny_a/index.json")).expect("tiny_a config");
-    let tensors = candle_core::safetensors::load(fixture("tiny_a/model.safetensors"), &Device::Cpu)
-        .expect("tiny_a weights");
-    let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-    ViClipModel::new(&cfg, vb).expect("build tiny_a")
+    tiny_model().0
 }
 
 #[test]

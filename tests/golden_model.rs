@@ -5,9 +5,8 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use common::{assert_close, fixture, get, golden};
-use viclip::{Embeddings, ViClipConfig, ViClipModel};
+use common::{assert_close, get, golden, tiny_model};
+use viclip::{Embeddings, ViClipModel};
 
 /// Embeddings before and after normalisation.
 const EMB_TOL: f64 = 1e-4;
@@ -16,15 +15,8 @@ const ACT_TOL: f64 = 1e-4;
 /// The ×100 logits.
 const LOGIT_TOL: f64 = 1e-3;
 
-fn config() -> ViClipConfig {
-    ViClipConfig::from_json_file(&fixture("tiny_a/index.json")).expect("tiny_a config")
-}
-
 fn model() -> ViClipModel {
-    let tensors = candle_core::safetensors::load(fixture("tiny_a/model.safetensors"), &Device::Cpu)
-        .expect("tiny_a weights");
-    let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-    ViClipModel::new(&config(), vb).expect("build tiny_a")
+    tiny_model().0
 }
 
 fn text_ids() -> Vec<Vec<u32>> {

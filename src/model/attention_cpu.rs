@@ -120,6 +120,25 @@ fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<(&'a [
     Ok((&data[start..end], layout.shape().dims3()?))
 }
 
+/// Rows of the packed projection the segments reach: the output has this many rows.
+pub(super) fn rows_spanned(segs: &[Segment]) -> usize {
+    segs.iter().map(|s| s.start + s.len).max().unwrap_or(0)
+}
+
+/// One task per (segment index, head, first query row of a block of `block` rows).
+pub(super) fn segment_tasks(
+    segs: &[Segment],
+    h: usize,
+    block: usize,
+) -> Vec<(usize, usize, usize)> {
+    segs.iter()
+        .enumerate()
+        .flat_map(|(s, seg)| {
+            (0..h).flat_map(move |hi| (0..seg.len).step_by(block).map(move |r0| (s, hi, r0)))
+        })
+        .collect()
+}
+
 /// Set to route every call through the portable GEMM path (tests and benchmarks of the fallback on
 /// machines that have AVX2).
 #[doc(hidden)]
@@ -157,45 +176,39 @@ fn attend_gemm(
 ) -> Vec<f32> {
     let d = w / h;
     let w3 = 3 * w;
-    let n: usize = segs.iter().map(|s| s.start + s.len).max().unwrap_or(0);
     let lmax = segs.iter().map(|s| s.len).max().unwrap_or(0);
-    let mut out = vec![0f32; n * w];
+    let mut out = vec![0f32; rows_spanned(segs) * w];
     let out_ptr = SendPtr(out.as_mut_ptr());
-    let tasks: Vec<(usize, usize, usize)> = segs
-        .iter()
-        .enumerate()
-        .flat_map(|(s, seg)| {
-            (0..h).flat_map(move |hi| (0..seg.len).step_by(QUERY_BLOCK).map(move |q0| (s, hi, q0)))
-        })
-        .collect();
-    tasks.into_par_iter().for_each_init(
-        || vec![0f32; QUERY_BLOCK * lmax],
-        |scratch, (s, hi, q0)| {
-            let seg = segs[s];
-            let l = seg.len;
-            let rows = QUERY_BLOCK.min(l - q0);
-            // With the causal mask, rows q0..q0+rows see keys 0..q0+rows only.
-            let keys = if causal { q0 + rows } else { l };
-            let clip = &src[seg.start * w3..(seg.start + l) * w3];
-            let tile = Tile {
-                clip,
-                w,
-                d,
-                hi,
-                q0,
-                rows,
-                keys,
-            };
-            // SAFETY: `clip` holds L rows of 3W floats, so every q/k/v row read below is in bounds;
-            // the output pointer is offset to this task's own tile of `out`, which has N·W floats.
-            unsafe {
-                tile.scores(scratch);
-                let sums = softmax_rows(scratch, rows, keys, q0, causal, scale);
-                let dst = out_ptr.get().add((seg.start + q0) * w + hi * d);
-                tile.weighted_values(scratch, dst, &sums);
-            }
-        },
-    );
+    segment_tasks(segs, h, QUERY_BLOCK)
+        .into_par_iter()
+        .for_each_init(
+            || vec![0f32; QUERY_BLOCK * lmax],
+            |scratch, (s, hi, q0)| {
+                let seg = segs[s];
+                let l = seg.len;
+                let rows = QUERY_BLOCK.min(l - q0);
+                // With the causal mask, rows q0..q0+rows see keys 0..q0+rows only.
+                let keys = if causal { q0 + rows } else { l };
+                let clip = &src[seg.start * w3..(seg.start + l) * w3];
+                let tile = Tile {
+                    clip,
+                    w,
+                    d,
+                    hi,
+                    q0,
+                    rows,
+                    keys,
+                };
+                // SAFETY: `clip` holds L rows of 3W floats, so every q/k/v row read below is in bounds;
+                // the output pointer is offset to this task's own tile of `out`, which has N·W floats.
+                unsafe {
+                    tile.scores(scratch);
+                    let sums = softmax_rows(scratch, rows, keys, q0, causal, scale);
+                    let dst = out_ptr.get().add((seg.start + q0) * w + hi * d);
+                    tile.weighted_values(scratch, dst, &sums);
+                }
+            },
+        );
     out
 }
 

@@ -17,7 +17,7 @@ use std::arch::x86_64::*;
 
 use rayon::prelude::*;
 
-use super::attention_cpu::{Segment, SendPtr};
+use super::attention_cpu::{rows_spanned, segment_tasks, Segment, SendPtr};
 
 /// Query rows per microkernel panel: 6 rows × 16 lanes = 12 of the 16 ymm registers as accumulators.
 const MR: usize = 6;
@@ -65,46 +65,40 @@ pub(super) fn attend(
 ) -> Vec<f32> {
     let d = w / h;
     let dp = round16(d);
-    let n: usize = segs.iter().map(|s| s.start + s.len).max().unwrap_or(0);
     let packed: Vec<(Vec<f32>, Vec<f32>)> = (0..segs.len() * h)
         .into_par_iter()
         .map(|t| pack(src, segs[t / h], w, d, t % h))
         .collect();
-    let tasks: Vec<(usize, usize, usize)> = segs
-        .iter()
-        .enumerate()
-        .flat_map(|(s, seg)| {
-            (0..h).flat_map(move |hi| (0..seg.len).step_by(ROW_BLOCK).map(move |r0| (s, hi, r0)))
-        })
-        .collect();
     let lp_max = segs.iter().map(|s| round16(s.len)).max().unwrap_or(0);
-    let mut out = vec![0f32; n * w];
+    let mut out = vec![0f32; rows_spanned(segs) * w];
     let out_ptr = SendPtr(out.as_mut_ptr());
-    tasks.into_par_iter().for_each_init(
-        || Scratch {
-            scores: vec![0f32; ROW_BLOCK * lp_max],
-            acc: vec![0f32; ROW_BLOCK * dp],
-            sums: vec![0f32; ROW_BLOCK],
-        },
-        |scratch, (s, hi, r0)| {
-            let (kt, vp) = &packed[s * h + hi];
-            let block = Block {
-                src,
-                seg: segs[s],
-                w,
-                d,
-                hi,
-                r0,
-                rows: ROW_BLOCK.min(segs[s].len - r0),
-                causal,
-                scale,
-            };
-            // SAFETY: the CPU has AVX2 and FMA (checked by the caller through `available`); every
-            // pointer the block forms stays inside `src`, the packed buffers and the scratch (sized
-            // for the longest segment); the output rows × head columns of this task are its own.
-            unsafe { block.run(kt, vp, scratch, out_ptr.get()) };
-        },
-    );
+    segment_tasks(segs, h, ROW_BLOCK)
+        .into_par_iter()
+        .for_each_init(
+            || Scratch {
+                scores: vec![0f32; ROW_BLOCK * lp_max],
+                acc: vec![0f32; ROW_BLOCK * dp],
+                sums: vec![0f32; ROW_BLOCK],
+            },
+            |scratch, (s, hi, r0)| {
+                let (kt, vp) = &packed[s * h + hi];
+                let block = Block {
+                    src,
+                    seg: segs[s],
+                    w,
+                    d,
+                    hi,
+                    r0,
+                    rows: ROW_BLOCK.min(segs[s].len - r0),
+                    causal,
+                    scale,
+                };
+                // SAFETY: the CPU has AVX2 and FMA (checked by the caller through `available`); every
+                // pointer the block forms stays inside `src`, the packed buffers and the scratch (sized
+                // for the longest segment); the output rows × head columns of this task are its own.
+                unsafe { block.run(kt, vp, scratch, out_ptr.get()) };
+            },
+        );
     out
 }
 

@@ -319,7 +319,7 @@ pub fn gather_rows(x: &Tensor, rows: &[usize]) -> Result<Tensor> {
 }
 
 /// Rows `rows` of a packed sequence: `x [1, N, W]` → `[rows.len(), W]`.
-fn select(x: &Tensor, rows: &[usize]) -> Result<Tensor> {
+pub(super) fn select(x: &Tensor, rows: &[usize]) -> Result<Tensor> {
     let idx: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
     let idx = Tensor::from_vec(idx, rows.len(), x.device())?;
     x.squeeze(0)?.index_select(&idx, 0)

@@ -5,7 +5,7 @@ use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
 use super::attention_cpu::Segment;
-use super::block::{blocks, LayerNorm, ResidualBlock};
+use super::block::{blocks, gather_rows, select, LayerNorm, ResidualBlock};
 use crate::config::TextConfig;
 
 /// Activations of one forward pass over the full context, for parity tests.
@@ -67,29 +67,23 @@ impl TextTransformer {
         })
     }
 
+    /// Token plus positional embedding of the first `len` positions of `ids [N, C]`: returns the token
+    /// embedding alone and the sum, both `[N, len, Wt]`.
+    fn embed(&self, ids: &Tensor, len: usize) -> Result<(Tensor, Tensor)> {
+        let tok = self.token_embedding.forward(&ids.narrow(1, 0, len)?)?;
+        let x = tok.broadcast_add(&self.positional_embedding.narrow(0, 0, len)?)?;
+        Ok((tok, x))
+    }
+
     /// Runs the blocks over the first `len` positions of `ids [N, C]`.
     fn run(&self, ids: &Tensor, len: usize) -> Result<(Tensor, Vec<Tensor>, Tensor)> {
-        let ids = ids.narrow(1, 0, len)?;
-        let tok = self.token_embedding.forward(&ids)?;
-        let mut x = tok.broadcast_add(&self.positional_embedding.narrow(0, 0, len)?)?;
+        let (tok, mut x) = self.embed(ids, len)?;
         let mut outs = Vec::with_capacity(self.blocks.len());
         for block in &self.blocks {
             x = block.forward(&x, true)?;
             outs.push(x.clone());
         }
         Ok((tok, outs, x))
-    }
-
-    /// Gathers row `pos[i]` of sequence `i`: `x [N, L, Wt]` → `[N, Wt]`.
-    fn gather(x: &Tensor, pos: &[usize]) -> Result<Tensor> {
-        let (n, l, w) = x.dims3()?;
-        let idx: Vec<u32> = pos
-            .iter()
-            .enumerate()
-            .map(|(i, &p)| (i * l + p) as u32)
-            .collect();
-        let idx = Tensor::from_vec(idx, n, x.device())?;
-        x.reshape((n * l, w))?.index_select(&idx, 0)
     }
 
     /// `ids`: rows of `context_length` token ids (checked by the caller) → `[N, E]`, not normalised.
@@ -132,11 +126,7 @@ impl TextTransformer {
                 }
                 last.forward_segments_rows(&x, &segs, &pooled, true)?
             }
-            None => {
-                let idx: Vec<u32> = pooled.iter().map(|&r| r as u32).collect();
-                x.squeeze(0)?
-                    .index_select(&Tensor::from_vec(idx, pooled.len(), device)?, 0)?
-            }
+            None => select(&x, &pooled)?,
         };
         self.ln_final.forward(&out)?.matmul(&self.text_projection)
     }
@@ -146,11 +136,7 @@ impl TextTransformer {
     fn forward_group(&self, ids: &[Vec<u32>], device: &Device) -> Result<Tensor> {
         let pos = pool_positions(ids);
         let len = pos.iter().max().map_or(1, |&p| p + 1);
-        let ids = ids_tensor(ids, device)?.narrow(1, 0, len)?;
-        let mut x = self
-            .token_embedding
-            .forward(&ids)?
-            .broadcast_add(&self.positional_embedding.narrow(0, 0, len)?)?;
+        let (_, mut x) = self.embed(&ids_tensor(ids, device)?, len)?;
         let pooled = match self.blocks.split_last() {
             Some((last, rest)) => {
                 for block in rest {
@@ -158,7 +144,7 @@ impl TextTransformer {
                 }
                 last.forward_rows(&x, &pos, true)?
             }
-            None => Self::gather(&x, &pos)?,
+            None => gather_rows(&x, &pos)?,
         };
         self.ln_final
             .forward(&pooled)?
@@ -171,7 +157,7 @@ impl TextTransformer {
         let t = ids_tensor(ids, device)?;
         let (token_embedding_out, blocks, x) = self.run(&t, self.cfg.context_length)?;
         let ln_final_out = self.ln_final.forward(&x)?;
-        let embeds = Self::gather(&ln_final_out, &pos)?.matmul(&self.text_projection)?;
+        let embeds = gather_rows(&ln_final_out, &pos)?.matmul(&self.text_projection)?;
         Ok(TextTrace {
             token_embedding_out,
             blocks,
