@@ -8,7 +8,9 @@
 //!    columns or a video2dataset `clips` column) or webdataset tar shards, turned into one [`RowTask`]
 //!    per row (the clip's file and span, the caption) plus the row's own columns, carried through.
 //! 2. **Shards**: rows `[k N, (k+1) N)` form shard `k`; this process takes the shards with
-//!    `k % num_shards == shard_index` ([`ShardSelection`]) that are not complete yet.
+//!    `k % num_shards == shard_index` ([`ShardSelection`]) that are not complete yet (`verify`:
+//!    stats with this run's identity (`identity`), files of the recorded sizes and hashes), each
+//!    claimed with a lock (`lock`) so that processes sharing `--out` never score one shard twice.
 //! 3. **Work** per shard (`work`): rows grouped by source file so each file is decoded once
 //!    ([`crate::pipeline`]), clips embedded in batches of fixed composition (the shard's good clips in
 //!    row order, so a rerun computes bit-identical values), captions embedded, cosine per row; with
@@ -26,20 +28,27 @@
 #![cfg(feature = "video")]
 
 mod arrow_util;
+mod identity;
 mod input;
+mod lock;
 mod npy;
 mod output;
+mod preflight;
 pub mod report;
 mod row;
 mod run;
+mod runfile;
 mod shards;
+mod verify;
 mod wds;
 mod work;
 
 pub use input::{Columns, Input, VideoLocator, VIDEO_EXTENSIONS};
+pub use lock::{is_locked, shard_lock_path};
 pub use npy::{read_npy_f16, write_npy_f16};
 pub use run::{score, AestheticOptions, Progress, RunSummary, ScoreOptions};
 pub use shards::{ShardSelection, ShardStats};
+pub use verify::{check_complete, FileRecord};
 
 use std::fmt;
 

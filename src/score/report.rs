@@ -72,7 +72,10 @@ pub fn summarize(column: &str, mut values: Vec<f64>) -> Option<ColumnSummary> {
 }
 
 /// Reads the shards of `dir`, writes `report.json` and `{column}_hist.png`, returns the report.
+/// A run with a shard missing, damaged or from another run is refused, naming the shards
+/// ([`super::check_complete`]).
 pub fn write_report(dir: &Path) -> Result<RunReport> {
+    super::check_complete(dir)?;
     let table = Table::open(dir)?;
     let names = table.column_names()?;
     let cols: Vec<&str> = SCORE_COLUMNS
