@@ -102,10 +102,12 @@ fn input_identity(input: &Input, rows: u64) -> Result<Value> {
     let mut h = Sha256::new();
     let (mut size, mut newest) = (0u64, 0u64);
     for f in &files {
-        // The names inside a directory count (a reordered set of shards is another table), the
-        // directory's own path does not.
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
-        h.update(name.unwrap_or_default().as_bytes());
+        // The names of the files of a directory count (renamed shards are read in another order),
+        // the path of a single file does not (a moved input is the same input).
+        if files.len() > 1 {
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+            h.update(name.unwrap_or_default().as_bytes());
+        }
         size += fingerprint_into(f, &mut h)?;
         let meta = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
         newest = newest.max(mtime_ns(&meta));
@@ -298,7 +300,7 @@ pub(crate) fn diff(current: &Value, recorded: &Value) -> Vec<String> {
             Some(base) => (base, "sha256 "),
             None => (k.as_str(), ""),
         };
-        let sha = !what.is_empty();
+        let sha = !what.is_empty() || k.ends_with(".fingerprint");
         let mut line = format!(
             "{base}: {what}{} != {}",
             show(a.get(k), sha),

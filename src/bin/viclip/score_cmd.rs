@@ -347,6 +347,12 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
             eprintln!("viclip score: {}", viclip::Error::Interrupted);
             std::process::exit(signals.exit_code().unwrap_or(130));
         }
+        // A refused rerun lists one differing setting a line; the binary's error handler would
+        // join them into one, so it is printed here.
+        Err(e) if e.to_string().contains('\n') => {
+            eprintln!("viclip: error: {e}");
+            std::process::exit(1);
+        }
         r => r?,
     };
     if let Some(b) = &bar {
