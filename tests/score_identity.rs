@@ -86,6 +86,23 @@ fn another_checkpoint_of_the_same_name_is_refused() {
         "only the weights differ: {err}"
     );
     assert_eq!(stats_count(&out), 2, "nothing written by the refused run");
+    // The parquet metadata names the checkpoint by content, not only by file name.
+    use sha2::Digest;
+    let sha: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let f = std::fs::File::open(out.join("00000.parquet")).expect("open");
+    use parquet::file::reader::FileReader;
+    let meta = parquet::file::reader::SerializedFileReader::new(f).expect("parquet");
+    let kv = meta
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .cloned()
+        .unwrap_or_default();
+    let got = kv.iter().find(|x| x.key == "viclip.weights_sha256");
+    assert_eq!(got.and_then(|x| x.value.as_deref()), Some(sha.as_str()));
     // The same checkpoint under another path and name resumes (content, not name).
     let copy = s.d.join("copy.safetensors");
     std::fs::write(&copy, &bytes).expect("write");

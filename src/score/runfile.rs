@@ -78,7 +78,12 @@ pub(crate) fn adopt(out: &Path, identity: &serde_json::Value, temp: &Path) -> Re
                 match std::fs::hard_link(&tmp, &path) {
                     Ok(()) => return Ok(()),
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                    Err(e) => return Err(Error::io(&path, e)),
+                    // A filesystem without hard links: an exclusive create, written in place (a
+                    // concurrent reader may then see it half written, and refuse; a rerun passes).
+                    Err(_) => match create_new(&path, text.as_bytes()) {
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                        r => return r.map_err(|e| Error::io(&path, e)),
+                    },
                 }
             }
             Err(e) => return Err(Error::io(&path, e)),
@@ -88,4 +93,14 @@ pub(crate) fn adopt(out: &Path, identity: &serde_json::Value, temp: &Path) -> Re
         "{}: cannot be read or created",
         path.display()
     )))
+}
+
+fn create_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
