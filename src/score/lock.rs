@@ -96,9 +96,18 @@ impl TempSpace {
             match std::fs::create_dir(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                // Another process exiting removed the (then empty) `.tmp` meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+                    continue;
+                }
                 Err(e) => return Err(Error::io(&dir, e)),
             }
-            let file = File::open(&dir).map_err(|e| Error::io(&dir, e))?;
+            let file = match File::open(&dir) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&dir, e)),
+            };
             // Between `create_dir` and the lock another process's sweep may have taken the empty
             // directory for a dead one and removed it: the lock is only good if the path still
             // names the directory locked.
