@@ -224,11 +224,13 @@ pub fn score(
     opts.input.for_each_shard(
         opts.shard_size,
         &|k| {
-            if !todo.contains(&k) {
-                return Ok(false);
-            }
+            // Asked as the stream reaches each shard, so a signal also stops the reading past
+            // other processes' shards.
             if cancelled() {
                 return Err(Error::Interrupted);
+            }
+            if !todo.contains(&k) {
+                return Ok(false);
             }
             claims.claim(k)
         },

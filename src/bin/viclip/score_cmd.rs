@@ -264,7 +264,9 @@ pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
 
 /// SIGINT and SIGTERM set a flag that the run checks between batches: it then removes its
 /// temporary files and returns, and the process exits with 130 or 143 as if killed by the signal.
-/// A second signal ends the process at once (the kernel releases its locks; a rerun resumes).
+/// A second signal ends the process at once (the kernel releases its locks; a rerun resumes). The
+/// handlers stay registered after the run: signal-hook cannot restore the default action, and an
+/// unregistered signal would then be ignored.
 struct Signals {
     int: Arc<AtomicBool>,
     term: Arc<AtomicBool>,
