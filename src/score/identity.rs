@@ -325,3 +325,41 @@ pub(crate) fn diff(current: &Value, recorded: &Value) -> Vec<String> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(sha: &str, sampling: &str, path: &str) -> Value {
+        json!({
+            "version": "0.1.0",
+            "weights": {"sha256": sha, "size": 10, "path": path, "name": "m.safetensors"},
+            "preprocess": {"sampling": sampling, "size": 224},
+            "input": {"rows": 5, "path": "/in/a.jsonl", "mtime": 1},
+        })
+    }
+
+    #[test]
+    fn one_line_per_differing_key_paths_and_names_ignored() {
+        let a = id(&"9c2e".repeat(16), "demo", "/b/m.safetensors");
+        let b = id(&"1f3a".repeat(16), "middle", "/a/m.safetensors");
+        assert_eq!(
+            diff(&a, &b),
+            [
+                "preprocess.sampling: demo != middle".to_string(),
+                "weights: sha256 9c2e9c2e9c2e… != 1f3a1f3a1f3a… (run started with /a/m.safetensors)"
+                    .to_string(),
+            ]
+        );
+        let moved = id(&"1f3a".repeat(16), "middle", "/elsewhere/n.safetensors");
+        let mut moved = moved;
+        moved["input"]["path"] = json!("/moved/b.jsonl");
+        moved["input"]["mtime"] = json!(2);
+        assert!(diff(&moved, &b).is_empty());
+        assert_eq!(
+            diff(&a, &json!({"settings": 1})).len(),
+            1,
+            "an old stats file"
+        );
+    }
+}

@@ -163,3 +163,39 @@ fn sweep(root: &Path) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_excludes_a_second_holder_until_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = shard_lock_path(dir.path(), 7);
+        assert!(p.ends_with(".locks/00007.lock"));
+        assert!(!is_locked(&p).expect("probe"), "no file: not held");
+        let held = try_lock(&p).expect("lock").expect("free");
+        // flock belongs to the open file, so a second open in this process is another holder.
+        assert!(try_lock(&p).expect("lock").is_none());
+        assert!(is_locked(&p).expect("probe"));
+        drop(held);
+        assert!(!is_locked(&p).expect("probe"));
+        assert!(try_lock(&p).expect("lock").is_some());
+    }
+
+    #[test]
+    fn temp_spaces_of_live_processes_survive_a_sweep_dead_ones_do_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stale = dir.path().join(".tmp/12345-dead/wds-00000");
+        std::fs::create_dir_all(&stale).expect("mkdir");
+        let a = TempSpace::create(dir.path()).expect("a");
+        assert!(!stale.exists(), "an unlocked directory is swept");
+        let b = TempSpace::create(dir.path()).expect("b");
+        assert!(a.path().is_dir() && b.path().is_dir() && a.path() != b.path());
+        let (pa, pb) = (a.path().to_path_buf(), b.path().to_path_buf());
+        drop(a);
+        assert!(!pa.exists() && pb.is_dir());
+        drop(b);
+        assert!(!dir.path().join(".tmp").exists());
+    }
+}
