@@ -12,9 +12,9 @@ use crate::{Error, Result};
 /// The refusal of a command whose identity differs from a run's: one line per differing key.
 pub(crate) fn foreign(out: &Path, what: &str, lines: &[String]) -> Error {
     Error::InvalidInput(format!(
-        "{}: {what} was scored with other settings than this command's; each line gives this \
-         command's value, then the run's:\n  {}\n\
-         a directory holds one run: use a new --out for other settings, or rerun with the run's",
+        "{}: {what} was scored with other settings than this command's (a directory holds one run: \
+         use a new --out for other settings, or rerun with the run's); this command's value, then \
+         the run's:\n  {}",
         out.display(),
         lines.join("\n  ")
     ))

@@ -349,11 +349,14 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
             eprintln!("viclip score: {}", viclip::Error::Interrupted);
             std::process::exit(signals.exit_code().unwrap_or(130));
         }
-        // A refused rerun lists one differing setting a line; the binary's error handler would
-        // join them into one, so it is printed here.
+        // A refused rerun lists one differing setting a line; the binary's error handler joins
+        // lines into one, so the list is printed here and the error keeps its first line.
         Err(e) if e.to_string().contains('\n') => {
-            eprintln!("viclip: error: {e}");
-            std::process::exit(1);
+            let text = e.to_string();
+            let (head, list) = text.split_once('\n').unwrap_or((&text, ""));
+            eprintln!("viclip score: {head}\n{list}");
+            let short = head.split("; this command's value").next().unwrap_or(head);
+            bail!("{short}; the settings that differ are listed above");
         }
         r => r?,
     };
