@@ -58,13 +58,6 @@ pub(crate) fn try_lock(path: &Path) -> Result<Option<FileLock>> {
     Ok(try_flock(&file, path)?.then_some(FileLock { _file: file }))
 }
 
-/// Takes the lock at `path`, waiting for its holder (used for the short report write only).
-pub(crate) fn lock(path: &Path) -> Result<FileLock> {
-    let file = open_lock_file(path)?;
-    flock(&file, FlockOperation::LockExclusive).map_err(|e| Error::io(path, e.into()))?;
-    Ok(FileLock { _file: file })
-}
-
 /// Whether another process holds the lock at `path` now (a missing file is not held).
 pub fn is_locked(path: &Path) -> Result<bool> {
     match File::open(path) {

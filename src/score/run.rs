@@ -175,7 +175,7 @@ pub fn score(
     let mut skipped = 0;
     let mut p = Progress::default();
     for k in (0..table_shards).filter(|&k| opts.shards.owns(k)) {
-        match shard_state(&opts.out, k, Some(&identity))? {
+        match shard_state(&opts.out, k, &identity, true)? {
             ShardState::Complete => {
                 skipped += 1;
                 continue;
@@ -290,11 +290,18 @@ pub fn score(
     let all_done = (0..table_shards).all(|k| stats_path(&opts.out, k).is_file());
     let mut report = None;
     if opts.write_report && all_done && table_shards > 0 {
-        // One writer at a time: the last two processes of a run may both get here.
-        let _lock = lock::lock(&opts.out.join(".locks").join("report.lock"))?;
-        match check_complete(&opts.out) {
-            Ok(()) => report = Some(write_report(&opts.out)?),
-            Err(e) => say(progress, &mut p, format!("no report: {e}")),
+        // One writer at a time: the last two processes of a run may both get here, and the
+        // other one's report is as good.
+        match lock::try_lock(&opts.out.join(".locks").join("report.lock"))? {
+            None => say(
+                progress,
+                &mut p,
+                "another process is writing the report".into(),
+            ),
+            Some(_lock) => match check_complete(&opts.out) {
+                Ok(()) => report = Some(write_report(&opts.out)?),
+                Err(e) => say(progress, &mut p, format!("no report: {e}")),
+            },
         }
     }
     Ok(RunSummary {
@@ -341,7 +348,7 @@ impl<'a> Claims<'a> {
                 ));
                 None
             }
-            Some(l) => match shard_state(self.out, k, Some(self.identity))? {
+            Some(l) => match shard_state(self.out, k, self.identity, true)? {
                 ShardState::Complete => {
                     note(format!(
                         "shard {k:05}: completed by another process; skipped"

@@ -1,7 +1,9 @@
 //! Verified completion: a shard is complete when its stats file parses, carries this run's identity
 //! and lists every file of the shard with the size and SHA-256 it had when written, and every file
 //! still has them. The check is cheap on a rerun: a file whose size and mtime are unchanged is taken
-//! as written; only a file whose mtime moved (a copy, an edit) is hashed again.
+//! as written; only a file whose mtime moved (a copy, an edit) is hashed again. Readers of a finished
+//! run (`viclip report`, `viclip subset`) check presence and sizes only: a copied directory (new
+//! mtimes) would otherwise be read whole on every report.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -36,8 +38,9 @@ impl FileRecord {
         })
     }
 
-    /// What is wrong with the file now, if anything.
-    fn problem(&self, out: &Path) -> Option<String> {
+    /// What is wrong with the file now, if anything; `hash`: also compare the content of a file
+    /// whose mtime moved.
+    fn problem(&self, out: &Path, hash: bool) -> Option<String> {
         let p = out.join(&self.path);
         let meta = match std::fs::metadata(&p) {
             Ok(m) => m,
@@ -54,7 +57,7 @@ impl FileRecord {
                 self.size
             ));
         }
-        if mtime_ns(&meta) == self.mtime {
+        if !hash || mtime_ns(&meta) == self.mtime {
             return None;
         }
         match sha256_file(&p) {
@@ -84,11 +87,12 @@ pub(crate) enum ShardState {
     Foreign(Vec<String>),
 }
 
-/// The state of shard `k` of `out`; `identity`: this run's (`None`: only the files are checked).
+/// The state of shard `k` of `out` for a run of `identity`; `hash`: see [`FileRecord::problem`].
 pub(crate) fn shard_state(
     out: &Path,
     k: u64,
-    identity: Option<&serde_json::Value>,
+    identity: &serde_json::Value,
+    hash: bool,
 ) -> Result<ShardState> {
     let sp = stats_path(out, k);
     let text = match std::fs::read_to_string(&sp) {
@@ -105,11 +109,9 @@ pub(crate) fn shard_state(
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
         )));
     };
-    if let Some(id) = identity {
-        let lines = diff(id, &stats.settings);
-        if !lines.is_empty() {
-            return Ok(ShardState::Foreign(lines));
-        }
+    let lines = diff(identity, &stats.settings);
+    if !lines.is_empty() {
+        return Ok(ShardState::Foreign(lines));
     }
     if stats.files.is_empty() {
         return Ok(ShardState::Damaged("its stats list no files".into()));
@@ -122,7 +124,7 @@ pub(crate) fn shard_state(
         ));
     }
     for f in &stats.files {
-        if let Some(p) = f.problem(out) {
+        if let Some(p) = f.problem(out, hash) {
             return Ok(ShardState::Damaged(p));
         }
     }
@@ -171,7 +173,7 @@ pub fn check_complete(dir: &Path) -> Result<()> {
     let n = rows.div_ceil(size);
     let mut bad: Vec<String> = Vec::new();
     for k in 0..n {
-        match shard_state(dir, k, Some(id))? {
+        match shard_state(dir, k, id, false)? {
             ShardState::Complete => {}
             ShardState::Missing if parquet_seen.contains(&k) => {
                 bad.push(format!("{k:05} (parquet without its stats file)"))
