@@ -1,6 +1,6 @@
 //! `viclip score`: ViCLIP clip-caption similarity (CLIP-SIM), optionally the LAION aesthetic score and
 //! the embeddings, for every row of a clip table, in shards that survive crashes and split across
-//! machines (`../shared/RESEARCH.md` §1, §6, §7; `docs/score.md` has the user's view).
+//! machines (`docs/score.md` has the user's view).
 //!
 //! The run, for one process:
 //!
@@ -18,7 +18,8 @@
 //! 4. **Output** per shard (`output`): `NNNNN.parquet` (input columns + `viclip_sim`, `aesthetic`,
 //!    `status`, `error`, `frames_used`; settings in key-value metadata), optionally clip-retrieval's
 //!    `video_emb/`, `text_emb/`, `metadata/`, every file written under a temporary name, fsynced and
-//!    renamed; `NNNNN_stats.json` last, which marks the shard complete for a rerun.
+//!    renamed; `NNNNN_stats.json` last, with the run identity and each file's size and SHA-256,
+//!    which marks the shard complete for a rerun (and is checked against the files then).
 //! 5. **Report** ([`report::write_report`]): quantiles and histograms of the score columns once
 //!    every shard of the table is complete.
 //!

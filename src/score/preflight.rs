@@ -92,8 +92,11 @@ pub(crate) fn check_out(out: &Path, input: &Input) -> Result<()> {
             out.display()
         ))
     })?;
-    let probe = out.join(format!(".write-test-{}", std::process::id()));
-    match std::fs::write(&probe, b"") {
+    // Probed where temporary files go anyway, so a probe left by a killed process is swept.
+    let probe = out
+        .join(".tmp")
+        .join(format!("probe-{}", std::process::id()));
+    match std::fs::create_dir_all(out.join(".tmp")).and_then(|_| std::fs::write(&probe, b"")) {
         Ok(()) => {
             let _ = std::fs::remove_file(&probe);
             Ok(())
