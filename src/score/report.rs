@@ -1,5 +1,5 @@
 //! The run report: quantiles (1, 5, 25, 50, 75, 95, 99 %) and a histogram PNG of each score column
-//! over every shard of a scored directory, because users pick thresholds from the distribution
+//! over every shard of a scored directory, because users pick thresholds from the distribution.
 //! Written by `viclip score` when the last shard is done and by `viclip report`.
 //!
 //! All values of a column are held in memory to sort them (8 bytes a row: 0.8 GB for 100 M rows).
