@@ -6,13 +6,16 @@
 //! mtimes) would otherwise be read whole on every report.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Component, Path};
 
 use serde::{Deserialize, Serialize};
 
 use super::identity::{diff, sha256_file};
 use super::shards::{parquet_path, stats_path, ShardStats};
 use crate::{Error, Result};
+
+/// Stats files above this size are not read.
+const MAX_STATS_BYTES: u64 = 16 << 20;
 
 /// One file of a finished shard, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +44,14 @@ impl FileRecord {
     /// What is wrong with the file now, if anything; `hash`: also compare the content of a file
     /// whose mtime moved.
     fn problem(&self, out: &Path, hash: bool) -> Option<String> {
-        let p = out.join(&self.path);
+        let rel = Path::new(&self.path);
+        if rel.is_absolute() || rel.components().any(|c| c == Component::ParentDir) {
+            return Some(format!(
+                "its stats list {} outside the directory",
+                self.path
+            ));
+        }
+        let p = out.join(rel);
         let meta = match std::fs::metadata(&p) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -49,6 +59,9 @@ impl FileRecord {
             }
             Err(e) => return Some(format!("{}: {e}", self.path)),
         };
+        if !meta.is_file() {
+            return Some(format!("{} is not a regular file", self.path));
+        }
         if meta.len() != self.size {
             return Some(format!(
                 "{} has {} bytes, {} when written",
@@ -95,6 +108,13 @@ pub(crate) fn shard_state(
     hash: bool,
 ) -> Result<ShardState> {
     let sp = stats_path(out, k);
+    // Written by this crate, a few KiB; anything far larger is not a stats file.
+    if std::fs::metadata(&sp).is_ok_and(|m| m.len() > MAX_STATS_BYTES) {
+        return Ok(ShardState::Damaged(format!(
+            "{} is larger than any stats file",
+            sp.display()
+        )));
+    }
     let text = match std::fs::read_to_string(&sp) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ShardState::Missing),
@@ -157,6 +177,12 @@ pub fn check_complete(dir: &Path) -> Result<()> {
         return Ok(());
     };
     let sp = stats_path(dir, first);
+    if std::fs::metadata(&sp).is_ok_and(|m| m.len() > MAX_STATS_BYTES) {
+        return Err(Error::InvalidInput(format!(
+            "{}: larger than any stats file; is this the output of `viclip score`?",
+            sp.display()
+        )));
+    }
     let text = std::fs::read_to_string(&sp).map_err(|e| Error::io(&sp, e))?;
     let stats: ShardStats = serde_json::from_str(&text)
         .map_err(|e| Error::InvalidInput(format!("{}: {e}", sp.display())))?;
