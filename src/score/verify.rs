@@ -173,27 +173,35 @@ pub fn check_complete(dir: &Path) -> Result<()> {
             parquet_seen.insert(k);
         }
     }
-    let Some(&first) = stats_seen.iter().next() else {
+    if stats_seen.is_empty() {
         return Ok(());
-    };
-    let sp = stats_path(dir, first);
-    if std::fs::metadata(&sp).is_ok_and(|m| m.len() > MAX_STATS_BYTES) {
-        return Err(Error::InvalidInput(format!(
-            "{}: larger than any stats file; is this the output of `viclip score`?",
-            sp.display()
-        )));
     }
-    let text = std::fs::read_to_string(&sp).map_err(|e| Error::io(&sp, e))?;
-    let stats: ShardStats = serde_json::from_str(&text)
-        .map_err(|e| Error::InvalidInput(format!("{}: {e}", sp.display())))?;
-    let id = &stats.settings;
+    // The run: `run.json`, else the first stats file that parses (a damaged one is reported below).
+    let read = |p: &Path| -> Option<serde_json::Value> {
+        let small = std::fs::metadata(p).is_ok_and(|m| m.len() <= MAX_STATS_BYTES);
+        let text = std::fs::read_to_string(p).ok().filter(|_| small)?;
+        serde_json::from_str(&text).ok()
+    };
+    let from_stats = || {
+        stats_seen
+            .iter()
+            .find_map(|&k| read(&stats_path(dir, k))?.get("settings").cloned())
+    };
+    let sp = dir.join("run.json");
+    let Some(identity) = read(&sp).or_else(from_stats) else {
+        return Err(Error::InvalidInput(format!(
+            "{}: no readable run.json or shard stats file; is this the output of `viclip score`?",
+            dir.display()
+        )));
+    };
+    let id = &identity;
     let rows = id.pointer("/input/rows").and_then(|v| v.as_u64());
     let size = id.pointer("/shard_size").and_then(|v| v.as_u64());
     let (Some(rows), Some(size)) = (rows, size.filter(|&s| s > 0)) else {
         return Err(Error::InvalidInput(format!(
             "{}: scored by a viclip version that did not record a run identity; \
              score again into a new --out",
-            sp.display()
+            dir.display()
         )));
     };
     let n = rows.div_ceil(size);
