@@ -1,7 +1,8 @@
 //! Processes sharing one `--out` through the real binary: two and three processes started together
 //! on the same shards (a requeued Slurm task while the old one still runs), table and webdataset
-//! input, give the output of one process bit for bit, every shard scored exactly once; SIGTERM and
-//! SIGINT mid-run leave no temporary file, exit 143 / 130, and a rerun completes identically.
+//! input, and two processes of one Slurm task, give the output of one process bit for bit, every
+//! shard scored exactly once; SIGTERM and SIGINT mid-run leave no temporary file, exit 143 / 130,
+//! and a rerun completes identically.
 
 mod score_common;
 
@@ -60,6 +61,25 @@ fn two_and_three_processes_on_one_table() {
             rows.div_ceil(2),
         );
     }
+    // A requeued Slurm task next to the one still running: two processes of task 1 of 2, then
+    // task 0; every shard once, the same output.
+    let out = d.join("slurm");
+    let task = |i: &str| {
+        let sel = ["--shard-index", i, "--num-shards", "2"];
+        score_args(&table, &out, Some(d), 2, &sel)
+    };
+    let procs: Vec<Guard> = (0..2).map(|_| Guard::spawn(&task("1"))).collect();
+    let mut scored: Vec<u64> = Vec::new();
+    for p in procs {
+        let o = p.wait(LIMIT);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        scored.extend(scored_shards(&err));
+    }
+    scored.extend(scored_shards(&run_ok(&task("0"))));
+    scored.sort_unstable();
+    assert_eq!(scored, (0..rows.div_ceil(2)).collect::<Vec<_>>());
+    assert_same_output(&out, &reference);
 }
 
 #[test]
