@@ -274,6 +274,7 @@ pub fn score(
             p.shards_done += 1;
             let note = format!("shard {:05}: scored ({} rows)", shard.index, stats.rows);
             say(progress, &mut p, note);
+            progress(&p);
             scored.push(stats);
             Ok(())
         },
