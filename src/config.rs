@@ -7,6 +7,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{
+    block_parameters, check_parameters, check_range, checked_product, MAX_CONTEXT_LENGTH,
+    MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_RESOLUTION, MAX_VISION_TOKENS, MAX_VOCAB, MAX_WIDTH,
+};
 use crate::{Error, Result};
 
 /// The video tower (`VisionTransformer`, SPEC §2).
@@ -158,10 +162,12 @@ impl ViClipConfig {
         name_or_path(spec, Self::from_json_file, Self::preset)
     }
 
-    /// Checks the numbers make a buildable model; the message says which field is wrong.
+    /// Checks the numbers make a buildable model within the documented ranges (docs/limits.md); the
+    /// message says which field is wrong. Runs before anything is allocated for the config.
     pub fn validate(&self) -> std::result::Result<(), String> {
         let v = &self.vision;
         let t = &self.text;
+        self.check_ranges()?;
         let positive = [
             ("embed_dim", self.embed_dim),
             ("vision.input_resolution", v.input_resolution),
@@ -204,7 +210,73 @@ impl ViClipConfig {
                 t.vocab_size, MAX_TOKEN_ID
             ));
         }
+        check_parameters("the config", self.parameter_count())
+    }
+
+    /// Each size against its range in [`crate::limits`], so that the arithmetic below cannot overflow.
+    fn check_ranges(&self) -> std::result::Result<(), String> {
+        let v = &self.vision;
+        let t = &self.text;
+        let ranges = [
+            ("embed_dim", self.embed_dim, MAX_WIDTH),
+            ("vision.input_resolution", v.input_resolution, MAX_RESOLUTION),
+            ("vision.patch_size", v.patch_size, MAX_RESOLUTION),
+            ("vision.width", v.width, MAX_WIDTH),
+            ("vision.layers", v.layers, MAX_LAYERS),
+            ("vision.heads", v.heads, MAX_HEADS),
+            ("vision.num_frames", v.num_frames, MAX_FRAMES),
+            ("text.context_length", t.context_length, MAX_CONTEXT_LENGTH),
+            ("text.vocab_size", t.vocab_size, MAX_VOCAB),
+            ("text.width", t.width, MAX_WIDTH),
+            ("text.layers", t.layers, MAX_LAYERS),
+            ("text.heads", t.heads, MAX_HEADS),
+        ];
+        for (name, value, hi) in ranges {
+            check_range(name, value, 0, hi)?;
+        }
+        if v.patch_size > 0 {
+            let g = v.grid();
+            let tokens = checked_product(&[g, g, v.num_frames]).map(|n| n.saturating_add(1));
+            if tokens.is_none_or(|n| n > MAX_VISION_TOKENS as u64) {
+                return Err(format!(
+                    "a clip of {} frames at {} px with {} px patches is {} tokens, more than the supported {MAX_VISION_TOKENS} (see docs/limits.md)",
+                    v.num_frames,
+                    v.input_resolution,
+                    v.patch_size,
+                    tokens.map_or("too many".to_string(), |n| n.to_string())
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Number of parameters the config describes (`None` if it overflows a `u64`); only meaningful
+    /// after the ranges are checked.
+    pub fn parameter_count(&self) -> Option<u64> {
+        let v = &self.vision;
+        let t = &self.text;
+        let (vw, tw, e) = (v.width, t.width, self.embed_dim);
+        let g = v.input_resolution / v.patch_size.max(1);
+        let vision = [
+            checked_product(&[vw])?,                            // class_embedding
+            checked_product(&[g, g])?.checked_add(1)?.checked_mul(vw as u64)?, // positional
+            checked_product(&[v.num_frames, vw])?,              // temporal positional
+            checked_product(&[vw, e])?,                         // proj
+            checked_product(&[vw, 3, v.patch_size, v.patch_size])?, // conv1
+            checked_product(&[4, vw])?,                         // ln_pre, ln_post
+            block_parameters(v.layers, vw, vw.checked_mul(4)?)?,
+        ];
+        let text = [
+            checked_product(&[t.vocab_size, tw])?,
+            checked_product(&[t.context_length, tw])?,
+            checked_product(&[2, tw])?,
+            checked_product(&[tw, e])?,
+            block_parameters(t.layers, tw, tw.checked_mul(4)?)?,
+        ];
+        vision
+            .iter()
+            .chain(&text)
+            .try_fold(1u64, |acc, &n| acc.checked_add(n)) // + temp
     }
 }
 

@@ -229,3 +229,40 @@ fn fuzz_against_python() {
         bad[..bad.len().min(10)].join("\n")
     );
 }
+
+/// Hostile caption shapes for the timing measurement: `(name, text)` of about `n` bytes each.
+fn hostile_captions(n: usize) -> Vec<(String, String)> {
+    let words = "a man in a red jacket rides a bicycle past the old stone bridge at dusk ";
+    let normal: String = words.chars().cycle().take(n).collect();
+    let word: String = "abcdefghij".chars().cycle().take(n).collect();
+    let same: String = "a".repeat(n);
+    let entities: String = "&amp;".chars().cycle().take(n).collect();
+    vec![
+        (format!("normal text, {n} bytes"), normal),
+        (format!("one word, {n} bytes"), word),
+        (format!("one repeated letter, {n} bytes"), same),
+        (format!("&amp; repeated, {n} bytes"), entities),
+    ]
+}
+
+/// Tokenizer time on hostile captions (no assertion on time; numbers for PERFORMANCE.md):
+/// `VICLIP_TOKENIZER_SIZES=100000,1000000 cargo test --test tokenizer -- --ignored --nocapture measure`.
+#[test]
+#[ignore = "measurement; prints timings"]
+fn measure_hostile_caption_time() {
+    let sizes: Vec<usize> = std::env::var("VICLIP_TOKENIZER_SIZES")
+        .unwrap_or_else(|_| "100000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let tok = tokenizer();
+    for n in sizes {
+        for (name, text) in hostile_captions(n) {
+            let t0 = std::time::Instant::now();
+            let ids = tok.tokenize(&text, CONTEXT_LENGTH);
+            let dt = t0.elapsed();
+            assert_eq!(ids.len(), CONTEXT_LENGTH);
+            println!("{name}: {:.3} s", dt.as_secs_f64());
+        }
+    }
+}

@@ -45,6 +45,7 @@ impl CsvReader {
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').to_string())
             .collect();
+        check_unique_names(headers.iter().map(String::as_str), path)?;
         let indices: Vec<usize> = match &opts.columns {
             None => (0..headers.len()).collect(),
             Some(cols) => cols
@@ -72,7 +73,7 @@ impl CsvReader {
             schema,
             indices,
             n_fields: headers.len(),
-            batch_size: opts.batch_size.max(1),
+            batch_size: opts.batch_size.clamp(1, super::MAX_BATCH_ROWS),
             lenient: opts.lenient,
         })
     }
@@ -155,4 +156,22 @@ pub(crate) fn csv_error(path: &Path, e: &csv::Error) -> Error {
         .map(|p| format!(":{}", p.line()))
         .unwrap_or_default();
     Error::InvalidInput(format!("{}{at}: {e}", path.display()))
+}
+
+/// Refuses a table with two columns of one name: which one a reader meant would be a guess, and an
+/// output carrying both cannot be read back by name (pyarrow: "Multiple matches for FieldRef").
+pub(crate) fn check_unique_names<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    path: &Path,
+) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(Error::InvalidInput(format!(
+                "{}: column `{name}` appears more than once in the header; rename one of them",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }

@@ -1,8 +1,8 @@
 //! JSON Lines tables (InternVid's annotation files): one object per line, blank lines skipped.
 //!
 //! Column types are inferred from the first `infer_rows` rows (see [`ReadOptions`]) so that every
-//! batch of one table has the same arrow schema: integers -> Int64, any mix of integers and floats ->
-//! Float64, booleans -> Boolean, strings and everything else (mixed types, arrays, objects) -> Utf8
+//! batch of one table has the same arrow schema: integers -> Int64 (UInt64 when some exceed `i64::MAX`
+//! and none is negative, so they are carried unchanged), any mix of integers and floats -> Float64, booleans -> Boolean, strings and everything else (mixed types, arrays, objects) -> Utf8
 //! holding the string or the value's JSON text. Keys keep the order of their first appearance. A later
 //! value that does not fit (a fraction in an Int64 column) is an error naming the line; projected reads
 //! ([`ReadOptions::columns`]) read every number as Float64, so they never hit that case.
@@ -12,7 +12,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::builder::{
+    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, UInt64Builder,
+};
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -26,7 +28,12 @@ use crate::{Error, Result};
 enum Kind {
     Null,
     Bool,
+    /// Integers that fit an i64, none negative (so far): Int64, widened to UInt64 by a larger one.
+    NonNeg,
+    /// Integers that fit an i64, some negative: Int64.
     Int,
+    /// Non-negative integers, some above `i64::MAX`: UInt64, so they are carried unchanged.
+    UInt,
     Float,
     Str,
 }
@@ -36,7 +43,9 @@ impl Kind {
         match v {
             Value::Null => Kind::Null,
             Value::Bool(_) => Kind::Bool,
-            Value::Number(n) if n.is_i64() => Kind::Int,
+            Value::Number(n) if n.as_i64().is_some_and(|i| i < 0) => Kind::Int,
+            Value::Number(n) if n.is_i64() => Kind::NonNeg,
+            Value::Number(n) if n.is_u64() => Kind::UInt,
             Value::Number(_) => Kind::Float,
             _ => Kind::Str,
         }
@@ -47,7 +56,13 @@ impl Kind {
             (a, b) if a == b => a,
             (Kind::Null, b) => b,
             (a, Kind::Null) => a,
-            (Kind::Int, Kind::Float) | (Kind::Float, Kind::Int) => Kind::Float,
+            (Kind::NonNeg, Kind::Int) | (Kind::Int, Kind::NonNeg) => Kind::Int,
+            (Kind::NonNeg, Kind::UInt) | (Kind::UInt, Kind::NonNeg) => Kind::UInt,
+            // Negative and above-i64 integers in one column: no integer type holds both, and a
+            // float would change them; the column keeps their JSON text.
+            (Kind::Int, Kind::UInt) | (Kind::UInt, Kind::Int) => Kind::Str,
+            (Kind::NonNeg | Kind::Int | Kind::UInt, Kind::Float)
+            | (Kind::Float, Kind::NonNeg | Kind::Int | Kind::UInt) => Kind::Float,
             _ => Kind::Str,
         }
     }
@@ -55,7 +70,8 @@ impl Kind {
     fn data_type(self) -> DataType {
         match self {
             Kind::Bool => DataType::Boolean,
-            Kind::Int => DataType::Int64,
+            Kind::NonNeg | Kind::Int => DataType::Int64,
+            Kind::UInt => DataType::UInt64,
             Kind::Float => DataType::Float64,
             Kind::Null | Kind::Str => DataType::Utf8,
         }
@@ -186,7 +202,7 @@ impl JsonlReader {
             // number as Float64 spares them an integer column whose later rows hold fractions.
             kinds
                 .iter_mut()
-                .filter(|k| **k == Kind::Int)
+                .filter(|k| matches!(k, Kind::NonNeg | Kind::Int | Kind::UInt))
                 .for_each(|k| *k = Kind::Float);
         }
         let schema = match schema {
@@ -220,7 +236,7 @@ impl JsonlReader {
             index,
             projected: opts.columns.is_some(),
             pending,
-            batch_size: opts.batch_size.max(1),
+            batch_size: opts.batch_size.clamp(1, super::MAX_BATCH_ROWS),
             lenient: opts.lenient,
             infer_rows: opts.infer_rows,
         })
@@ -329,6 +345,7 @@ fn kind_of_type(t: &DataType) -> Kind {
     match t {
         DataType::Boolean => Kind::Bool,
         DataType::Int64 => Kind::Int,
+        DataType::UInt64 => Kind::UInt,
         DataType::Float64 => Kind::Float,
         _ => Kind::Str,
     }
@@ -339,10 +356,12 @@ fn check_kind(kind: Kind, v: &Value) -> std::result::Result<(), &'static str> {
     match (kind, v) {
         (_, Value::Null) | (Kind::Str | Kind::Null, _) => Ok(()),
         (Kind::Bool, Value::Bool(_)) => Ok(()),
-        (Kind::Int, Value::Number(n)) if n.is_i64() => Ok(()),
+        (Kind::NonNeg | Kind::Int, Value::Number(n)) if n.is_i64() => Ok(()),
+        (Kind::UInt, Value::Number(n)) if n.is_u64() => Ok(()),
         (Kind::Float, Value::Number(_)) => Ok(()),
         (Kind::Bool, _) => Err("boolean"),
-        (Kind::Int, _) => Err("integer"),
+        (Kind::NonNeg | Kind::Int, _) => Err("integer"),
+        (Kind::UInt, _) => Err("non-negative integer"),
         (Kind::Float, _) => Err("numeric"),
     }
 }
@@ -356,11 +375,18 @@ fn build_array(kind: Kind, cells: &[Option<Value>]) -> ArrayRef {
                 .for_each(|c| b.append_option(c.as_ref().and_then(Value::as_bool)));
             Arc::new(b.finish())
         }
-        Kind::Int => {
+        Kind::NonNeg | Kind::Int => {
             let mut b = Int64Builder::with_capacity(cells.len());
             cells
                 .iter()
                 .for_each(|c| b.append_option(c.as_ref().and_then(Value::as_i64)));
+            Arc::new(b.finish())
+        }
+        Kind::UInt => {
+            let mut b = UInt64Builder::with_capacity(cells.len());
+            cells
+                .iter()
+                .for_each(|c| b.append_option(c.as_ref().and_then(Value::as_u64)));
             Arc::new(b.finish())
         }
         Kind::Float => {

@@ -99,10 +99,14 @@ impl Format {
     }
 }
 
+/// The most rows one batch holds, whatever [`ReadOptions::batch_size`] asks: readers size buffers by
+/// the batch, so an absurd request must not become an absurd allocation.
+pub const MAX_BATCH_ROWS: usize = 1 << 20;
+
 /// How [`Table::batches`] reads.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
-    /// Rows per batch (default 8192).
+    /// Rows per batch (default 8192; values are clamped to 1..=[`MAX_BATCH_ROWS`]).
     pub batch_size: usize,
     /// Only these columns, in this order for JSONL and CSV (Parquet keeps file order; look columns up
     /// by name). `None` reads all. A name missing from the table is an error listing the columns.
@@ -252,12 +256,17 @@ impl Table {
 
     /// Column names of the first file (for JSONL: the keys of its first rows, see [`ReadOptions`]).
     pub fn column_names(&self) -> Result<Vec<String>> {
+        let schema = self.schema()?;
+        Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
+    }
+
+    /// The arrow schema of the first file, as [`Table::batches`] reads it without a projection.
+    pub fn schema(&self) -> Result<SchemaRef> {
         let opts = ReadOptions {
             batch_size: 1,
             ..ReadOptions::default()
         };
-        let schema = self.open_file(0, &opts, None)?.schema();
-        Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
+        Ok(self.open_file(0, &opts, None)?.schema())
     }
 
     /// Streams the table's rows in batches.

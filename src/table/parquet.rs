@@ -5,7 +5,9 @@ use std::fs::File;
 use std::path::Path;
 
 use arrow_array::{RecordBatch, RecordBatchReader};
-use arrow_schema::SchemaRef;
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
     ParquetRecordBatchReaderBuilder,
@@ -27,6 +29,27 @@ pub(crate) fn parquet_error(path: &Path, e: impl std::fmt::Display) -> Error {
 pub(crate) fn metadata(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
     let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new())
+        .map_err(|e| parquet_error(path, e))?;
+    let schema = meta.schema();
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::Dictionary(..)))
+    {
+        return Ok((f, meta));
+    }
+    // Dictionary-encoded columns (pandas categoricals, pyarrow `dictionary` types) are read as their
+    // plain value type, which every consumer and writer handles; the values are the same.
+    let plain: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Dictionary(_, value) => f.as_ref().clone().with_data_type(*value.clone()),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let plain = Arc::new(Schema::new_with_metadata(plain, schema.metadata().clone()));
+    let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new().with_schema(plain))
         .map_err(|e| parquet_error(path, e))?;
     Ok((f, meta))
 }
@@ -55,6 +78,7 @@ impl ParquetReader {
     pub(crate) fn open(path: &Path, opts: &ReadOptions) -> Result<Self> {
         let (f, meta) = metadata(path)?;
         let full = meta.schema().clone();
+        super::csv::check_unique_names(full.fields().iter().map(|f| f.name().as_str()), path)?;
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta);
         if let Some(cols) = &opts.columns {
             let roots = cols
@@ -77,7 +101,7 @@ impl ParquetReader {
             builder = builder.with_projection(mask);
         }
         let inner = builder
-            .with_batch_size(opts.batch_size.max(1))
+            .with_batch_size(opts.batch_size.clamp(1, super::MAX_BATCH_ROWS))
             .build()
             .map_err(|e| parquet_error(path, e))?;
         let schema = inner.schema();

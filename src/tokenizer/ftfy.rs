@@ -41,10 +41,17 @@ pub fn fix_text(text: &str) -> String {
     out
 }
 
-/// `fix_and_explain` without the explanation: apply every fixer, in ftfy's order, until nothing changes.
+/// Most rounds of [`fix_segment`]. ftfy repeats its fixers until nothing changes, which takes one
+/// round per level of nested escaping (`&amp;amp;amp;...` needs one per `amp;`), so a hostile caption
+/// of nested entities would cost rounds × length, quadratic in its size. Real text settles in two or
+/// three rounds; after this many the text is taken as it is (docs/limits.md).
+pub(crate) const MAX_FIX_ROUNDS: usize = 16;
+
+/// `fix_and_explain` without the explanation: apply every fixer, in ftfy's order, until nothing changes
+/// (or [`MAX_FIX_ROUNDS`] rounds have run).
 fn fix_segment(segment: &str, unescape: bool) -> String {
     let mut text = segment.to_string();
-    loop {
+    for _ in 0..MAX_FIX_ROUNDS {
         let orig = text.clone();
         if unescape {
             text = unescape_html(&text);
@@ -60,9 +67,10 @@ fn fix_segment(segment: &str, unescape: bool) -> String {
         // NFC with the reference interpreter's view of which characters exist (see `per_known_run`).
         text = per_known_run(&text, |run| run.nfc().collect());
         if text == orig {
-            return text;
+            break;
         }
     }
+    text
 }
 
 /// `fixes.unescape_html`: decodes `&name;` / `&#...;` matched by `&#?[0-9A-Za-z]{1,24};`, using the html5

@@ -17,6 +17,7 @@ mod ftfy_encoding;
 #[rustfmt::skip]
 mod ftfy_tables;
 mod html;
+mod merge;
 #[rustfmt::skip]
 mod html_tables;
 #[rustfmt::skip]
@@ -85,11 +86,22 @@ impl Tokenizer {
 
     /// BPE ids of the cleaned text (`SimpleTokenizer.encode`): no SOT/EOT, not truncated.
     pub fn encode(&self, text: &str) -> Vec<u32> {
+        self.encode_prefix(text, usize::MAX)
+    }
+
+    /// The first `max_ids` ids of [`Tokenizer::encode`]: words after those that supply them are not
+    /// split into BPE tokens at all (each word's tokens do not depend on later words), so a long
+    /// caption costs its cleaning plus the BPE of its first words.
+    pub fn encode_prefix(&self, text: &str, max_ids: usize) -> Vec<u32> {
         let cleaned = clean_text(text);
         let mut ids = Vec::new();
         for word in bpe::split_words(&cleaned) {
+            if ids.len() >= max_ids {
+                break;
+            }
             self.bpe.encode_piece(word, &mut ids);
         }
+        ids.truncate(max_ids);
         ids
     }
 
@@ -99,7 +111,8 @@ impl Tokenizer {
     pub fn tokenize(&self, text: &str, context_length: usize) -> Vec<u32> {
         let mut ids = Vec::with_capacity(context_length.max(2));
         ids.push(SOT);
-        ids.extend(self.encode(text));
+        // Only the first `context_length - 2` BPE ids can survive the truncation below.
+        ids.extend(self.encode_prefix(text, context_length.saturating_sub(2)));
         ids.push(EOT);
         if ids.len() > context_length {
             ids.truncate(context_length);

@@ -255,8 +255,12 @@ pub fn job(args: &SubsetArgs) -> Result<SubsetJob> {
             (io, m, video.source()?, None)
         }
     };
-    if io.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
+    if !(1..=viclip::table::MAX_BATCH_ROWS).contains(&io.batch_size) {
+        bail!(
+            "--batch-size {} is outside 1..={} rows",
+            io.batch_size,
+            viclip::table::MAX_BATCH_ROWS
+        );
     }
     let mut job = SubsetJob::new(&io.input, &io.out, method);
     job.video = video;
@@ -270,6 +274,17 @@ pub fn job(args: &SubsetArgs) -> Result<SubsetJob> {
 pub fn run(args: &SubsetArgs) -> Result<()> {
     let job = job(args)?;
     let summary = subset::build(&job)?;
+    let asked = match &args.method {
+        SubsetMethod::Random { n, .. } | SubsetMethod::Div { n, .. } => Some(*n),
+        _ => None,
+    };
+    if let Some(n) = asked.filter(|&n| n > summary.rows_in) {
+        eprintln!(
+            "viclip: warning: --n {n} is more than the {} row(s) of {}; all of them are kept",
+            summary.rows_in,
+            job.input.display()
+        );
+    }
     let quiet = match &args.method {
         SubsetMethod::Random { io, .. }
         | SubsetMethod::Div { io, .. }
