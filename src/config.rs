@@ -168,21 +168,6 @@ impl ViClipConfig {
         let v = &self.vision;
         let t = &self.text;
         self.check_ranges()?;
-        let positive = [
-            ("embed_dim", self.embed_dim),
-            ("vision.input_resolution", v.input_resolution),
-            ("vision.patch_size", v.patch_size),
-            ("vision.width", v.width),
-            ("vision.heads", v.heads),
-            ("vision.num_frames", v.num_frames),
-            ("text.width", t.width),
-            ("text.heads", t.heads),
-        ];
-        for (name, value) in positive {
-            if value == 0 {
-                return Err(format!("{name} must be positive"));
-            }
-        }
         if v.patch_size > v.input_resolution {
             return Err(format!(
                 "vision.patch_size {} is larger than vision.input_resolution {}",
@@ -201,15 +186,6 @@ impl ViClipConfig {
                 t.width, t.heads
             ));
         }
-        if t.context_length < 2 {
-            return Err("text.context_length must be at least 2 (start and end tokens)".into());
-        }
-        if t.vocab_size <= MAX_TOKEN_ID {
-            return Err(format!(
-                "text.vocab_size {} cannot hold the CLIP BPE ids (up to {}); use 49408",
-                t.vocab_size, MAX_TOKEN_ID
-            ));
-        }
         check_parameters("the config", self.parameter_count())
     }
 
@@ -218,21 +194,21 @@ impl ViClipConfig {
         let v = &self.vision;
         let t = &self.text;
         let ranges = [
-            ("embed_dim", self.embed_dim, MAX_WIDTH),
-            ("vision.input_resolution", v.input_resolution, MAX_RESOLUTION),
-            ("vision.patch_size", v.patch_size, MAX_RESOLUTION),
-            ("vision.width", v.width, MAX_WIDTH),
-            ("vision.layers", v.layers, MAX_LAYERS),
-            ("vision.heads", v.heads, MAX_HEADS),
-            ("vision.num_frames", v.num_frames, MAX_FRAMES),
-            ("text.context_length", t.context_length, MAX_CONTEXT_LENGTH),
-            ("text.vocab_size", t.vocab_size, MAX_VOCAB),
-            ("text.width", t.width, MAX_WIDTH),
-            ("text.layers", t.layers, MAX_LAYERS),
-            ("text.heads", t.heads, MAX_HEADS),
+            ("embed_dim", self.embed_dim, 1, MAX_WIDTH),
+            ("vision.input_resolution", v.input_resolution, 1, MAX_RESOLUTION),
+            ("vision.patch_size", v.patch_size, 1, MAX_RESOLUTION),
+            ("vision.width", v.width, 1, MAX_WIDTH),
+            ("vision.layers", v.layers, 0, MAX_LAYERS),
+            ("vision.heads", v.heads, 1, MAX_HEADS),
+            ("vision.num_frames", v.num_frames, 1, MAX_FRAMES),
+            ("text.context_length", t.context_length, 2, MAX_CONTEXT_LENGTH),
+            ("text.vocab_size", t.vocab_size, MAX_TOKEN_ID + 1, MAX_VOCAB),
+            ("text.width", t.width, 1, MAX_WIDTH),
+            ("text.layers", t.layers, 0, MAX_LAYERS),
+            ("text.heads", t.heads, 1, MAX_HEADS),
         ];
-        for (name, value, hi) in ranges {
-            check_range(name, value, 0, hi)?;
+        for (name, value, lo, hi) in ranges {
+            check_range(name, value, lo, hi)?;
         }
         if v.patch_size > 0 {
             let g = v.grid();

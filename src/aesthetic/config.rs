@@ -188,16 +188,16 @@ impl ClipVisionConfig {
     /// Checks the numbers make a buildable tower that this crate computes exactly.
     pub fn validate(&self) -> std::result::Result<(), String> {
         // Documented ranges (docs/limits.md) first, so nothing below can overflow or allocate absurdly.
-        for (name, v, hi) in [
-            ("image_size", self.image_size, MAX_RESOLUTION),
-            ("patch_size", self.patch_size, MAX_RESOLUTION),
-            ("hidden_size", self.hidden_size, MAX_WIDTH),
-            ("num_hidden_layers", self.num_hidden_layers, MAX_LAYERS),
-            ("num_attention_heads", self.num_attention_heads, MAX_HEADS),
-            ("intermediate_size", self.intermediate_size, MAX_MLP_WIDTH),
-            ("projection_dim", self.projection_dim, MAX_WIDTH),
+        for (name, v, lo, hi) in [
+            ("image_size", self.image_size, 1, MAX_RESOLUTION),
+            ("patch_size", self.patch_size, 1, MAX_RESOLUTION),
+            ("hidden_size", self.hidden_size, 1, MAX_WIDTH),
+            ("num_hidden_layers", self.num_hidden_layers, 0, MAX_LAYERS),
+            ("num_attention_heads", self.num_attention_heads, 1, MAX_HEADS),
+            ("intermediate_size", self.intermediate_size, 1, MAX_MLP_WIDTH),
+            ("projection_dim", self.projection_dim, 1, MAX_WIDTH),
         ] {
-            check_range(name, v, 0, hi)?;
+            check_range(name, v, lo, hi)?;
         }
         let tokens = checked_product(&[self.grid(), self.grid()]).map(|n| n.saturating_add(1));
         if tokens.is_none_or(|n| n > MAX_VISION_TOKENS as u64) {
