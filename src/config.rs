@@ -195,13 +195,23 @@ impl ViClipConfig {
         let t = &self.text;
         let ranges = [
             ("embed_dim", self.embed_dim, 1, MAX_WIDTH),
-            ("vision.input_resolution", v.input_resolution, 1, MAX_RESOLUTION),
+            (
+                "vision.input_resolution",
+                v.input_resolution,
+                1,
+                MAX_RESOLUTION,
+            ),
             ("vision.patch_size", v.patch_size, 1, MAX_RESOLUTION),
             ("vision.width", v.width, 1, MAX_WIDTH),
             ("vision.layers", v.layers, 0, MAX_LAYERS),
             ("vision.heads", v.heads, 1, MAX_HEADS),
             ("vision.num_frames", v.num_frames, 1, MAX_FRAMES),
-            ("text.context_length", t.context_length, 2, MAX_CONTEXT_LENGTH),
+            (
+                "text.context_length",
+                t.context_length,
+                2,
+                MAX_CONTEXT_LENGTH,
+            ),
             ("text.vocab_size", t.vocab_size, MAX_TOKEN_ID + 1, MAX_VOCAB),
             ("text.width", t.width, 1, MAX_WIDTH),
             ("text.layers", t.layers, 0, MAX_LAYERS),
@@ -234,12 +244,14 @@ impl ViClipConfig {
         let (vw, tw, e) = (v.width, t.width, self.embed_dim);
         let g = v.input_resolution / v.patch_size.max(1);
         let vision = [
-            checked_product(&[vw])?,                            // class_embedding
-            checked_product(&[g, g])?.checked_add(1)?.checked_mul(vw as u64)?, // positional
-            checked_product(&[v.num_frames, vw])?,              // temporal positional
-            checked_product(&[vw, e])?,                         // proj
+            checked_product(&[vw])?, // class_embedding
+            checked_product(&[g, g])?
+                .checked_add(1)?
+                .checked_mul(vw as u64)?, // positional
+            checked_product(&[v.num_frames, vw])?, // temporal positional
+            checked_product(&[vw, e])?, // proj
             checked_product(&[vw, 3, v.patch_size, v.patch_size])?, // conv1
-            checked_product(&[4, vw])?,                         // ln_pre, ln_post
+            checked_product(&[4, vw])?, // ln_pre, ln_post
             block_parameters(v.layers, vw, vw.checked_mul(4)?)?,
         ];
         let text = [

@@ -35,7 +35,12 @@ pub const MAX_WORKERS: usize = 256;
 pub const MAX_BATCH_SIZE: usize = 4_096;
 
 /// Checks `value` of `field` lies in `lo..=hi`; the message names the field and the range.
-pub fn check_range(field: &str, value: usize, lo: usize, hi: usize) -> std::result::Result<(), String> {
+pub fn check_range(
+    field: &str,
+    value: usize,
+    lo: usize,
+    hi: usize,
+) -> std::result::Result<(), String> {
     if value < lo || value > hi {
         return Err(format!(
             "{field} = {value} is outside the supported range {lo}..={hi} (see docs/limits.md)"

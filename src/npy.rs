@@ -64,14 +64,18 @@ pub fn parse_npy_header(bytes: &[u8], file_len: u64, path: &Path) -> Result<NpyH
     let (hlen, start) = match bytes[6] {
         1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
         2 | 3 => {
-            let b = bytes.get(8..12).ok_or_else(|| bad("truncated header".into()))?;
+            let b = bytes
+                .get(8..12)
+                .ok_or_else(|| bad("truncated header".into()))?;
             let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             (usize::try_from(n).unwrap_or(usize::MAX), 12)
         }
         v => return Err(bad(format!("unsupported .npy version {v}"))),
     };
     if hlen > MAX_HEADER {
-        return Err(bad(format!("header of {hlen} bytes (at most {MAX_HEADER})")));
+        return Err(bad(format!(
+            "header of {hlen} bytes (at most {MAX_HEADER})"
+        )));
     }
     let data_offset = start + hlen;
     let header = bytes
@@ -208,7 +212,10 @@ mod tests {
         );
         let e = parse_npy_header(&over, u64::MAX, p).expect_err("overflow");
         assert!(e.to_string().contains("overflows"), "{e}");
-        let scalar = npy("{'descr': '<f8', 'fortran_order': False, 'shape': (), }", &[0; 8]);
+        let scalar = npy(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (), }",
+            &[0; 8],
+        );
         assert_eq!(
             parse_npy_header(&scalar, 100, p).map(|h| h.elements).ok(),
             Some(1)

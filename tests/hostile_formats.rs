@@ -67,13 +67,25 @@ fn viclip_configs_are_bounded_or_refused() {
             continue;
         };
         accepted += 1;
-        let n = parsed.parameter_count().expect("an accepted config's count fits");
-        assert!(n <= MAX_PARAMETERS, "case {case}: {n} parameters accepted: {text}");
+        let n = parsed
+            .parameter_count()
+            .expect("an accepted config's count fits");
+        assert!(
+            n <= MAX_PARAMETERS,
+            "case {case}: {n} parameters accepted: {text}"
+        );
         // The parameter list is built from the config alone: bounded by the layer cap.
         let shapes = parameter_shapes(&parsed).expect("an accepted config builds its shapes");
-        assert!(shapes.len() <= 16 + 12 * 2 * 256, "case {case}: {}", shapes.len());
+        assert!(
+            shapes.len() <= 16 + 12 * 2 * 256,
+            "case {case}: {}",
+            shapes.len()
+        );
     }
-    assert!(accepted > 0, "no mutated config was valid; the generator is too hostile");
+    assert!(
+        accepted > 0,
+        "no mutated config was valid; the generator is too hostile"
+    );
 }
 
 #[test]
@@ -111,7 +123,9 @@ fn clip_configs_are_bounded_or_refused() {
 
 #[test]
 fn npy_headers_never_claim_more_than_the_file() {
-    let descrs = ["'<f4'", "'<f2'", "'<f8'", "'>f4'", "'|u1'", "'<i8'", "'<c8'", "f4", "''"];
+    let descrs = [
+        "'<f4'", "'<f2'", "'<f8'", "'>f4'", "'|u1'", "'<i8'", "'<c8'", "f4", "''",
+    ];
     let orders = ["False", "True", "0", ""];
     let mut rng = Rng::new(3);
     let path = std::path::Path::new("fuzz.npy");
@@ -279,7 +293,7 @@ fn corrupted_pickles_are_errors_or_bounded() {
             let i = rng.below(bytes.len());
             bytes[i] = match rng.below(3) {
                 // Opcodes and lengths: the bytes that steer the machine.
-                0 => *rng.pick(&[b'(', b']', b'}', b'q', b'h', b'J', b'K', b'M', b'X', b'\x8a']),
+                0 => *rng.pick(b"(]}qhJKMX\x8a"),
                 1 => 0xff,
                 _ => rng.next() as u8,
             };

@@ -101,7 +101,9 @@ impl ClipVisionConfig {
         let g = self.grid();
         [
             checked_product(&[w, 3, p, p])?,
-            checked_product(&[g, g])?.checked_add(1)?.checked_mul(w as u64)?,
+            checked_product(&[g, g])?
+                .checked_add(1)?
+                .checked_mul(w as u64)?,
             checked_product(&[5, w])?, // class embedding, pre and post LayerNorms
             checked_product(&[self.projection_dim, w])?,
             block_parameters(self.num_hidden_layers, w, self.intermediate_size)?,
@@ -193,8 +195,18 @@ impl ClipVisionConfig {
             ("patch_size", self.patch_size, 1, MAX_RESOLUTION),
             ("hidden_size", self.hidden_size, 1, MAX_WIDTH),
             ("num_hidden_layers", self.num_hidden_layers, 0, MAX_LAYERS),
-            ("num_attention_heads", self.num_attention_heads, 1, MAX_HEADS),
-            ("intermediate_size", self.intermediate_size, 1, MAX_MLP_WIDTH),
+            (
+                "num_attention_heads",
+                self.num_attention_heads,
+                1,
+                MAX_HEADS,
+            ),
+            (
+                "intermediate_size",
+                self.intermediate_size,
+                1,
+                MAX_MLP_WIDTH,
+            ),
             ("projection_dim", self.projection_dim, 1, MAX_WIDTH),
         ] {
             check_range(name, v, lo, hi)?;

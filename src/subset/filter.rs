@@ -6,8 +6,8 @@ use serde::Serialize;
 use super::bits::Bits;
 use super::sample::div_sample;
 use crate::table::Table;
-use arrow_schema::DataType;
 use crate::{Error, Result};
+use arrow_schema::DataType;
 
 /// Rows left after one step of a recipe, for the summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]

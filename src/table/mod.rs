@@ -29,6 +29,7 @@ pub mod columns;
 mod copy;
 mod csv;
 mod jsonl;
+mod jsonl_types;
 mod lines;
 mod parquet;
 mod span;

@@ -118,13 +118,16 @@ mod tests {
             // Symbols 0..4 and merges with random ranks, including ones whose rank is lower than
             // that of a merge producing their halves (which a trained vocabulary never has).
             let mut merges = HashMap::new();
-            let mut next_id = 4u32;
-            for k in 0..rnd(12) {
-                let (a, b) = (rnd(u64::from(next_id)) as u32, rnd(u64::from(next_id)) as u32);
+            for k in 0..rnd(12) as u32 {
+                // Merge k makes symbol 4 + k from any two earlier symbols.
+                let next_id = 4 + k;
+                let (a, b) = (
+                    rnd(u64::from(next_id)) as u32,
+                    rnd(u64::from(next_id)) as u32,
+                );
                 // Ranks are distinct, as in a merges file (one line per rank).
-                let rank = rnd(1000) as u32 * 16 + k as u32;
+                let rank = rnd(1000) as u32 * 16 + k;
                 merges.entry((a, b)).or_insert((rank, next_id));
-                next_id += 1;
             }
             let len = rnd(40) as usize;
             let word: Vec<u32> = (0..len).map(|_| rnd(4) as u32).collect();

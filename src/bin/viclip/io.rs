@@ -48,7 +48,11 @@ pub fn read_npy(path: &Path) -> Result<Tensor> {
         bail!("{}: no such file", path.display());
     }
     let (h, values) = viclip::npy::read_npy_f32(path)?;
-    Ok(Tensor::from_vec(values, h.shape, &candle_core::Device::Cpu)?)
+    Ok(Tensor::from_vec(
+        values,
+        h.shape,
+        &candle_core::Device::Cpu,
+    )?)
 }
 
 /// Writes `t` as float32 `.npy`, through a temporary file renamed into place so a reader never sees a
