@@ -7,8 +7,8 @@ mod hostile_common;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{Array, DictionaryArray, Float64Array, RecordBatch};
 use arrow_array::types::Int32Type;
+use arrow_array::{Array, DictionaryArray, Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use hostile_common::Rng;
 use viclip::table::{f64_values, Format, ReadOptions, StrColumn, Table, TableWriter};
@@ -120,8 +120,9 @@ fn integers_beyond_i64_are_carried_unchanged() {
 fn dictionary_encoded_parquet_strings_are_read_as_strings() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("dict.parquet");
-    let captions: DictionaryArray<Int32Type> =
-        vec!["a dog", "a cat", "a dog", "a bird"].into_iter().collect();
+    let captions: DictionaryArray<Int32Type> = vec!["a dog", "a cat", "a dog", "a bird"]
+        .into_iter()
+        .collect();
     let schema = Arc::new(Schema::new(vec![
         Field::new("caption", captions.data_type().clone(), false),
         Field::new("score", DataType::Float64, false),
@@ -188,10 +189,29 @@ fn an_absurd_batch_size_allocates_nothing_absurd() {
 /// Random lines built from pieces that stress the JSON and CSV parsers.
 fn hostile_lines(rng: &mut Rng, csv: bool) -> String {
     let json_pieces = [
-        "{", "}", "\"a\"", ":", ",", "1", "-1", "1e999", "18446744073709551616", "\"\\u00e9\"",
-        "[", "]", "null", "true", "\"a\":\"x\"", "\u{feff}", "\"\\ud800\"", "0.5", " ",
+        "{",
+        "}",
+        "\"a\"",
+        ":",
+        ",",
+        "1",
+        "-1",
+        "1e999",
+        "18446744073709551616",
+        "\"\\u00e9\"",
+        "[",
+        "]",
+        "null",
+        "true",
+        "\"a\":\"x\"",
+        "\u{feff}",
+        "\"\\ud800\"",
+        "0.5",
+        " ",
     ];
-    let csv_pieces = ["a", ",", "\"", "\"\"", "\r", "\u{feff}", "1", "é", " ", "b,c"];
+    let csv_pieces = [
+        "a", ",", "\"", "\"\"", "\r", "\u{feff}", "1", "é", " ", "b,c",
+    ];
     let pieces: &[&str] = if csv { &csv_pieces } else { &json_pieces };
     let mut out = String::new();
     if csv {
@@ -238,7 +258,10 @@ fn random_jsonl_and_csv_bytes_never_panic() {
             }
             Err(e) => {
                 let msg = e.to_string();
-                assert!(msg.contains("f."), "case {case}: error without the file: {msg}");
+                assert!(
+                    msg.contains("f."),
+                    "case {case}: error without the file: {msg}"
+                );
             }
         }
     }

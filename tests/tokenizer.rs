@@ -260,7 +260,7 @@ fn hostile_captions(n: usize) -> Vec<(String, String)> {
     ]
 }
 
-/// Tokenizer time on hostile captions (no assertion on time; numbers for PERFORMANCE.md):
+/// Tokenizer time on hostile captions (printed, never asserted):
 /// `VICLIP_TOKENIZER_SIZES=100000,1000000 cargo test --test tokenizer -- --ignored --nocapture measure`
 /// (`VICLIP_TOKENIZER_CASES=word` keeps the cases whose name contains `word`).
 #[test]

@@ -12,6 +12,9 @@ use super::in_table;
 use super::unicode_tables::{REGEX_LETTER, REGEX_NUMBER, REGEX_SPACE, REGEX_UNMATCHED};
 use crate::{Error, Result};
 
+/// Largest inflated merges file accepted.
+const MAX_VOCAB_TEXT: u64 = 64 << 20;
+
 /// Number of merges used: `merges[1 : 49152 - 256 - 2 + 1]`.
 const N_MERGES: usize = 49152 - 256 - 2;
 
@@ -59,9 +62,16 @@ impl Bpe {
             msg,
         };
         let mut text = String::new();
+        // Bounded: a small gzip bomb must not inflate without limit (CLIP's file is 1.3 MB inflated).
         flate2::read::GzDecoder::new(gz)
+            .take(MAX_VOCAB_TEXT + 1)
             .read_to_string(&mut text)
             .map_err(|e| vocab_err(format!("not a gzip'd UTF-8 text file: {e}")))?;
+        if text.len() as u64 > MAX_VOCAB_TEXT {
+            return Err(vocab_err(format!(
+                "inflates to more than {MAX_VOCAB_TEXT} bytes; not a BPE merges file"
+            )));
+        }
         let lines: Vec<&str> = text.split('\n').collect();
         if lines.len() < N_MERGES + 1 {
             return Err(vocab_err(format!(

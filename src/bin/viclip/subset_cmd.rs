@@ -175,6 +175,9 @@ pub struct SpanArgs {
     pub end_col: Option<String>,
 }
 
+/// Most k-means iterations `subset dedup --iters` accepts (it usually converges in tens).
+const MAX_KMEANS_ITERS: usize = 10_000;
+
 /// Builds the job `args` describes.
 pub fn job(args: &SubsetArgs) -> Result<SubsetJob> {
     let (io, method, video, span) = match &args.method {
@@ -240,6 +243,9 @@ pub fn job(args: &SubsetArgs) -> Result<SubsetJob> {
             seed,
             video,
         } => {
+            if *iters > MAX_KMEANS_ITERS {
+                bail!("--iters {iters} is more than {MAX_KMEANS_ITERS}");
+            }
             let opts = DedupOptions {
                 eps: *eps,
                 sweep: sweep.clone(),
