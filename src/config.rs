@@ -300,3 +300,39 @@ impl Default for ViClipConfig {
         Self::viclip_l14()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_real_sizes_pass_and_absurd_ones_do_not() {
+        for cfg in [ViClipConfig::viclip_l14(), ViClipConfig::viclip_b16()] {
+            assert_eq!(cfg.validate(), Ok(()));
+        }
+        // A ViT-bigG/14-sized video tower with bigG's text tower, 16 frames at 448 px.
+        let mut big = ViClipConfig::viclip_l14();
+        big.embed_dim = 1280;
+        big.vision = VisionConfig {
+            input_resolution: 448,
+            patch_size: 14,
+            width: 1664,
+            layers: 48,
+            heads: 16,
+            num_frames: 16,
+        };
+        big.text.width = 1280;
+        big.text.layers = 32;
+        big.text.heads = 20;
+        assert_eq!(big.validate(), Ok(()));
+        let n = big.parameter_count().unwrap_or(0);
+        assert!((2_000_000_000..3_000_000_000).contains(&n), "{n}");
+        let mut huge = big.clone();
+        huge.vision.layers = 1_000_000_000;
+        assert!(huge.validate().is_err_and(|e| e.contains("vision.layers")));
+        let mut wide = big;
+        wide.vision.width = 16_384;
+        wide.vision.layers = 256;
+        assert!(wide.validate().is_err_and(|e| e.contains("parameters")));
+    }
+}
