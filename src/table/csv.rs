@@ -67,13 +67,14 @@ impl CsvReader {
                 .map(|&i| Field::new(&headers[i], DataType::Utf8, true))
                 .collect::<Vec<_>>(),
         ));
+        let batch_size = super::rows_per_batch(opts.batch_size, indices.len());
         Ok(Self {
             path: path.to_path_buf(),
             inner,
             schema,
             indices,
             n_fields: headers.len(),
-            batch_size: opts.batch_size.clamp(1, super::MAX_BATCH_ROWS),
+            batch_size,
             lenient: opts.lenient,
         })
     }
@@ -89,7 +90,7 @@ impl CsvReader {
         let mut builders: Vec<StringBuilder> = self
             .indices
             .iter()
-            .map(|_| StringBuilder::with_capacity(self.batch_size, self.batch_size * 16))
+            .map(|_| StringBuilder::with_capacity(self.batch_size, self.batch_size * 8))
             .collect();
         let mut errors = Vec::new();
         let mut rec = csv::ByteRecord::new();

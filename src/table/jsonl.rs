@@ -172,6 +172,7 @@ impl JsonlReader {
                     .collect::<Vec<_>>(),
             )),
         };
+        let batch_size = super::rows_per_batch(opts.batch_size, kinds.len());
         Ok(Self {
             path: path.to_path_buf(),
             lines,
@@ -180,7 +181,7 @@ impl JsonlReader {
             index,
             projected: opts.columns.is_some(),
             pending,
-            batch_size: opts.batch_size.clamp(1, super::MAX_BATCH_ROWS),
+            batch_size,
             lenient: opts.lenient,
             infer_rows: opts.infer_rows,
         })
