@@ -296,3 +296,55 @@ fn a_table_with_fifty_thousand_columns_reads_in_small_batches() {
             .all(|b| b.num_rows() * b.batch.num_columns() <= viclip::table::MAX_BATCH_CELLS));
     }
 }
+
+#[test]
+fn corrupted_parquet_files_are_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("caption", DataType::Utf8, true),
+        Field::new("score", DataType::Float64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(arrow_array::StringArray::from(vec!["a", "b", "c"])),
+            Arc::new(Float64Array::from(vec![0.1, 0.2, 0.3])),
+        ],
+    )
+    .expect("batch");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&good).expect("create"),
+        schema,
+        None,
+    )
+    .expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let bytes = std::fs::read(&good).expect("read");
+    let bad = dir.path().join("bad.parquet");
+    let mut rng = Rng::new(12);
+    for case in 0..300 {
+        let mut b = bytes.clone();
+        for _ in 0..1 + rng.below(4) {
+            let i = rng.below(b.len());
+            b[i] = rng.next() as u8;
+        }
+        if rng.chance(10) {
+            b.truncate(rng.below(b.len()));
+        }
+        std::fs::write(&bad, &b).expect("write");
+        let result = std::panic::catch_unwind(|| {
+            if let Ok(batches) = read_all(&bad, &ReadOptions::default()) {
+                for rb in &batches {
+                    let _ = StrColumn::new(rb, "caption");
+                    let _ = f64_values(rb, "score");
+                }
+            }
+        });
+        assert!(
+            result.is_ok(),
+            "case {case}: reading a corrupted parquet file panicked"
+        );
+    }
+}

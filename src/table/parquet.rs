@@ -25,8 +25,24 @@ pub(crate) fn parquet_error(path: &Path, e: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// Runs `f`, turning a panic inside the parquet crate into an error naming `path`: its decoders
+/// assert on some kinds of corrupt data (e.g. "Decoder for dict should have been set") rather than
+/// returning an error, and a damaged file must not take the process down.
+pub(crate) fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(parquet_error(
+            path,
+            "the parquet decoder failed on corrupt data",
+        ))
+    })
+}
+
 /// The file's metadata (schema, row groups, key-value pairs), read once.
 pub(crate) fn metadata(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
+    guard(path, || metadata_unguarded(path))
+}
+
+fn metadata_unguarded(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
     let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new())
         .map_err(|e| parquet_error(path, e))?;
@@ -76,6 +92,10 @@ pub(crate) struct ParquetReader {
 
 impl ParquetReader {
     pub(crate) fn open(path: &Path, opts: &ReadOptions) -> Result<Self> {
+        guard(path, || Self::open_unguarded(path, opts))
+    }
+
+    fn open_unguarded(path: &Path, opts: &ReadOptions) -> Result<Self> {
         let (f, meta) = metadata(path)?;
         let full = meta.schema().clone();
         super::csv::check_unique_names(full.fields().iter().map(|f| f.name().as_str()), path)?;
@@ -117,9 +137,12 @@ impl ParquetReader {
     }
 
     pub(crate) fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        self.inner
-            .next()
-            .transpose()
-            .map_err(|e| parquet_error(&self.path, e))
+        let path = self.path.clone();
+        guard(&path, || {
+            self.inner
+                .next()
+                .transpose()
+                .map_err(|e| parquet_error(&self.path, e))
+        })
     }
 }
