@@ -324,3 +324,34 @@ fn corrupted_pickles_are_errors_or_bounded() {
         }
     }
 }
+
+#[test]
+fn corrupted_checkpoint_files_never_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rng = Rng::new(6);
+    for (src, name) in [
+        (fixture("tiny_a/model.pth"), "m.pth"),
+        (fixture("tiny_a/model.safetensors"), "m.safetensors"),
+    ] {
+        let bytes = std::fs::read(&src).expect("fixture");
+        let p = dir.path().join(name);
+        for case in 0..150 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + rng.below(6) {
+                // Mostly the headers and directories at either end, where the structure lives.
+                let i = if rng.chance(50) {
+                    rng.below(b.len().min(4096))
+                } else {
+                    b.len() - 1 - rng.below(b.len().min(4096))
+                };
+                b[i] = rng.next() as u8;
+            }
+            if rng.chance(10) {
+                b.truncate(rng.below(b.len()));
+            }
+            std::fs::write(&p, &b).expect("write");
+            let result = std::panic::catch_unwind(|| read_checkpoint(&p).map(|t| t.len()));
+            assert!(result.is_ok(), "{name} case {case}: reading panicked");
+        }
+    }
+}
