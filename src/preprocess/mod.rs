@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod color;
 mod cubic;
 mod frame;
 mod linear;
@@ -35,6 +36,7 @@ use std::str::FromStr;
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+pub use color::{ColorInfo, ColorMatrix, RgbConversion};
 pub use cubic::resize_bicubic;
 pub use frame::RgbFrame;
 pub use linear::resize_cv2_linear;
