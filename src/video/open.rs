@@ -11,6 +11,7 @@ use std::path::Path;
 use ff::ffi;
 use ffmpeg_next as ff;
 
+use crate::frames::check_regular_file;
 use crate::{Error, Result};
 
 /// Demuxers allowed to read a file: containers and elementary streams of video. Playlists (`hls`,
@@ -20,50 +21,14 @@ ogg,asf,nut,mxf,dv,gif,h261,h263,h264,hevc,m4v,ivf,obu,mjpeg,rawvideo,yuv4mpegpi
 avs2,avs3,bink,smk,flic,nuv,roq,vivo,thp,film_cpk,4xm,ea,str,idcin,ipmovie,mvi,vmd,wsvqa,xmv,dirac";
 
 /// Refuses a path that is not a regular file (after following links) before anything opens it, with
-/// an error naming the path and what it is. Every command and the score job call this first.
+/// an error naming the path and what it is ("is a FIFO, not a video file"). Every command and the
+/// score job go through this before FFmpeg sees a path.
 pub fn check_video_path(path: &Path) -> Result<()> {
-    let err = |msg: String| Error::Decode {
+    check_regular_file(path, "a video file").map_err(|msg| Error::Decode {
         path: path.to_path_buf(),
         span: "whole file".into(),
         msg,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => err("file not found; check the path".into()),
-        _ => err(format!("cannot read the file's metadata ({e})")),
-    })?;
-    let ft = meta.file_type();
-    if ft.is_file() {
-        return Ok(());
-    }
-    let what = if ft.is_dir() {
-        "a directory"
-    } else {
-        special_kind(&ft)
-    };
-    Err(err(format!(
-        "is {what}, not a video file; pass a regular video file (mp4, webm, mkv, ...)"
-    )))
-}
-
-#[cfg(unix)]
-fn special_kind(ft: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_char_device() {
-        "a character device"
-    } else if ft.is_block_device() {
-        "a block device"
-    } else if ft.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
-}
-
-#[cfg(not(unix))]
-fn special_kind(_: &std::fs::FileType) -> &'static str {
-    "not a regular file"
+    })
 }
 
 /// The `file:` URL of a path, byte for byte (paths need not be UTF-8, and a `:` in a name must not
