@@ -268,21 +268,36 @@ fn av1_frames_match_the_ffmpeg_scale_filter() {
     }
 }
 
-/// The library embeds what the reference pipelines would feed the model: checked end to end through
-/// the binary on the tiny model for a bt709 720p file and a rotated one.
+/// 10-bit on the demo path: the embedding residual on the tiny model (measured 2.1e-3 and 4.3e-3).
+const TEN_BIT_EMBED_TOL: f64 = 5e-3;
+
+/// `viclip embed-video --video` gives the embeddings of the frames the reference pipelines feed the
+/// model, for every file: checked end to end through the binary on the tiny model.
 #[test]
 fn embed_video_cli_matches_the_references() {
     let m = manifest();
     let refs = reference_frames();
     let (model, cfg) = tiny_model();
     let dir = tempfile::tempdir().expect("temp dir");
-    for name in ["h264_bt709_720p", "rot90", "hevc_8bit"] {
-        let v = &m.videos[name];
+    let mut checked = 0;
+    for (name, v) in &m.videos {
+        let name = name.as_str();
         let path = make(dir.path(), name, v);
+        let ten_bit = TEN_BIT.contains(&name);
         for (tag, sampling, resize, tol) in [
-            ("demo", "demo", ResizeFilter::Cv2Linear, 1e-4),
+            (
+                "demo",
+                "demo",
+                ResizeFilter::Cv2Linear,
+                if ten_bit { TEN_BIT_EMBED_TOL } else { 1e-4 },
+            ),
             ("eval", "middle", ResizeFilter::Bicubic, 1e-3),
         ] {
+            // No reference (AV1), or decord's edit-list frame count (docs/video.md).
+            if !refs.contains_key(&format!("{name}.{tag}")) || (name, tag) == ("edit_list", "eval")
+            {
+                continue;
+            }
             let out = dir.path().join(format!("{name}.{tag}.npy"));
             let st = std::process::Command::new(env!("CARGO_BIN_EXE_viclip"))
                 .args(["embed-video", "--weights"])
@@ -321,8 +336,10 @@ fn embed_video_cli_matches_the_references() {
             let d = max_abs(&got, &want);
             eprintln!("{name} {tag}: max abs embedding difference {d:.3e}");
             assert!(d <= tol, "{name} {tag}: {d:e} > {tol:e}");
+            checked += 1;
         }
     }
+    assert!(checked >= 38, "only {checked} embeddings compared");
 }
 
 mod common;
