@@ -8,6 +8,8 @@
 //! `--dtype`. With the tiny model this measures the pipeline around the towers (decoding dominates);
 //! with a real model, the towers.
 //!
+//! `VICLIP_BENCH_BIN` runs another build of the binary (e.g. an older one, for a before/after).
+//!
 //! `96-clips-aesthetic` adds the aesthetic column (`--aesthetic` with the tiny CLIP fixture of
 //! `tests/fixtures/aesthetic`): its 4 uniformly sampled frames per clip come from the same decode.
 
@@ -70,6 +72,8 @@ fn score(c: &mut Criterion) {
         .unwrap_or_else(|_| format!("{root}/tests/fixtures/tiny_a/config.json"));
     let device = std::env::var("VICLIP_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
     let dtype = std::env::var("VICLIP_BENCH_DTYPE").unwrap_or_else(|_| "f32".into());
+    let bin =
+        std::env::var("VICLIP_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_viclip").into());
     let dir = tempfile::tempdir().expect("tempdir");
     let table = setup(dir.path());
     let mut g = c.benchmark_group("score");
@@ -97,7 +101,7 @@ fn score(c: &mut Criterion) {
             b.iter(|| {
                 run += 1;
                 let out = dir.path().join(format!("out{run}"));
-                let status = Command::new(env!("CARGO_BIN_EXE_viclip"))
+                let status = Command::new(&bin)
                     .args(["score", "--input"])
                     .arg(&table)
                     .arg("--video-root")

@@ -299,6 +299,7 @@ fn embed_video_cli_matches_the_references() {
                 continue;
             }
             let out = dir.path().join(format!("{name}.{tag}.npy"));
+            let rows = dir.path().join(format!("{name}.{tag}.jsonl"));
             let st = std::process::Command::new(env!("CARGO_BIN_EXE_viclip"))
                 .args(["embed-video", "--weights"])
                 .arg(fixture("tiny_a/model.safetensors"))
@@ -314,6 +315,8 @@ fn embed_video_cli_matches_the_references() {
                 .arg(&path)
                 .arg("--out")
                 .arg(&out)
+                .arg("--rows")
+                .arg(&rows)
                 .output()
                 .expect("run viclip");
             assert!(
@@ -321,6 +324,29 @@ fn embed_video_cli_matches_the_references() {
                 "{}",
                 String::from_utf8_lossy(&st.stderr)
             );
+            // The row records how the frames were converted.
+            let row: serde_json::Value =
+                serde_json::from_str(std::fs::read_to_string(&rows).expect("rows").trim())
+                    .expect("json row");
+            let want_color = match name {
+                "h264_bt709_720p" => Some(("bt709", false, 0)),
+                "h264_full_range" => Some(("bt601", true, 0)),
+                "rot90" => Some(("bt601", false, 90)),
+                "rot270_bt709" => Some(("bt709", false, 270)),
+                _ => None,
+            };
+            if let Some((m, full, rot)) = want_color {
+                let c = &row["color"];
+                assert_eq!(
+                    (
+                        c["matrix"].as_str(),
+                        c["full_range"].as_bool(),
+                        c["rotation"].as_u64()
+                    ),
+                    (Some(m), Some(full), Some(rot)),
+                    "{name}: {row}"
+                );
+            }
             let got = candle_core::Tensor::read_npy(&out).expect("npy");
             // The reference frames are at the model size already: the resize is the identity.
             let p = Preprocess::for_config(&cfg).with_resize(resize);

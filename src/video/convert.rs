@@ -52,13 +52,13 @@ pub(crate) struct Converter {
 fn matrix_of(space: ffi::AVColorSpace) -> (ColorMatrix, i32) {
     use ffi::AVColorSpace as S;
     match space {
-        S::AVCOL_SPC_BT709 => (ColorMatrix::Bt709, ffi::SWS_CS_ITU709 as i32),
-        S::AVCOL_SPC_FCC => (ColorMatrix::Fcc, ffi::SWS_CS_FCC as i32),
-        S::AVCOL_SPC_SMPTE240M => (ColorMatrix::Smpte240m, ffi::SWS_CS_SMPTE240M as i32),
+        S::AVCOL_SPC_BT709 => (ColorMatrix::Bt709, ffi::SWS_CS_ITU709),
+        S::AVCOL_SPC_FCC => (ColorMatrix::Fcc, ffi::SWS_CS_FCC),
+        S::AVCOL_SPC_SMPTE240M => (ColorMatrix::Smpte240m, ffi::SWS_CS_SMPTE240M),
         S::AVCOL_SPC_BT2020_NCL | S::AVCOL_SPC_BT2020_CL => {
-            (ColorMatrix::Bt2020, ffi::SWS_CS_BT2020 as i32)
+            (ColorMatrix::Bt2020, ffi::SWS_CS_BT2020)
         }
-        _ => (ColorMatrix::Bt601, ffi::SWS_CS_ITU601 as i32),
+        _ => (ColorMatrix::Bt601, ffi::SWS_CS_ITU601),
     }
 }
 
@@ -253,7 +253,7 @@ impl Converter {
             // 1.0 in 16.16 are swscale's defaults. The destination table is unused for RGB output.
             let r = unsafe {
                 let inv = ffi::sws_getCoefficients(k.space);
-                let table = ffi::sws_getCoefficients(ffi::SWS_CS_DEFAULT as i32);
+                let table = ffi::sws_getCoefficients(ffi::SWS_CS_DEFAULT);
                 ffi::sws_setColorspaceDetails(
                     ctx,
                     inv,

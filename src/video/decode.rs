@@ -65,7 +65,7 @@ impl<K> Default for Output<K> {
 fn damaged(frame: &ff::frame::Video) -> bool {
     // SAFETY: a decoded frame's fields are readable.
     let f = unsafe { &*frame.as_ptr() };
-    f.decode_error_flags != 0 || f.flags & ff::ffi::AV_FRAME_FLAG_CORRUPT as i32 != 0
+    f.decode_error_flags != 0 || f.flags & ff::ffi::AV_FRAME_FLAG_CORRUPT != 0
 }
 
 impl Decoder {
