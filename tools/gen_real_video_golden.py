@@ -55,6 +55,9 @@ def bt(tag):
 VIDEOS = {
     "h264_bt709_720p": ("a.mp4", [src("1280x720", 30, 16) + X264 + ["-bf", "3", "-pix_fmt", "yuv420p"]
                                   + bt("bt709") + ["-color_range", "tv"] + BITEXACT + ["{out}"]], None),
+    # Untagged HD: FFmpeg's default matrix (BT.601) whatever the size.
+    "h264_untagged_720p": ("a.mp4", [src("1280x720", 30, 8) + X264 + ["-pix_fmt", "yuv420p"] + BITEXACT
+                                     + ["{out}"]], None),
     "h264_untagged": ("a.mp4", [src("320x240", 25, 20) + X264 + ["-pix_fmt", "yuv420p"] + BITEXACT + ["{out}"]], None),
     "h264_bt601": ("a.mp4", [src("320x240", 25, 12) + X264 + ["-pix_fmt", "yuv420p"] + bt("smpte170m")
                              + BITEXACT + ["{out}"]], None),
