@@ -51,7 +51,8 @@ def bt(tag):
             "-color_trc", tag if tag != "smpte170m" else "smpte170m"]
 
 
-# name -> (file name, ffmpeg argument lists run in order; `{out}` / `{tmp}` are replaced, patch or None)
+# name -> (file name, ffmpeg argument lists run in order; `{out}`, `{tmp}`, `{tmp2}` are replaced, patch or
+# None)
 VIDEOS = {
     "h264_bt709_720p": ("a.mp4", [src("1280x720", 30, 16) + X264 + ["-bf", "3", "-pix_fmt", "yuv420p"]
                                   + bt("bt709") + ["-color_range", "tv"] + BITEXACT + ["{out}"]], None),
@@ -97,6 +98,14 @@ VIDEOS = {
     "edit_list": ("a.mp4", [src("320x240", 30, 72) + X264 + ["-g", "72", "-bf", "0", "-pix_fmt", "yuv420p"]
                             + BITEXACT + ["{tmp}"],
                             ["-ss", "0.4", "-i", "{tmp}", "-c", "copy"] + BITEXACT + ["{out}"]], None),
+    # The colour tags change mid-stream (untagged limited range, then bt709 full range): raw H.264 joined
+    # byte for byte, then muxed; every frame is converted with its own tags.
+    "tag_change": ("a.mkv", [src("320x240", 25, 10) + X264 + ["-bf", "0", "-pix_fmt", "yuv420p"] + BITEXACT
+                             + ["-f", "h264", "{tmp}"],
+                             src("320x240", 25, 10) + X264 + ["-bf", "0", "-pix_fmt", "yuv420p"] + bt("bt709")
+                             + ["-color_range", "pc"] + BITEXACT + ["-f", "h264", "{tmp2}"],
+                             ["-fflags", "+genpts", "-r", "25", "-f", "h264", "-i", "concat:{tmp}|{tmp2}", "-c",
+                              "copy"] + BITEXACT + ["{out}"]], None),
     "start_offset": ("a.mkv", [src("320x240", 25, 12) + X264 + ["-pix_fmt", "yuv420p", "-output_ts_offset", "2.5"]
                                + BITEXACT + ["{out}"]], None),
     "frames8": ("a.mp4", [src("160x120", 25, 8) + X264 + ["-pix_fmt", "yuv420p"] + BITEXACT + ["{out}"]], None),
@@ -124,8 +133,9 @@ def make(name, d):
     fname, cmds, patch = VIDEOS[name]
     out = os.path.join(d, name + os.path.splitext(fname)[1])
     tmp = os.path.join(d, name + ".tmp" + os.path.splitext(fname)[1])
+    tmp2 = os.path.join(d, name + ".tmp2" + os.path.splitext(fname)[1])
     for c in cmds:
-        args = [a.replace("{out}", out).replace("{tmp}", tmp) for a in c]
+        args = [a.replace("{out}", out).replace("{tmp}", tmp).replace("{tmp2}", tmp2) for a in c]
         subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y"] + args, check=True)
     if patch:
         with open(out, "rb") as f:

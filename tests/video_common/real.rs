@@ -105,11 +105,17 @@ fn patch_tkhd(data: &mut [u8], name: &str) {
 pub fn make(dir: &Path, name: &str, v: &Video) -> PathBuf {
     let out = dir.join(format!("{name}{}", v.ext));
     let tmp = dir.join(format!("{name}.tmp{}", v.ext));
-    let (o, t) = (out.to_str().expect("utf-8"), tmp.to_str().expect("utf-8"));
+    let tmp2 = dir.join(format!("{name}.tmp2{}", v.ext));
+    let utf8 = |p: &Path| p.to_str().expect("utf-8 temp path").to_string();
+    let (o, t, t2) = (utf8(&out), utf8(&tmp), utf8(&tmp2));
     for c in &v.commands {
         let args: Vec<String> = c
             .iter()
-            .map(|a| a.replace("{out}", o).replace("{tmp}", t))
+            .map(|a| {
+                a.replace("{out}", &o)
+                    .replace("{tmp2}", &t2)
+                    .replace("{tmp}", &t)
+            })
             .collect();
         let r = Command::new("ffmpeg")
             .args(["-hide_banner", "-nostdin", "-v", "error", "-y"])
