@@ -121,9 +121,7 @@ impl Converter {
     pub fn info(frame: &ff::frame::Video) -> ColorInfo {
         // SAFETY: a decoded frame's pointer is valid for reading its fields.
         let f = unsafe { &*frame.as_ptr() };
-        // SAFETY: `format` of a decoded video frame is an AVPixelFormat value.
-        let fmt: ffi::AVPixelFormat =
-            unsafe { std::mem::transmute::<i32, ffi::AVPixelFormat>(f.format) };
+        let fmt: ffi::AVPixelFormat = frame.format().into();
         let yuv = is_yuv(fmt);
         ColorInfo {
             matrix: if yuv {
@@ -149,9 +147,7 @@ impl Converter {
                 f.width, f.height
             ));
         }
-        // SAFETY: `format` of a decoded video frame is an AVPixelFormat value (checked >= 0 above).
-        let fmt: ffi::AVPixelFormat =
-            unsafe { std::mem::transmute::<i32, ffi::AVPixelFormat>(f.format) };
+        let fmt: ffi::AVPixelFormat = frame.format().into();
         let key = Key {
             fmt,
             w: f.width,
