@@ -15,8 +15,8 @@ use viclip::video::{decode_clip, ClipSpan, ColorMatrix, DecodeOptions, DecodedCl
 
 /// 10-bit sources: OpenCV 5.x's FFmpeg 8 converts them with code FFmpeg 5.1's swscale does not have
 /// (see docs/video.md). The residual measured after the resize to 112 (bytes off, largest difference).
-const TEN_BIT: &[&str] = &["hevc_10bit", "h264_high10"];
-const TEN_BIT_MAX_FRACTION: f64 = 0.42;
+const TEN_BIT: &[&str] = &["hevc_10bit", "h264_high10", "vp9_10bit"];
+const TEN_BIT_MAX_FRACTION: f64 = 0.46;
 const TEN_BIT_MAX_LSB: u8 = 12;
 
 fn decode(path: &Path, s: FrameSampling, conv: RgbConversion) -> viclip::Result<DecodedClip> {
@@ -270,7 +270,7 @@ fn av1_frames_match_the_ffmpeg_scale_filter() {
     }
 }
 
-/// 10-bit on the demo path: the embedding residual on the tiny model (measured 2.1e-3 and 4.3e-3).
+/// 10-bit on the demo path: the embedding residual on the tiny model (measured 2.1e-3, 4.3e-3, 4.5e-3).
 const TEN_BIT_EMBED_TOL: f64 = 5e-3;
 
 /// `viclip embed-video --video` gives the embeddings of the frames the reference pipelines feed the

@@ -86,6 +86,10 @@ VIDEOS = {
     "vp9_odd": ("a.webm", [src("322x184", 25, 12) + ["-vf", "format=rgb24,crop=321:183:0:0", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used",
                                                       "8", "-b:v", "300k", "-pix_fmt", "yuv420p"] + BITEXACT
                            + ["{out}"]], None),
+    # 10-bit VP9 (profile 2): no chroma location in the stream, swscale's default siting in both readers.
+    "vp9_10bit": ("a.webm", [src("320x240", 25, 10) + ["-c:v", "libvpx-vp9", "-deadline", "realtime",
+                                                        "-cpu-used", "8", "-b:v", "500k", "-pix_fmt",
+                                                        "yuv420p10le"] + BITEXACT + ["{out}"]], None),
     "av1": ("a.mp4", [src("320x240", 25, 12) + ["-c:v", "libaom-av1", "-cpu-used", "8", "-b:v", "300k",
                                                  "-row-mt", "0", "-pix_fmt", "yuv420p"] + BITEXACT + ["{out}"]],
             None),
