@@ -1,5 +1,5 @@
 //! From decoded frames to the model's input: frame sampling, resize to the square model size, ImageNet
-//! normalisation, `(B, T, 3, S, S)` float32 (`../shared/SPEC.md` §6, `../shared/RESEARCH.md` §4).
+//! normalisation, `(B, T, 3, S, S)` float32.
 //!
 //! Two reference pipelines exist and both are reproduced:
 //!

@@ -1,5 +1,5 @@
 //! Decoding clip spans of video files through the system's FFmpeg libraries (`ffmpeg-next`), several
-//! spans of one file in one pass (`../shared/RESEARCH.md` §6-7: users score many clips per source video).
+//! spans of one file in one pass (users score many clips per source video).
 //!
 //! * **Which frames a span holds.** Frames are identified by presentation time (pts), measured from the
 //!   video stream's first frame. A frame belongs to `[start, end)` when `start <= t < end`
