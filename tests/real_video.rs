@@ -192,7 +192,9 @@ fn evaluation_path_matches_decord() {
         bad.extend(why);
         // The decoded frames themselves are decord's, byte for byte (the resize is checked below).
         if native_off > 0 {
-            bad.push(format!("{name}: a sampled native frame differs from decord's"));
+            bad.push(format!(
+                "{name}: a sampled native frame differs from decord's"
+            ));
         }
         if max > 1 || n as f64 >= 1e-3 * total as f64 {
             bad.push(format!(
@@ -233,6 +235,9 @@ fn streams_report_their_colour_and_rotation() {
     assert_eq!((c.matrix, c.full_range), (ColorMatrix::Bt601, false));
     let c = by("h264_untagged_720p");
     assert_eq!((c.matrix, c.full_range), (ColorMatrix::Bt601, false));
+    assert_eq!(by("h264_bt2020").matrix, ColorMatrix::Bt2020);
+    assert_eq!(by("h264_smpte240m").matrix, ColorMatrix::Smpte240m);
+    assert_eq!(by("h264_fcc").matrix, ColorMatrix::Fcc);
     assert!(by("h264_full_range").full_range);
     assert!(by("mjpeg_mov").full_range);
     let c = by("h264_bt709_full_range");
@@ -371,7 +376,7 @@ fn embed_video_cli_matches_the_references() {
             checked += 1;
         }
     }
-    assert!(checked >= 40, "only {checked} embeddings compared");
+    assert!(checked >= 53, "only {checked} embeddings compared");
 }
 
 mod common;

@@ -62,6 +62,13 @@ VIDEOS = {
     "h264_untagged": ("a.mp4", [src("320x240", 25, 20) + X264 + ["-pix_fmt", "yuv420p"] + BITEXACT + ["{out}"]], None),
     "h264_bt601": ("a.mp4", [src("320x240", 25, 12) + X264 + ["-pix_fmt", "yuv420p"] + bt("smpte170m")
                              + BITEXACT + ["{out}"]], None),
+    # The other matrices swscale knows, tagged on 8-bit H.264.
+    "h264_bt2020": ("a.mp4", [src("320x240", 25, 8) + X264 + ["-pix_fmt", "yuv420p", "-colorspace", "bt2020nc"]
+                              + BITEXACT + ["{out}"]], None),
+    "h264_smpte240m": ("a.mp4", [src("320x240", 25, 8) + X264 + ["-pix_fmt", "yuv420p", "-colorspace",
+                                                                  "smpte240m"] + BITEXACT + ["{out}"]], None),
+    "h264_fcc": ("a.mp4", [src("320x240", 25, 8) + X264 + ["-pix_fmt", "yuv420p", "-colorspace", "fcc"]
+                           + BITEXACT + ["{out}"]], None),
     "h264_full_range": ("a.mp4", [src("320x240", 25, 12) + X264 + ["-pix_fmt", "yuvj420p"] + BITEXACT
                                   + ["{out}"]], None),
     "h264_bt709_full_range": ("a.mp4", [src("320x240", 25, 12) + X264 + ["-pix_fmt", "yuv420p", "-color_range",
