@@ -53,6 +53,12 @@ fn compare(
         Err(e) => return (Some(format!("{name}: decoding failed: {e}")), 0, 0, 0),
     };
     let mut why = Vec::new();
+    if clip.frames_lost > 0.0 {
+        why.push(format!(
+            "a clean file reported {} of its frames lost",
+            clip.frames_lost
+        ));
+    }
     if Some(clip.num_frames) != reader.frames {
         why.push(format!(
             "{} frames, the reader {:?}",

@@ -66,3 +66,35 @@ fn no_extra_frames_unless_asked() {
     assert_eq!(b.clips.len(), 1);
     assert!(b.extra_frames.is_empty());
 }
+
+/// Seeking into an open-GOP stream decodes leading pictures whose references precede the keyframe:
+/// that is not damage, and must not be reported as lost frames.
+#[test]
+fn clean_open_gop_spans_report_nothing_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = testsrc(
+        dir.path(),
+        "open.mp4",
+        160,
+        120,
+        25,
+        6.0,
+        &[
+            "-c:v",
+            "libx264",
+            "-threads",
+            "1",
+            "-x264-params",
+            "open-gop=1:keyint=25:bframes=3",
+        ],
+    );
+    let spans: Vec<ClipSpan> = (0..5)
+        .map(|k| ClipSpan::from_secs(0.9 + k as f64, 1.9 + k as f64))
+        .collect();
+    for sampling in [FrameSampling::Middle, FrameSampling::Uniform(4)] {
+        for span in &spans {
+            let c = decode_clip(&v, *span, sampling, 8, &DecodeOptions::default()).unwrap();
+            assert_eq!(c.frames_lost, 0.0, "{span}: {sampling:?}");
+        }
+    }
+}
