@@ -60,6 +60,20 @@ pub struct ColorInfo {
     pub bit_depth: u8,
 }
 
+impl fmt::Display for ColorInfo {
+    /// `bt709 limited 8-bit rot90`: what the score job writes in its `video_color` column.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {}-bit rot{}",
+            self.matrix,
+            self.range_name(),
+            self.bit_depth,
+            self.rotation
+        )
+    }
+}
+
 impl ColorInfo {
     /// `"full"` or `"limited"`.
     pub fn range_name(&self) -> &'static str {

@@ -58,6 +58,8 @@ fn output_batches(shard: &ShardInput, rows: &[RowOut]) -> Result<Vec<RecordBatch
                 .map(|o| o.failure.as_ref().map(|f| f.message.as_str())),
         ));
         cols.push(i32_list_array(r.iter().map(|o| o.frames.as_deref())));
+        cols.push(str_array(r.iter().map(|o| o.color.as_deref())));
+        cols.push(str_array(r.iter().map(|o| o.warning.as_deref())));
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
             .map_err(|e| Error::InvalidInput(format!("shard {}: {e}", shard.index)))?;
         out.push(batch);

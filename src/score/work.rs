@@ -24,6 +24,10 @@ pub(crate) struct RowOut {
     pub sim: Option<f32>,
     pub aesthetic: Option<f32>,
     pub frames: Option<Vec<i32>>,
+    /// The clip's colour conversion, e.g. `bt709 limited 8-bit rot0` (`video_color`).
+    pub color: Option<String>,
+    /// A decode warning (`warning`), e.g. the share of frames lost to damage.
+    pub warning: Option<String>,
     pub video_emb: Option<Vec<f32>>,
     pub text_emb: Option<Vec<f32>>,
 }
@@ -113,6 +117,8 @@ pub(crate) fn score_shard(
                             out[r].video_emb = Some(e);
                             out[r].frames =
                                 Some(info.frame_indices.iter().map(|&i| i as i32).collect());
+                            out[r].color = info.color.as_ref().map(|c| c.to_string());
+                            out[r].warning = info.warning.clone();
                         }
                     }
                     Err(e) => {

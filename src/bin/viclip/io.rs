@@ -44,8 +44,9 @@ pub fn read_texts(path: &Path) -> Result<Vec<String>> {
 /// Reads a float `.npy` array (C order) as f32. The header's shape is checked against the file's
 /// length before anything is allocated.
 pub fn read_npy(path: &Path) -> Result<Tensor> {
-    if !path.is_file() {
-        bail!("{}: no such file", path.display());
+    // A FIFO or a device would block or read forever: refused by name before opening.
+    if let Err(m) = viclip::frames::check_regular_file(path, "a .npy file") {
+        bail!("{}: {m}", path.display());
     }
     let (h, values) = viclip::npy::read_npy_f32(path)?;
     Ok(Tensor::from_vec(
