@@ -7,8 +7,9 @@
 //! 1. **Input** ([`Input`]): a table (InternVid jsonl, csv / tsv / parquet / jsonl with configurable
 //!    columns or a video2dataset `clips` column) or webdataset tar shards, turned into one [`RowTask`]
 //!    per row (the clip's file and span, the caption) plus the row's own columns, carried through.
-//! 2. **Shards**: rows `[k N, (k+1) N)` form shard `k`; this process takes the shards with
-//!    `k % num_shards == shard_index` ([`ShardSelection`]) that are not complete yet.
+//! 2. **Shards**: rows `[k N, (k+1) N)` form shard `k`; this process takes the shards of its share
+//!    (`k % shares == share`, [`ShardSelection`]) that are not complete yet; the number of shares and
+//!    the task-to-share mapping are fixed by the run's first process in `OUT/run.json` (`tasks`).
 //! 3. **Work** per shard (`work`): rows grouped by source file so each file is decoded once
 //!    ([`crate::pipeline`]), clips embedded in batches of fixed composition (the shard's good clips in
 //!    row order, so a rerun computes bit-identical values), captions embedded, cosine per row; with
@@ -29,17 +30,24 @@ mod arrow_util;
 mod input;
 mod npy;
 mod output;
+mod plan;
+mod record;
 pub mod report;
 mod row;
 mod run;
 mod shards;
+pub mod status;
+mod tasks;
 mod wds;
 mod work;
 
 pub use input::{Columns, Input, VideoLocator, VIDEO_EXTENSIONS};
 pub use npy::{read_npy_f16, write_npy_f16};
 pub use run::{score, AestheticOptions, Progress, RunSummary, ScoreOptions};
-pub use shards::{ShardSelection, ShardStats};
+pub use plan::{plan, Plan, SharePlan};
+pub use record::{read_record, Assignment, RunRecord, RUN_FILE};
+pub use shards::ShardStats;
+pub use tasks::{Scheduler, ShardSelection, ShareRequest, SplitPlan};
 
 use std::fmt;
 

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use parquet::file::metadata::KeyValue;
-use serde_json::json;
 
 use super::input::Input;
 use super::report::{write_report, RunReport};
-use super::shards::{completed, stats_path, ShardSelection, ShardStats};
+use super::shards::{completed, stats_path, ShardStats};
+use super::tasks::ShareRequest;
 use super::{output, work};
 use crate::aesthetic::{AestheticScorer, Reduce};
 use crate::pipeline::PipelineOptions;
@@ -36,7 +36,9 @@ pub struct ScoreOptions {
     pub out: PathBuf,
     /// Rows per shard (the unit of output files, of resume and of splitting across processes).
     pub shard_size: u64,
-    pub shards: ShardSelection,
+    /// Which share of the table this process takes (flags and scheduler variables), resolved
+    /// against the run record `OUT/run.json` when the run starts.
+    pub shards: ShareRequest,
     /// Frame sampling, resize, `T` and size of the ViCLIP input.
     pub preprocess: Preprocess,
     /// Clips per video-tower batch.
@@ -83,26 +85,7 @@ pub struct RunSummary {
 
 /// The settings a shard's values depend on; a rerun must match them to reuse finished shards.
 fn settings(model: &ViClip, opts: &ScoreOptions) -> serde_json::Value {
-    json!({
-        "model": opts.model_name,
-        "config": model.config(),
-        "dtype": format!("{:?}", model.options().dtype),
-        "preprocess": opts.preprocess,
-        "shard_size": opts.shard_size,
-        "batch_size": opts.batch_size,
-        "embeddings": opts.embeddings,
-        "aesthetic": opts.aesthetic.as_ref().map(|a| json!({
-            "scorer": a.info, "frames": a.frames, "reduce": a.reduce.as_str(),
-        })),
-        // Which columns, not where the files are: a resumed run may see them under other paths.
-        "input": match &opts.input {
-            Input::Table { columns: c, .. } => json!({
-                "video": format!("{:?}", c.video), "caption": c.caption,
-                "start": c.start, "end": c.end, "clips": c.clips,
-            }),
-            Input::WebDataset { .. } => json!("webdataset"),
-        },
-    })
+    super::plan::settings(model.config(), model.options().dtype, opts)
 }
 
 fn key_values(model: &ViClip, opts: &ScoreOptions, settings: &serde_json::Value) -> Vec<KeyValue> {
@@ -152,7 +135,14 @@ pub fn score(
     let mut todo = BTreeSet::new();
     let mut skipped = 0;
     let mut p = Progress::default();
-    for k in (0..table_shards).filter(|&k| opts.shards.owns(k)) {
+    let input_name = match &opts.input {
+        Input::Table { path, .. } => path.display().to_string(),
+        Input::WebDataset { tars } => format!("{} webdataset tar files", tars.len()),
+    };
+    let share = opts
+        .shards
+        .assign(&opts.out, table_rows, opts.shard_size, &input_name)?;
+    for k in (0..table_shards).filter(|&k| share.selection.owns(k)) {
         if completed(&opts.out, k, &settings)?.is_some() {
             skipped += 1;
         } else {
@@ -161,6 +151,9 @@ pub fn score(
         }
     }
     p.shards_total = todo.len() as u64;
+    let todo_list: Vec<u64> = todo.iter().copied().collect();
+    // The task's log says which share it derived, so a wrong split is visible before any work.
+    eprintln!("{}", share.log_line(&todo_list, skipped));
     progress(&p);
 
     let mut pipeline = PipelineOptions::new(opts.preprocess.clone());

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use viclip::aesthetic::{AestheticScorer, ClipVisionConfig, HeadKind, Reduce, ScorerOptions};
 use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
 use viclip::score::{
-    report, score, AestheticOptions, Columns, Input, Progress, ScoreOptions, ShardSelection,
+    report, score, AestheticOptions, Columns, Input, Progress, ScoreOptions, ShareRequest,
     VideoLocator,
 };
 use viclip::{LoadOptions, ViClip, ViClipConfig};
@@ -106,12 +106,18 @@ pub struct ScoreArgs {
     /// Rows per output shard (the unit of resume and of splitting across processes).
     #[arg(long, default_value_t = 10_000)]
     pub shard_size: u64,
-    /// This process's index among --num-shards (default: $SLURM_ARRAY_TASK_ID - $SLURM_ARRAY_TASK_MIN).
+    /// This process's share (default: from $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX or an srun
+    /// step's $SLURM_PROCID, mapped through OUT/run.json; see docs/score.md).
     #[arg(long)]
     pub shard_index: Option<u64>,
-    /// Number of processes splitting the table (default: $SLURM_ARRAY_TASK_COUNT, else 1).
+    /// Number of shares splitting the table (default: recorded in OUT/run.json by the first process,
+    /// which takes it from the array's task count; 1 for a lone process).
     #[arg(long)]
     pub num_shards: Option<u64>,
+    /// Print the shards, each share's shards and the settings that would be recorded, then exit
+    /// (reads the input's row count; decodes nothing and loads no weights).
+    #[arg(long)]
+    pub plan: bool,
     /// Do not write the report when the last shard completes.
     #[arg(long)]
     pub no_report: bool,
@@ -225,7 +231,7 @@ fn aesthetic(a: &ScoreArgs) -> Result<Option<AestheticOptions>> {
 
 /// The library options the flags describe, with the loaded model.
 pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
-    let shards = ShardSelection::resolve(a.shard_index, a.num_shards)?;
+    let shards = ShareRequest::from_process_env(a.shard_index, a.num_shards)?;
     let input = input(a)?;
     let (model, model_name) = load_model(a)?;
     let t = model.config().vision.num_frames;
@@ -256,8 +262,59 @@ pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
     Ok((model, opts))
 }
 
+/// The model's config without its weights (a manifest entry's is read, not downloaded).
+fn model_config(a: &ScoreArgs) -> Result<(ViClipConfig, String)> {
+    match (&a.model, &a.weights, &a.config) {
+        (Some(name), _, _) => Ok((viclip::manifest::find(name)?.config()?, name.clone())),
+        (None, Some(w), Some(c)) => Ok((
+            ViClipConfig::from_name_or_path(c)?,
+            w.file_name().map_or(w.display().to_string(), |f| {
+                f.to_string_lossy().into_owned()
+            }),
+        )),
+        _ => bail!("pass --weights W --config C, or --model NAME"),
+    }
+}
+
+/// `viclip score --plan`: the run's shards and shares from the input's row count.
+pub fn run_plan(a: &ScoreArgs) -> Result<()> {
+    let (cfg, model_name) = model_config(a)?;
+    let opts = ScoreOptions {
+        input: input(a)?,
+        out: a.out.clone(),
+        shard_size: a.shard_size,
+        shards: ShareRequest::from_process_env(a.shard_index, a.num_shards)?,
+        preprocess: Preprocess::for_config(&cfg)
+            .with_sampling(a.sampling)
+            .with_resize(a.resize),
+        batch_size: a.batch_size,
+        workers: a.workers,
+        embeddings: a.embeddings,
+        aesthetic: None,
+        model_name,
+        write_report: !a.no_report,
+    };
+    if a.shard_size == 0 {
+        bail!("--shard-size must be >= 1");
+    }
+    print!(
+        "{}",
+        viclip::score::plan(&opts, &cfg, viclip::parse_dtype(&a.dtype)?)?
+    );
+    if a.aesthetic {
+        println!("(with --aesthetic, the scorer's files and kind are recorded too)");
+    }
+    if a.batch_size == 0 {
+        println!("(--batch-size 0: the batch size is picked from the GPU's free memory at start and recorded)");
+    }
+    Ok(())
+}
+
 /// Runs `viclip score`.
 pub fn run(a: &ScoreArgs) -> Result<()> {
+    if a.plan {
+        return run_plan(a);
+    }
     let (model, opts) = options(a)?;
     let t0 = Instant::now();
     let bar = std::io::stderr().is_terminal().then(|| {
