@@ -167,8 +167,11 @@ impl<'a> Scenario<'a> {
     /// Stops task `t` of the next array once its first shard (shard `t`) is complete.
     fn stop_after_first_shard(&self, t: u64) {
         let first = self.out.join(format!("{t:05}_stats.json"));
-        std::fs::write(self.ctl.join(format!("stop-{t}")), first.display().to_string())
-            .expect("marker");
+        std::fs::write(
+            self.ctl.join(format!("stop-{t}")),
+            first.display().to_string(),
+        )
+        .expect("marker");
     }
 
     fn wait_stopped(&self, t: u64) {
@@ -210,7 +213,11 @@ impl<'a> Scenario<'a> {
         for p in &mine {
             let a = std::fs::read(self.out.join(p)).expect("read");
             let b = std::fs::read(self.f.reference.join(p)).expect("read");
-            assert!(a == b, "{} differs from the single-process run", p.display());
+            assert!(
+                a == b,
+                "{} differs from the single-process run",
+                p.display()
+            );
         }
         assert_eq!(self.missing_tasks(), "");
     }
@@ -240,14 +247,24 @@ fn cancel_and_resubmit(c: &Cluster, f: &Fixture) {
     s.wait_stopped(2);
     c.run("scancel", &[&format!("{job}_2")]);
     let done = c.wait_done(job, &[0, 1, 2, 3], LIMIT);
-    assert_eq!(states(&done), ["COMPLETED", "COMPLETED", "CANCELLED", "COMPLETED"]);
+    assert_eq!(
+        states(&done),
+        ["COMPLETED", "COMPLETED", "CANCELLED", "COMPLETED"]
+    );
     assert!(s.out.join("00002_stats.json").exists() && !s.out.join("00018_stats.json").exists());
-    assert_eq!(s.missing_tasks(), "2", "only the cancelled task has missing shards");
+    assert_eq!(
+        s.missing_tasks(),
+        "2",
+        "only the cancelled task has missing shards"
+    );
     let again = s.submit(&s.missing_tasks());
     let done = c.wait_done(again, &[2], LIMIT);
     assert_eq!(states(&done), ["COMPLETED"]);
     let log = s.log(again, 2);
-    assert!(log.contains("share 2 of 4") && log.contains("1 complete, 4 to score"), "{log}");
+    assert!(
+        log.contains("share 2 of 4") && log.contains("1 complete, 4 to score"),
+        "{log}"
+    );
     s.check_output();
 }
 
@@ -259,13 +276,24 @@ fn requeue_running_task(c: &Cluster, f: &Fixture) {
     let task = format!("{job}_1");
     c.run("scontrol", &["requeue", &task]);
     // A requeued task waits ~2 minutes before it may start again; release it now.
-    c.wait_for("the requeued task to be pending", || c.state(&task) == "PENDING");
-    c.run("scontrol", &["update", &format!("JobId={task}"), "StartTime=now"]);
+    c.wait_for("the requeued task to be pending", || {
+        c.state(&task) == "PENDING"
+    });
+    c.run(
+        "scontrol",
+        &["update", &format!("JobId={task}"), "StartTime=now"],
+    );
     let done = c.wait_done(job, &[0, 1, 2, 3], LIMIT);
     assert_eq!(states(&done), ["COMPLETED"; 4], "{done:?}");
     let log = s.log(job, 1);
-    assert!(log.contains("restart 1") && log.contains("SLURM_RESTART_COUNT=1"), "{log}");
-    assert!(log.contains("share 1 of 4") && log.contains("1 complete, 4 to score"), "{log}");
+    assert!(
+        log.contains("restart 1") && log.contains("SLURM_RESTART_COUNT=1"),
+        "{log}"
+    );
+    assert!(
+        log.contains("share 1 of 4") && log.contains("1 complete, 4 to score"),
+        "{log}"
+    );
     s.check_output();
 }
 
@@ -276,7 +304,10 @@ fn failed_tasks_resubmitted_sparse(c: &Cluster, f: &Fixture) {
     }
     let job = s.submit("0-3");
     let done = c.wait_done(job, &[0, 1, 2, 3], LIMIT);
-    assert_eq!(states(&done), ["COMPLETED", "FAILED", "COMPLETED", "FAILED"]);
+    assert_eq!(
+        states(&done),
+        ["COMPLETED", "FAILED", "COMPLETED", "FAILED"]
+    );
     assert_eq!(s.missing_tasks(), "1,3");
     for t in [1, 3] {
         std::fs::remove_file(s.ctl.join(format!("fail-{t}"))).expect("rm");
@@ -288,7 +319,10 @@ fn failed_tasks_resubmitted_sparse(c: &Cluster, f: &Fixture) {
     for t in [1, 3] {
         let log = s.log(again, t);
         let want = format!("share {t} of 4");
-        assert!(log.contains(&want) && log.contains("0 complete, 5 to score"), "{log}");
+        assert!(
+            log.contains(&want) && log.contains("0 complete, 5 to score"),
+            "{log}"
+        );
     }
     s.check_output();
 }
@@ -308,13 +342,22 @@ fn job_arrays_on_a_real_slurm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let t = Instant::now();
     let f = fixture(dir.path());
-    eprintln!("fixture and single-process reference: {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "fixture and single-process reference: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     type Case = fn(&Cluster, &Fixture);
     let cases: [(&str, Case); 4] = [
         ("plain --array=0-3", plain_array),
-        ("scancel one task mid-run, resubmit --array=2", cancel_and_resubmit),
+        (
+            "scancel one task mid-run, resubmit --array=2",
+            cancel_and_resubmit,
+        ),
         ("scontrol requeue a running task", requeue_running_task),
-        ("two tasks fail, resubmit --array=1,3", failed_tasks_resubmitted_sparse),
+        (
+            "two tasks fail, resubmit --array=1,3",
+            failed_tasks_resubmitted_sparse,
+        ),
     ];
     for (name, case) in cases {
         let t = Instant::now();

@@ -48,7 +48,10 @@ fn a_sparse_resubmission_takes_the_original_tasks_shares() {
     assert!(a.created_record);
     let rec = read_record(out).expect("read").expect("record");
     assert_eq!((rec.shares, rec.first_task, rec.task_step), (4, 0, 1));
-    assert_eq!((rec.table_rows, rec.shard_size, rec.table_shards), (200, 10, 20));
+    assert_eq!(
+        (rec.table_rows, rec.shard_size, rec.table_shards),
+        (200, 10, 20)
+    );
     // Resubmitted as --array=1,3: MIN=1, COUNT=2, yet each task keeps its own share of 4.
     for t in [1, 3] {
         let r = req(None, None, &array(9, t, 1, 3, 1, 2)).expect("env");
@@ -68,7 +71,10 @@ fn a_sparse_resubmission_takes_the_original_tasks_shares() {
     assert!(e.contains("200 rows"), "{e}");
     let r = req(None, Some(8), &array(12, 1, 1, 1, 1, 1)).expect("env");
     let e = share(out, &r, 200).expect_err("count").to_string();
-    assert!(e.contains("--num-shards 8") && e.contains("4 shares"), "{e}");
+    assert!(
+        e.contains("--num-shards 8") && e.contains("4 shares"),
+        "{e}"
+    );
     // A lone process (no split) takes the whole table whatever the record says.
     let r = req(None, None, &vec![]).expect("env");
     assert_eq!(share(out, &r, 200).expect("whole"), sel(0, 1));
@@ -100,7 +106,10 @@ fn a_first_array_that_is_not_a_range_needs_num_shards() {
     let out = dir.path();
     let r = req(None, None, &array(3, 3, 1, 3, 1, 2)).expect("env");
     let e = share(out, &r, 100).expect_err("sparse first").to_string();
-    assert!(e.contains("--num-shards") && e.contains("not a range"), "{e}");
+    assert!(
+        e.contains("--num-shards") && e.contains("not a range"),
+        "{e}"
+    );
     assert!(!out.join(RUN_FILE).exists(), "nothing recorded on error");
     // With --num-shards, task ids are the shares.
     let r = req(None, Some(4), &array(3, 3, 1, 3, 1, 2)).expect("env");
@@ -138,7 +147,10 @@ fn kubernetes_srun_and_flags() {
     let r = req(None, None, &srun("3")).expect("env");
     assert_eq!(share(dir.path(), &r, 50).expect("share"), sel(3, 4));
     // The batch script itself (no step): one process, the whole table.
-    let batch = vec![("SLURM_PROCID", "0".to_string()), ("SLURM_NTASKS", "4".into())];
+    let batch = vec![
+        ("SLURM_PROCID", "0".to_string()),
+        ("SLURM_NTASKS", "4".into()),
+    ];
     let r = req(None, None, &batch).expect("env");
     assert_eq!(r.scheduler, Scheduler::None);
     // Several srun tasks inside one array task would all take the same share.

@@ -46,6 +46,14 @@ fn args(table: &Path, out: &Path, root: &Path, extra: &[&str]) -> score_cmd::Sco
         .args
 }
 
+/// An exclusive flock, as a scoring process holds on its shard's lock file.
+fn flock(f: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is open.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(r, 0, "flock: {}", std::io::Error::last_os_error());
+}
+
 #[test]
 fn status_of_partial_in_flight_and_complete_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -58,7 +66,12 @@ fn status_of_partial_in_flight_and_complete_runs() {
     assert!(status(&out).is_err(), "no run yet");
 
     // The plan before anything ran: 13 rows in 7 shards of 2, 3 shares.
-    let plan_args = args(&table, &out, d, &["--num-shards", "3", "--shard-index", "0"]);
+    let plan_args = args(
+        &table,
+        &out,
+        d,
+        &["--num-shards", "3", "--shard-index", "0"],
+    );
     score_cmd::run_plan(&plan_args).expect("plan");
     assert!(!out.join(RUN_FILE).exists(), "--plan writes nothing");
 
@@ -79,7 +92,10 @@ fn status_of_partial_in_flight_and_complete_runs() {
         [Complete, Missing, Complete, Complete, Missing, Complete, Complete]
     );
     assert_eq!((st.complete, st.in_flight, st.missing), (5, 0, 2));
-    assert_eq!(st.rows_done, 9, "shards 0, 2, 3, 5 of 2 rows and shard 6 of 1");
+    assert_eq!(
+        st.rows_done, 9,
+        "shards 0, 2, 3, 5 of 2 rows and shard 6 of 1"
+    );
     assert_eq!(st.missing_tasks, "1");
     let s1 = &st.per_share[1];
     assert_eq!((s1.complete, s1.missing, s1.rows_left), (0, 2, 4));
@@ -93,16 +109,19 @@ fn status_of_partial_in_flight_and_complete_runs() {
     let lock = lock_path(&out, 1);
     std::fs::create_dir_all(lock.parent().expect("dir")).expect("mkdir");
     let held = File::create(&lock).expect("lock file");
-    held.lock().expect("flock");
+    flock(&held);
     let st = status(&out).expect("status");
     assert_eq!(st.shards[1], InFlight);
     assert_eq!((st.complete, st.in_flight, st.missing), (5, 1, 1));
     assert_eq!(st.missing_tasks, "1");
     let held4 = File::create(lock_path(&out, 4)).expect("lock file");
-    held4.lock().expect("flock");
+    flock(&held4);
     let st = status(&out).expect("status");
     assert_eq!((st.in_flight, st.missing), (2, 0));
-    assert_eq!(st.missing_tasks, "", "nothing to resubmit while both are in flight");
+    assert_eq!(
+        st.missing_tasks, "",
+        "nothing to resubmit while both are in flight"
+    );
     drop((held, held4));
     let st = status(&out).expect("status");
     assert_eq!(st.missing, 2, "released locks are not in flight");
@@ -123,6 +142,14 @@ fn status_of_partial_in_flight_and_complete_runs() {
         serde_json::from_str(&serde_json::to_string(&st).expect("json")).expect("parse");
     assert_eq!(json["record"]["table_rows"], 13);
     assert_eq!(json["shards"][1], "complete");
+    for (json, missing_tasks) in [(true, false), (false, true), (false, false)] {
+        let a = status_cmd::StatusArgs {
+            dir: out.clone(),
+            json,
+            missing_tasks,
+        };
+        status_cmd::run(&a).expect("viclip status");
+    }
 }
 
 #[test]
@@ -133,7 +160,12 @@ fn plan_lists_each_shares_shards_without_a_model() {
     let n = write_internvid(&table).len() as u64;
     let out = d.join("out");
     // No video exists and the weights path is never opened: only the row count is read.
-    let mut a = args(&table, &out, d, &["--num-shards", "3", "--shard-index", "1"]);
+    let mut a = args(
+        &table,
+        &out,
+        d,
+        &["--num-shards", "3", "--shard-index", "1"],
+    );
     a.weights = Some(d.join("absent.safetensors"));
     let opts = viclip::score::ScoreOptions {
         input: score_cmd::input(&a).expect("input"),

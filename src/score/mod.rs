@@ -43,9 +43,9 @@ mod work;
 
 pub use input::{Columns, Input, VideoLocator, VIDEO_EXTENSIONS};
 pub use npy::{read_npy_f16, write_npy_f16};
-pub use run::{score, AestheticOptions, Progress, RunSummary, ScoreOptions};
 pub use plan::{plan, Plan, SharePlan};
 pub use record::{read_record, Assignment, RunRecord, RUN_FILE};
+pub use run::{score, AestheticOptions, Progress, RunSummary, ScoreOptions};
 pub use shards::ShardStats;
 pub use tasks::{Scheduler, ShardSelection, ShareRequest, SplitPlan};
 

@@ -2,7 +2,7 @@
 //! directory alone: the run record, the shards' stats files and their lock files.
 
 use std::collections::BTreeMap;
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -67,18 +67,34 @@ pub struct RunStatus {
     pub missing_tasks: String,
 }
 
-/// Whether some process holds `path`'s lock: a non-blocking shared lock taken and dropped at once.
+/// Whether some process holds `path`'s lock: a non-blocking shared flock taken and dropped at once.
+/// (libc's flock: std's `File::try_lock_shared` is newer than the crate's minimum Rust version.)
+#[cfg(unix)]
 fn locked(path: &Path) -> Result<bool> {
+    use std::os::fd::AsRawFd;
     let f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(Error::io(path, e)),
     };
-    match f.try_lock_shared() {
-        Ok(()) => Ok(false),
-        Err(TryLockError::WouldBlock) => Ok(true),
-        Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
+    // SAFETY: the descriptor is open for the duration of both calls.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
+        // SAFETY: as above; closing the file would release the lock too.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
+        return Ok(false);
     }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(true)
+    } else {
+        Err(Error::io(path, e))
+    }
+}
+
+/// Without flock, no shard is reported in flight.
+#[cfg(not(unix))]
+fn locked(_path: &Path) -> Result<bool> {
+    Ok(false)
 }
 
 /// Stats of a complete shard (stats file that parses, and the parquet file).

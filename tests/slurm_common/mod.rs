@@ -57,11 +57,20 @@ impl Cluster {
     pub fn start(cpus: usize) -> Result<Cluster, Skip> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            return Err(Skip("not running as root (slurmd and munged need it)".into()));
+            return Err(Skip(
+                "not running as root (slurmd and munged need it)".into(),
+            ));
         }
         let mut bins = BTreeMap::new();
         for p in [
-            "munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel",
+            "munged",
+            "mungekey",
+            "slurmctld",
+            "slurmd",
+            "sbatch",
+            "squeue",
+            "scontrol",
+            "scancel",
         ] {
             match find(p) {
                 Some(b) => bins.insert(p, b),
@@ -200,8 +209,8 @@ impl Cluster {
             "slurmd.err",
             "slurmd.log",
         ] {
-            let text = std::fs::read_to_string(self.dir.path().join("log").join(f))
-                .unwrap_or_default();
+            let text =
+                std::fs::read_to_string(self.dir.path().join("log").join(f)).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(15).collect();
             s.push_str(&format!("--- {f}\n"));
             for l in tail.iter().rev() {
@@ -260,9 +269,11 @@ impl Cluster {
                 .split_whitespace()
                 .filter_map(|f| f.split_once('='))
                 .collect();
-            let (Some(j), Some(t), Some(state)) =
-                (kv.get("ArrayJobId"), kv.get("ArrayTaskId"), kv.get("JobState"))
-            else {
+            let (Some(j), Some(t), Some(state)) = (
+                kv.get("ArrayJobId"),
+                kv.get("ArrayTaskId"),
+                kv.get("JobState"),
+            ) else {
                 continue;
             };
             if j.parse::<u64>().ok() != Some(job) || !FINAL.contains(state) {
