@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use viclip::score::{read_record, Scheduler, ShardSelection, ShareRequest, RUN_FILE};
+use viclip::score::{read_record, Scheduler, ShardSelection, ShareRequest, RUN_FILE, SPLIT_FILE};
 
 type Vars = Vec<(&'static str, String)>;
 
@@ -45,7 +45,7 @@ fn a_sparse_resubmission_takes_the_original_tasks_shares() {
     let first = req(None, None, &array(7, 2, 0, 3, 1, 4)).expect("env");
     let a = first.assign(out, 200, 10, "table.jsonl").expect("assign");
     assert_eq!(a.selection, sel(2, 4));
-    assert!(a.created_record);
+    assert!(a.wrote_table && a.wrote_split);
     let rec = read_record(out).expect("read").expect("record");
     assert_eq!((rec.shares, rec.first_task, rec.task_step), (4, 0, 1));
     assert_eq!(
@@ -61,11 +61,11 @@ fn a_sparse_resubmission_takes_the_original_tasks_shares() {
     let r = req(None, None, &array(10, 2, 2, 2, 1, 1)).expect("env");
     let a = r.assign(out, 200, 10, "table.jsonl").expect("assign");
     assert_eq!(a.selection, sel(2, 4));
-    assert!(!a.created_record);
+    assert!(!a.wrote_table && !a.wrote_split);
     // A task id outside the run's array is refused, naming the record.
     let r = req(None, None, &array(11, 4, 4, 4, 1, 1)).expect("env");
     let e = share(out, &r, 200).expect_err("outside").to_string();
-    assert!(e.contains("4 shares") && e.contains(RUN_FILE), "{e}");
+    assert!(e.contains("4 shares") && e.contains(SPLIT_FILE), "{e}");
     // Another table size or --num-shards than recorded is refused.
     let e = share(out, &first, 201).expect_err("rows").to_string();
     assert!(e.contains("200 rows"), "{e}");
@@ -110,7 +110,10 @@ fn a_first_array_that_is_not_a_range_needs_num_shards() {
         e.contains("--num-shards") && e.contains("not a range"),
         "{e}"
     );
-    assert!(!out.join(RUN_FILE).exists(), "nothing recorded on error");
+    assert!(
+        !out.join(RUN_FILE).exists() && !out.join(SPLIT_FILE).exists(),
+        "nothing recorded on error"
+    );
     // With --num-shards, task ids are the shares.
     let r = req(None, Some(4), &array(3, 3, 1, 3, 1, 2)).expect("env");
     assert_eq!(share(out, &r, 100).expect("share"), sel(3, 4));
@@ -175,28 +178,56 @@ fn kubernetes_srun_and_flags() {
 fn concurrent_first_tasks_agree_on_one_record() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().to_path_buf();
-    let created: Vec<(bool, ShardSelection)> = std::thread::scope(|s| {
+    let created: Vec<(bool, bool, ShardSelection)> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..8u64)
             .map(|t| {
                 let out = out.clone();
                 s.spawn(move || {
                     let r = req(None, None, &array(1, t, 0, 7, 1, 8)).expect("env");
                     let a = r.assign(&out, 1000, 10, "t").expect("assign");
-                    (a.created_record, a.selection)
+                    (a.wrote_table, a.wrote_split, a.selection)
                 })
             })
             .collect();
         hs.into_iter().map(|h| h.join().expect("thread")).collect()
     });
     assert_eq!(created.iter().filter(|c| c.0).count(), 1, "{created:?}");
+    assert_eq!(created.iter().filter(|c| c.1).count(), 1, "{created:?}");
     for (t, c) in created.iter().enumerate() {
-        assert_eq!(c.1, sel(t as u64, 8));
+        assert_eq!(c.2, sel(t as u64, 8));
     }
-    let names: Vec<String> = std::fs::read_dir(&out)
+    let mut names: Vec<String> = std::fs::read_dir(&out)
         .expect("dir")
         .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, [RUN_FILE], "no temporary file left");
+    names.sort();
+    assert_eq!(names, [RUN_FILE, SPLIT_FILE], "no temporary file left");
+}
+
+#[test]
+fn a_lone_first_process_does_not_fix_the_split() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path();
+    // A first try on one machine: the whole table, the table recorded, no split.
+    let lone = req(None, None, &vec![]).expect("env");
+    let a = lone.assign(out, 200, 10, "t").expect("assign");
+    assert_eq!(a.selection, sel(0, 1));
+    assert!(a.wrote_table && !a.wrote_split);
+    let rec = read_record(out).expect("read").expect("record");
+    assert!(!rec.split_recorded);
+    assert_eq!(rec.shares, 1);
+    // Then the array: its first task records 4 shares, and every task takes its own.
+    for t in [3, 0, 1] {
+        let r = req(None, None, &array(5, t, 0, 3, 1, 4)).expect("env");
+        assert_eq!(share(out, &r, 200).expect("share"), sel(t, 4));
+    }
+    let rec = read_record(out).expect("read").expect("record");
+    assert!(rec.split_recorded);
+    assert_eq!((rec.shares, rec.source.as_str()), (4, "slurm-array"));
+    // A damaged record names itself.
+    std::fs::write(out.join(SPLIT_FILE), "{\"shares\": 0}").expect("write");
+    let e = read_record(out).expect_err("damaged").to_string();
+    assert!(e.contains(SPLIT_FILE), "{e}");
 }
 
 #[test]

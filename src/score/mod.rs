@@ -9,7 +9,8 @@
 //!    per row (the clip's file and span, the caption) plus the row's own columns, carried through.
 //! 2. **Shards**: rows `[k N, (k+1) N)` form shard `k`; this process takes the shards of its share
 //!    (`k % shares == share`, [`ShardSelection`]) that are not complete yet; the number of shares and
-//!    the task-to-share mapping are fixed by the run's first process in `OUT/run.json` (`tasks`).
+//!    the task-to-share mapping are fixed by the run's first split process in `OUT/split.json`
+//!    (`tasks`, `record`).
 //! 3. **Work** per shard (`work`): rows grouped by source file so each file is decoded once
 //!    ([`crate::pipeline`]), clips embedded in batches of fixed composition (the shard's good clips in
 //!    row order, so a rerun computes bit-identical values), captions embedded, cosine per row; with
@@ -44,7 +45,7 @@ mod work;
 pub use input::{Columns, Input, VideoLocator, VIDEO_EXTENSIONS};
 pub use npy::{read_npy_f16, write_npy_f16};
 pub use plan::{plan, Plan, SharePlan};
-pub use record::{read_record, Assignment, RunRecord, RUN_FILE};
+pub use record::{read_record, Assignment, RunRecord, RUN_FILE, SPLIT_FILE};
 pub use run::{score, AestheticOptions, Progress, RunSummary, ScoreOptions};
 pub use shards::ShardStats;
 pub use tasks::{Scheduler, ShardSelection, ShareRequest, SplitPlan};

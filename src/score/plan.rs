@@ -7,7 +7,7 @@ use candle_core::DType;
 use serde::Serialize;
 use serde_json::json;
 
-use super::record::{read_record, RunRecord, RUN_FILE};
+use super::record::{read_record, RunRecord, SPLIT_FILE};
 use super::run::ScoreOptions;
 use super::shards::stats_path;
 use super::tasks::ShardSelection;
@@ -60,9 +60,10 @@ pub struct SharePlan {
 /// What `viclip score` would do with these options.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
-    /// The record in force: the output directory's, else the one this process would write.
+    /// The record in force: the output directory's when it records a split, else the one this
+    /// process would write.
     pub record: RunRecord,
-    /// Whether `record` is already in the output directory.
+    /// Whether the split is already recorded in the output directory.
     pub recorded: bool,
     /// This process's share under the record (`None`: the request does not fit the record).
     pub this_process: Option<u64>,
@@ -80,17 +81,23 @@ pub fn plan(opts: &ScoreOptions, config: &ViClipConfig, dtype: DType) -> Result<
         Input::Table { path, .. } => path.display().to_string(),
         Input::WebDataset { tars } => format!("{} webdataset tar files", tars.len()),
     };
+    let shard_size = opts.shard_size.max(1);
     let (record, recorded) = match read_record(&opts.out)? {
-        Some(r) => (r, true),
-        None => (
-            opts.shards
-                .proposed_record(rows, opts.shard_size.max(1), &name)?,
-            false,
-        ),
+        Some(r) if r.table_rows != rows || r.shard_size != shard_size => {
+            return Err(crate::Error::InvalidInput(format!(
+                "{} records a table of {} rows in shards of {}, but this input has {rows} rows in \
+                 shards of {shard_size}: a run would be refused; use a new --out",
+                opts.out.display(),
+                r.table_rows,
+                r.shard_size
+            )))
+        }
+        Some(r) if r.split_recorded => (r, true),
+        _ => (opts.shards.proposed_record(rows, shard_size, &name)?, false),
     };
     let this_process = opts
         .shards
-        .assign_under(&record, &opts.out.join(RUN_FILE))
+        .assign_under(&record, &opts.out.join(SPLIT_FILE))
         .ok()
         .map(|s| s.index);
     let shares = (0..record.shares)
@@ -136,18 +143,17 @@ impl fmt::Display for Plan {
             r.shard_size,
             r.shard_rows(r.table_shards.saturating_sub(1))
         )?;
+        let how = if self.recorded {
+            "recorded in"
+        } else if self.record.split_recorded || self.this_process.is_some() && r.shares > 1 {
+            "to be recorded in"
+        } else {
+            "a lone process takes the whole table; the first split process records the split in"
+        };
         writeln!(
             f,
-            "split: {} shares, array task id = {} + share * {} ({}: {})",
-            r.shares,
-            r.first_task,
-            r.task_step,
-            if self.recorded {
-                "recorded in"
-            } else {
-                "to be recorded in"
-            },
-            RUN_FILE
+            "split: {} shares, array task id = {} + share * {} ({how} {SPLIT_FILE})",
+            r.shares, r.first_task, r.task_step
         )?;
         match self.this_process {
             Some(s) => writeln!(f, "this process ({}): share {s}", self.who)?,

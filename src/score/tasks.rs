@@ -4,16 +4,16 @@
 //!
 //! The rule is static: the table's shards are dealt round-robin to `shares` shares (shard `k` to
 //! share `k % shares`), and each process scores the missing shards of its one share. The number of
-//! shares, and how Slurm array task ids map to shares, are fixed by the first process that starts in
-//! the output directory: it writes `OUT/run.json` ([`super::record::RunRecord`]) once (create-new, so of concurrent
-//! first tasks one wins and the others read its record). A task resubmitted alone or in a sparse array
+//! shares, and how Slurm array task ids map to shares, are fixed by the first split process that
+//! starts in the output directory: it writes `OUT/split.json` ([`super::record::RunRecord`]) once
+//! (create-new, so of concurrent first tasks one wins and the others read its record). A task resubmitted alone or in a sparse array
 //! (`sbatch --array=1,3`) reads the record and scores its own share, never another task's: a task's
 //! share does not depend on which other tasks run, so nothing is scored twice by design and nothing is
 //! left out.
 
 use std::path::Path;
 
-use super::record::RUN_FILE;
+use super::record::SPLIT_FILE;
 use crate::{Error, Result};
 
 /// One share of the table: shards `k` with `k % count == index`, so `count` processes with indices
@@ -85,7 +85,7 @@ pub enum Scheduler {
     /// No scheduler split: one process.
     #[default]
     None,
-    /// A Slurm job array task (`SLURM_ARRAY_*`); `max` is 0 when `SLURM_ARRAY_TASK_MAX` is unset.
+    /// A Slurm job array task (`SLURM_ARRAY_*`).
     SlurmArray {
         job_id: Option<u64>,
         task_id: u64,
@@ -267,7 +267,7 @@ impl ShareRequest {
             let Some(n) = self.num_shards else {
                 return Err(Error::InvalidInput(format!(
                     "--shard-index {} without a number of shares: pass --num-shards \
-                     (it is recorded in OUT/{RUN_FILE} by the first process)",
+                     (the first split process records it in OUT/{SPLIT_FILE})",
                     self.shard_index.unwrap_or(0)
                 )));
             };

@@ -107,10 +107,10 @@ pub struct ScoreArgs {
     #[arg(long, default_value_t = 10_000)]
     pub shard_size: u64,
     /// This process's share (default: from $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX or an srun
-    /// step's $SLURM_PROCID, mapped through OUT/run.json; see docs/score.md).
+    /// step's $SLURM_PROCID, mapped through OUT/split.json; see docs/score.md).
     #[arg(long)]
     pub shard_index: Option<u64>,
-    /// Number of shares splitting the table (default: recorded in OUT/run.json by the first process,
+    /// Number of shares splitting the table (default: recorded in OUT/split.json by the first process,
     /// which takes it from the array's task count; 1 for a lone process).
     #[arg(long)]
     pub num_shards: Option<u64>,
