@@ -104,6 +104,20 @@ fn status_of_partial_in_flight_and_complete_runs() {
     assert!(st.per_share[0].clips_per_s.is_some());
     let text = status_cmd::format_status(&st);
     assert!(text.contains("--array=1"), "{text}");
+    // The plan of a partial run: the recorded split, and each share's complete shards.
+    let (model, opts) = score_cmd::options(&args(&table, &out, d, &[])).expect("options");
+    let p = viclip::score::plan(&opts, model.config(), candle_core::DType::F32).expect("plan");
+    assert!(p.recorded);
+    assert_eq!(
+        (p.this_share, p.this_process.as_str()),
+        (None, "the whole table")
+    );
+    let complete: Vec<(u64, u64)> = p
+        .shares
+        .iter()
+        .map(|s| (s.num_shards, s.complete))
+        .collect();
+    assert_eq!(complete, [(3, 3), (2, 0), (2, 2)]);
 
     // Someone holds shard 1's lock: in flight; shard 4 is still missing, so task 1 still is too.
     let lock = lock_path(&out, 1);
@@ -138,6 +152,8 @@ fn status_of_partial_in_flight_and_complete_runs() {
         assert_eq!(st.failed.get(kind).copied().unwrap_or(0), n, "{kind}");
     }
     assert_eq!(st.missing_tasks, "");
+    let p = viclip::score::plan(&opts, model.config(), candle_core::DType::F32).expect("plan");
+    assert!(p.shares.iter().all(|s| s.complete == s.num_shards), "{p}");
     let json: serde_json::Value =
         serde_json::from_str(&serde_json::to_string(&st).expect("json")).expect("parse");
     assert_eq!(json["record"]["table_rows"], 13);
@@ -186,7 +202,8 @@ fn plan_lists_each_shares_shards_without_a_model() {
     let p = viclip::score::plan(&opts, &cfg, candle_core::DType::F32).expect("plan");
     assert_eq!(p.record.table_rows, n);
     assert_eq!(p.record.table_shards, n.div_ceil(2));
-    assert_eq!(p.this_process, Some(1));
+    assert_eq!(p.this_share, Some(1));
+    assert_eq!(p.this_process, "share 1 of 3");
     assert!(!p.recorded);
     let shards: Vec<(&str, u64, u64)> = p
         .shares

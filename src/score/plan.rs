@@ -65,8 +65,10 @@ pub struct Plan {
     pub record: RunRecord,
     /// Whether the split is already recorded in the output directory.
     pub recorded: bool,
-    /// This process's share under the record (`None`: the request does not fit the record).
-    pub this_process: Option<u64>,
+    /// This process's share under the record (`None`: a lone process, or one the record refuses).
+    pub this_share: Option<u64>,
+    /// What this process would take: `share 1 of 3`, `the whole table`, or why it is refused.
+    pub this_process: String,
     /// What this process is (from flags and scheduler variables).
     pub who: String,
     pub shares: Vec<SharePlan>,
@@ -95,11 +97,14 @@ pub fn plan(opts: &ScoreOptions, config: &ViClipConfig, dtype: DType) -> Result<
         Some(r) if r.split_recorded => (r, true),
         _ => (opts.shards.proposed_record(rows, shard_size, &name)?, false),
     };
-    let this_process = opts
+    let (this_share, this_process) = match opts
         .shards
         .assign_under(&record, &opts.out.join(SPLIT_FILE))
-        .ok()
-        .map(|s| s.index);
+    {
+        Err(e) => (None, format!("refused: {e}")),
+        Ok(_) if opts.shards.task_id().is_none() => (None, "the whole table".into()),
+        Ok(s) => (Some(s.index), format!("share {} of {}", s.index, s.count)),
+    };
     let shares = (0..record.shares)
         .map(|s| {
             let sel = ShardSelection {
@@ -125,6 +130,7 @@ pub fn plan(opts: &ScoreOptions, config: &ViClipConfig, dtype: DType) -> Result<
     Ok(Plan {
         record,
         recorded,
+        this_share,
         this_process,
         who: opts.shards.describe(),
         shares,
@@ -145,7 +151,7 @@ impl fmt::Display for Plan {
         )?;
         let how = if self.recorded {
             "recorded in"
-        } else if self.record.split_recorded || self.this_process.is_some() && r.shares > 1 {
+        } else if self.this_share.is_some() {
             "to be recorded in"
         } else {
             "a lone process takes the whole table; the first split process records the split in"
@@ -155,10 +161,7 @@ impl fmt::Display for Plan {
             "split: {} shares, array task id = {} + share * {} ({how} {SPLIT_FILE})",
             r.shares, r.first_task, r.task_step
         )?;
-        match self.this_process {
-            Some(s) => writeln!(f, "this process ({}): share {s}", self.who)?,
-            None => writeln!(f, "this process ({}): no share of this split", self.who)?,
-        }
+        writeln!(f, "this process ({}): {}", self.who, self.this_process)?;
         writeln!(f, "share\ttask\tshards\trows\tcomplete\tshard ids")?;
         for s in &self.shares {
             writeln!(

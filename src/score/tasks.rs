@@ -332,9 +332,10 @@ impl ShareRequest {
                 format!("srun task SLURM_PROCID={procid} of {ntasks}")
             }
         };
-        match self.shard_index {
-            Some(i) => format!("--shard-index {i} ({who}{restart})"),
-            None => format!("{who}{restart}"),
+        match (self.shard_index, &self.scheduler) {
+            (Some(i), Scheduler::None) => format!("--shard-index {i}{restart}"),
+            (Some(i), _) => format!("--shard-index {i} ({who}{restart})"),
+            (None, _) => format!("{who}{restart}"),
         }
     }
 }
