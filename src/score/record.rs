@@ -241,7 +241,24 @@ fn create_once<T: Serialize>(out: &Path, name: &str, value: &T) -> Result<bool> 
     match linked {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(Error::io(&final_path, e)),
+        // A file system without hard links: exclusive creation still picks one writer, though a
+        // reader racing the write could see it short (it then fails naming the file).
+        Err(_) => {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&final_path);
+            match f {
+                Ok(mut f) => {
+                    f.write_all(text.as_bytes())
+                        .and_then(|_| f.sync_all())
+                        .map_err(|e| Error::io(&final_path, e))?;
+                    Ok(true)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(Error::io(&final_path, e)),
+            }
+        }
     }
 }
 
