@@ -1,11 +1,11 @@
 //! Which share a process takes, from flags and scheduler variables given as an injected
-//! environment, under the run record `OUT/run.json` that the first process writes: contiguous and
+//! environment, under the run record `OUT/table.json` that the first process writes: contiguous and
 //! strided arrays, resubmissions alone or sparse (`--array=1,3`), Kubernetes Indexed Jobs, srun
 //! steps, and the errors that name what to fix.
 
 use std::path::Path;
 
-use viclip::score::{read_record, Scheduler, ShardSelection, ShareRequest, RUN_FILE, SPLIT_FILE};
+use viclip::score::{read_record, Scheduler, ShardSelection, ShareRequest, SPLIT_FILE, TABLE_FILE};
 
 type Vars = Vec<(&'static str, String)>;
 
@@ -111,7 +111,7 @@ fn a_first_array_that_is_not_a_range_needs_num_shards() {
         "{e}"
     );
     assert!(
-        !out.join(RUN_FILE).exists() && !out.join(SPLIT_FILE).exists(),
+        !out.join(TABLE_FILE).exists() && !out.join(SPLIT_FILE).exists(),
         "nothing recorded on error"
     );
     // With --num-shards, task ids are the shares.
@@ -201,7 +201,7 @@ fn concurrent_first_tasks_agree_on_one_record() {
         .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, [RUN_FILE, SPLIT_FILE], "no temporary file left");
+    assert_eq!(names, [SPLIT_FILE, TABLE_FILE], "no temporary file left");
 }
 
 #[test]

@@ -14,8 +14,9 @@ use std::path::Path;
 
 use clap::Parser;
 use score_common::*;
-use viclip::score::status::{lock_path, status, ShardState};
-use viclip::score::RUN_FILE;
+use viclip::score::shard_lock_path as lock_path;
+use viclip::score::status::{status, ShardState};
+use viclip::score::TABLE_FILE;
 
 fn args(table: &Path, out: &Path, root: &Path, extra: &[&str]) -> score_cmd::ScoreArgs {
     let mut v: Vec<String> = [
@@ -73,7 +74,7 @@ fn status_of_partial_in_flight_and_complete_runs() {
         &["--num-shards", "3", "--shard-index", "0"],
     );
     score_cmd::run_plan(&plan_args).expect("plan");
-    assert!(!out.join(RUN_FILE).exists(), "--plan writes nothing");
+    assert!(!out.join(TABLE_FILE).exists(), "--plan writes nothing");
 
     // Shares 0 and 2 of 3 ran; share 1 (shards 1 and 4) did not.
     for i in ["0", "2"] {
@@ -106,8 +107,14 @@ fn status_of_partial_in_flight_and_complete_runs() {
     assert!(text.contains("--array=1"), "{text}");
     // The plan of a partial run: the recorded split, and each share's complete shards.
     let (model, opts) = score_cmd::options(&args(&table, &out, d, &[])).expect("options");
-    let p = viclip::score::plan(&opts, model.config(), candle_core::DType::F32).expect("plan");
+    let p = viclip::score::plan(&opts, model.config(), candle_core::DType::F32, &[]).expect("plan");
     assert!(p.recorded);
+    // The plan's identity is the one the run recorded, computed without the model.
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).expect("run.json"))
+            .expect("parse");
+    assert_eq!(p.identity, recorded);
+    assert_eq!(p.recorded_diff, Some(Vec::new()));
     assert_eq!(
         (p.this_share, p.this_process.as_str()),
         (None, "the whole table")
@@ -152,7 +159,7 @@ fn status_of_partial_in_flight_and_complete_runs() {
         assert_eq!(st.failed.get(kind).copied().unwrap_or(0), n, "{kind}");
     }
     assert_eq!(st.missing_tasks, "");
-    let p = viclip::score::plan(&opts, model.config(), candle_core::DType::F32).expect("plan");
+    let p = viclip::score::plan(&opts, model.config(), candle_core::DType::F32, &[]).expect("plan");
     assert!(p.shares.iter().all(|s| s.complete == s.num_shards), "{p}");
     let json: serde_json::Value =
         serde_json::from_str(&serde_json::to_string(&st).expect("json")).expect("parse");
@@ -175,14 +182,13 @@ fn plan_lists_each_shares_shards_without_a_model() {
     let table = d.join("internvid.jsonl");
     let n = write_internvid(&table).len() as u64;
     let out = d.join("out");
-    // No video exists and the weights path is never opened: only the row count is read.
-    let mut a = args(
+    // No video exists and no model is loaded: the row count is read and the files hashed.
+    let a = args(
         &table,
         &out,
         d,
         &["--num-shards", "3", "--shard-index", "1"],
     );
-    a.weights = Some(d.join("absent.safetensors"));
     let opts = viclip::score::ScoreOptions {
         input: score_cmd::input(&a).expect("input"),
         out: out.clone(),
@@ -196,10 +202,19 @@ fn plan_lists_each_shares_shards_without_a_model() {
         embeddings: false,
         aesthetic: None,
         model_name: "m".into(),
+        weights: Some(TINY_WEIGHTS.into()),
+        cancel: None,
         write_report: false,
     };
     let cfg = viclip::ViClipConfig::from_name_or_path(TINY_CONFIG).expect("cfg");
-    let p = viclip::score::plan(&opts, &cfg, candle_core::DType::F32).expect("plan");
+    let p = viclip::score::plan(&opts, &cfg, candle_core::DType::F32, &[]).expect("plan");
+    assert_eq!(
+        p.identity["weights"]["sha256"],
+        viclip::manifest::sha256_file(Path::new(TINY_WEIGHTS)).expect("sha256"),
+        "the weights file is hashed as a run hashes it"
+    );
+    assert_eq!(p.identity["input"]["rows"], n);
+    assert_eq!(p.recorded_diff, None, "no run.json yet");
     assert_eq!(p.record.table_rows, n);
     assert_eq!(p.record.table_shards, n.div_ceil(2));
     assert_eq!(p.this_share, Some(1));

@@ -1,47 +1,18 @@
-//! `viclip score --plan`: what a run would do (shards, each share's shards, the settings it records)
-//! from the input's row count alone, without decoding a video or loading a model.
+//! `viclip score --plan`: what a run would do (shards, each share's shards, the run identity it
+//! records and whether the output directory's run matches it) from the input's row count and file
+//! hashes, without decoding a video or loading a model.
 
 use std::fmt;
 
 use candle_core::DType;
 use serde::Serialize;
-use serde_json::json;
 
+use super::identity::{diff, run_identity, HashCache};
 use super::record::{read_record, RunRecord, SPLIT_FILE};
-use super::run::ScoreOptions;
-use super::shards::stats_path;
+use super::run::{input_name, ScoreOptions};
 use super::tasks::ShardSelection;
-use super::Input;
+use super::verify::{shard_state, ShardState};
 use crate::{Result, ViClipConfig};
-
-/// The settings a shard's values depend on (recorded in every stats file and parquet footer); a
-/// rerun must match them to reuse finished shards.
-pub(crate) fn settings(
-    config: &ViClipConfig,
-    dtype: DType,
-    opts: &ScoreOptions,
-) -> serde_json::Value {
-    json!({
-        "model": opts.model_name,
-        "config": config,
-        "dtype": format!("{dtype:?}"),
-        "preprocess": opts.preprocess,
-        "shard_size": opts.shard_size,
-        "batch_size": opts.batch_size,
-        "embeddings": opts.embeddings,
-        "aesthetic": opts.aesthetic.as_ref().map(|a| json!({
-            "scorer": a.info, "frames": a.frames, "reduce": a.reduce.as_str(),
-        })),
-        // Which columns, not where the files are: a resumed run may see them under other paths.
-        "input": match &opts.input {
-            Input::Table { columns: c, .. } => json!({
-                "video": format!("{:?}", c.video), "caption": c.caption,
-                "start": c.start, "end": c.end, "clips": c.clips,
-            }),
-            Input::WebDataset { .. } => json!("webdataset"),
-        },
-    })
-}
 
 /// One share of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,7 +24,8 @@ pub struct SharePlan {
     pub shards: String,
     pub num_shards: u64,
     pub rows: u64,
-    /// Of its shards, those already complete in the output directory.
+    /// Of its shards, those already complete for this identity in the output directory (files
+    /// present with their recorded sizes; a run also checks the hashes of files that changed).
     pub complete: u64,
 }
 
@@ -72,17 +44,44 @@ pub struct Plan {
     /// What this process is (from flags and scheduler variables).
     pub who: String,
     pub shares: Vec<SharePlan>,
-    pub settings: serde_json::Value,
+    /// The run identity a run with these options records (`OUT/run.json`, every shard's stats),
+    /// but for the keys in `unknown`.
+    pub identity: serde_json::Value,
+    /// Top-level identity keys this command cannot know without loading or fetching something
+    /// (`weights` for a manifest model not yet fetched, `aesthetic` for the scorer); not compared.
+    pub unknown: Vec<String>,
+    /// How the identity compares with the output directory's `run.json`: `None` when there is
+    /// none, else one line per differing key (empty: a run would be accepted).
+    pub recorded_diff: Option<Vec<String>>,
 }
 
-/// The plan of `opts` for a model with `config` in `dtype`: reads the input's row count and the
-/// output directory's record and stats file names; writes nothing.
-pub fn plan(opts: &ScoreOptions, config: &ViClipConfig, dtype: DType) -> Result<Plan> {
+/// The plan of `opts` for a model with `config` in `dtype`: reads the input's row count, hashes
+/// the input and model files as a run does (the hash cache is read, not written), reads the output
+/// directory's records and shard stats; writes nothing.
+/// `unknown`: see [`Plan::unknown`].
+pub fn plan(
+    opts: &ScoreOptions,
+    config: &ViClipConfig,
+    dtype: DType,
+    unknown: &[&str],
+) -> Result<Plan> {
     let rows = opts.input.count_rows()?;
-    let name = match &opts.input {
-        Input::Table { path, .. } => path.display().to_string(),
-        Input::WebDataset { tars } => format!("{} webdataset tar files", tars.len()),
-    };
+    let name = input_name(&opts.input);
+    let identity = run_identity(config, dtype, opts, rows, &mut HashCache::open(&opts.out))?;
+    let recorded_diff = std::fs::read_to_string(opts.out.join("run.json"))
+        .ok()
+        .map(
+            |text| match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(r) => diff(&identity, &r)
+                    .into_iter()
+                    .filter(|l| {
+                        let key = l.split([':', '.']).next().unwrap_or_default();
+                        !unknown.contains(&key)
+                    })
+                    .collect(),
+                Err(e) => vec![format!("run.json: does not parse ({e})")],
+            },
+        );
     let shard_size = opts.shard_size.max(1);
     let (record, recorded) = match read_record(&opts.out)? {
         Some(r) if r.table_rows != rows || r.shard_size != shard_size => {
@@ -105,7 +104,7 @@ pub fn plan(opts: &ScoreOptions, config: &ViClipConfig, dtype: DType) -> Result<
         Ok(_) if opts.shards.task_id().is_none() => (None, "the whole table".into()),
         Ok(s) => (Some(s.index), format!("share {} of {}", s.index, s.count)),
     };
-    let shares = (0..record.shares)
+    let mut shares = (0..record.shares)
         .map(|s| {
             let sel = ShardSelection {
                 index: s,
@@ -120,13 +119,20 @@ pub fn plan(opts: &ScoreOptions, config: &ViClipConfig, dtype: DType) -> Result<
                 shards: sel.describe(record.table_shards),
                 num_shards: mine.len() as u64,
                 rows: mine.iter().map(|&k| record.shard_rows(k)).sum(),
-                complete: mine
-                    .iter()
-                    .filter(|&&k| stats_path(&opts.out, k).is_file())
-                    .count() as u64,
+                complete: 0,
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    for s in &mut shares {
+        for k in (s.share..record.table_shards).step_by(record.shares as usize) {
+            if matches!(
+                shard_state(&opts.out, k, &identity, false)?,
+                ShardState::Complete
+            ) {
+                s.complete += 1;
+            }
+        }
+    }
     Ok(Plan {
         record,
         recorded,
@@ -134,7 +140,9 @@ pub fn plan(opts: &ScoreOptions, config: &ViClipConfig, dtype: DType) -> Result<
         this_process,
         who: opts.shards.describe(),
         shares,
-        settings: settings(config, dtype, opts),
+        identity,
+        unknown: unknown.iter().map(|k| k.to_string()).collect(),
+        recorded_diff,
     })
 }
 
@@ -170,7 +178,27 @@ impl fmt::Display for Plan {
                 s.share, s.task, s.num_shards, s.rows, s.complete, s.shards
             )?;
         }
-        let text = serde_json::to_string_pretty(&self.settings).map_err(|_| fmt::Error)?;
-        writeln!(f, "settings (recorded with every shard):\n{text}")
+        let text = serde_json::to_string_pretty(&self.identity).map_err(|_| fmt::Error)?;
+        writeln!(
+            f,
+            "run identity (recorded in run.json and with every shard):\n{text}"
+        )?;
+        if !self.unknown.is_empty() {
+            writeln!(
+                f,
+                "not known before the run starts (recorded then, not compared here): {}",
+                self.unknown.join(", ")
+            )?;
+        }
+        match &self.recorded_diff {
+            None => writeln!(f, "run.json: none yet (the first process writes it)"),
+            Some(d) if d.is_empty() => writeln!(f, "run.json: matches (a run resumes it)"),
+            Some(d) => writeln!(
+                f,
+                "run.json: differs (a run is refused while the directory holds a finished shard); this \
+                 command's value, then the run's:\n  {}",
+                d.join("\n  ")
+            ),
+        }
     }
 }

@@ -1,5 +1,10 @@
-//! `OUT/run.json` and `OUT/split.json`: the records that fix a run's table and its split across
+//! `OUT/table.json` and `OUT/split.json`: the records that fix a run's table and its split across
 //! resubmissions, and this process's share under them (see [`super::tasks`] for the rule).
+//!
+//! Both are first-writer-wins and never replaced, unlike the run identity `OUT/run.json`
+//! (`super::runfile`), which every process compares with its own before any work and which a
+//! process may replace while no shard is finished. The identity says *what* is computed; these say
+//! how the table is dealt out, which must not change while any task of the run may still start.
 //!
 //! Two files, because a lone process (the whole table, e.g. a first try on one machine) fixes the
 //! table but must not fix the split: the first *split* process (array task, indexed pod, srun task,
@@ -18,14 +23,14 @@ use super::tasks::{share_of, Scheduler, ShardSelection, ShareRequest};
 use crate::{Error, Result};
 
 /// The table record in the output directory: rows, shard size, shards.
-pub const RUN_FILE: &str = "run.json";
+pub const TABLE_FILE: &str = "table.json";
 /// The split record: shares and the array task id mapping.
 pub const SPLIT_FILE: &str = "split.json";
 
 /// More shards than this in a record is taken for a damaged file (status walks every shard).
 const MAX_SHARDS: u64 = 1 << 32;
 
-/// `run.json` on disk.
+/// `table.json` on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct TableFile {
     table_rows: u64,
@@ -44,7 +49,7 @@ struct SplitFile {
     array_job_id: Option<u64>,
 }
 
-/// What the run's first processes fixed for every later one (`run.json` and `split.json` read
+/// What the run's first processes fixed for every later one (`table.json` and `split.json` read
 /// together). Status needs only this (not the input table) to know which shards exist and which
 /// task owns which.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,7 +120,7 @@ impl RunRecord {
 pub struct Assignment {
     pub selection: ShardSelection,
     pub record: RunRecord,
-    /// Whether this process wrote `run.json` (it was the first to start).
+    /// Whether this process wrote `table.json` (it was the first to start).
     pub wrote_table: bool,
     /// Whether this process wrote `split.json` (it was the first split process to start).
     pub wrote_split: bool,
@@ -181,7 +186,7 @@ fn damaged(path: &Path, what: &str) -> Error {
 }
 
 fn read_table(out: &Path) -> Result<Option<TableFile>> {
-    let p = out.join(RUN_FILE);
+    let p = out.join(TABLE_FILE);
     let Some(t) = read_json::<TableFile>(&p)? else {
         return Ok(None);
     };
@@ -337,7 +342,7 @@ impl ShareRequest {
         }
     }
 
-    /// Reads (or, as the first process, writes) `out/run.json`, and for a process that is one of
+    /// Reads (or, as the first process, writes) `out/table.json`, and for a process that is one of
     /// several `out/split.json`, and returns this process's share. A record for another table size
     /// or shard size is refused.
     pub fn assign(
@@ -347,7 +352,7 @@ impl ShareRequest {
         shard_size: u64,
         input: &str,
     ) -> Result<Assignment> {
-        let file = out.join(RUN_FILE);
+        let file = out.join(TABLE_FILE);
         let table = TableFile {
             table_rows,
             shard_size,
@@ -359,7 +364,7 @@ impl ShareRequest {
             None => self.proposed_split()?,
             Some(_) => None,
         };
-        let wrote_table = create_once(out, RUN_FILE, &table)?;
+        let wrote_table = create_once(out, TABLE_FILE, &table)?;
         let t = read_table(out)?
             .ok_or_else(|| Error::InvalidInput(format!("{}: vanished", file.display())))?;
         if t.table_rows != table_rows || t.shard_size != shard_size {

@@ -1,11 +1,10 @@
-//! What a finished shard records, and how a rerun recognises one.
+//! What a finished shard records and where its files are (how a rerun recognises a finished shard
+//! is `super::verify`; which shards a process takes is `super::tasks`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-
-use crate::{Error, Result};
 
 /// `{shard}_stats.json`: what one shard did. Written last, so its presence marks the shard complete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,8 +19,15 @@ pub struct ShardStats {
     pub clips: u64,
     pub seconds: f64,
     pub clips_per_s: f64,
-    /// The settings the shard was scored with; a rerun with other settings must not mix with it.
+    /// The run identity the shard was scored with (`super::identity`); a rerun with another
+    /// must not mix with it.
     pub settings: serde_json::Value,
+    /// Every file of the shard with its size and SHA-256 as written (the stats file excepted).
+    #[serde(default)]
+    pub files: Vec<super::verify::FileRecord>,
+    /// Settings that may differ between the shards of one run (batch size, workers, device).
+    #[serde(default)]
+    pub scored_with: serde_json::Value,
 }
 
 /// File stem of shard `k`: zero-padded so that name order is shard order (as embedding readers sort).
@@ -35,37 +41,4 @@ pub(crate) fn parquet_path(out: &Path, k: u64) -> PathBuf {
 
 pub(crate) fn stats_path(out: &Path, k: u64) -> PathBuf {
     out.join(format!("{}_stats.json", stem(k)))
-}
-
-/// The stats of shard `k` when it is complete (stats and parquet present), checked against the
-/// run's settings: a shard scored differently is an error rather than silently kept.
-pub(crate) fn completed(
-    out: &Path,
-    k: u64,
-    settings: &serde_json::Value,
-) -> Result<Option<ShardStats>> {
-    let sp = stats_path(out, k);
-    let text = match std::fs::read_to_string(&sp) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(&sp, e)),
-    };
-    if !parquet_path(out, k).is_file() {
-        return Ok(None);
-    }
-    // A stats file that does not parse was not written by a finished shard (it is renamed into place
-    // whole), so it is treated as absent and the shard is redone.
-    let Ok(stats) = serde_json::from_str::<ShardStats>(&text) else {
-        return Ok(None);
-    };
-    if &stats.settings != settings {
-        return Err(Error::InvalidInput(format!(
-            "{}: this shard was scored with other settings ({}) than this run's ({}); \
-             use a new --out directory, or rerun with the same options",
-            sp.display(),
-            stats.settings,
-            settings
-        )));
-    }
-    Ok(Some(stats))
 }

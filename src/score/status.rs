@@ -1,30 +1,27 @@
 //! `viclip status OUT`: where a (possibly split, possibly running) run stands, from the output
-//! directory alone: the run record, the shards' stats files and their lock files.
+//! directory alone: the run records, the shards' stats files (checked as `viclip report` checks
+//! them: this run's identity, every listed file present with its recorded size) and their lock files.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
-use super::record::{read_record, RunRecord, RUN_FILE};
-use super::shards::{parquet_path, stats_path, stem, ShardStats};
+use super::lock::{is_locked, shard_lock_path};
+use super::record::{read_record, RunRecord, TABLE_FILE};
+use super::shards::{stats_path, ShardStats};
+use super::verify::{self, recorded_identity, shard_state};
 use crate::{Error, Result};
-
-/// `OUT/.locks/NNNNN.lock`: held (flock, exclusive) by the process scoring shard `k`.
-pub fn lock_path(out: &Path, k: u64) -> PathBuf {
-    out.join(".locks").join(format!("{}.lock", stem(k)))
-}
 
 /// What a shard is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShardState {
-    /// Its stats file (written last) and parquet file exist.
+    /// Its stats file (written last) carries the run's identity and its files are all there.
     Complete,
     /// Not complete, and some process holds its lock.
     InFlight,
-    /// Neither: nobody is scoring it.
+    /// Neither: nobody is scoring it (never scored, or its files were damaged since).
     Missing,
 }
 
@@ -67,41 +64,24 @@ pub struct RunStatus {
     pub missing_tasks: String,
 }
 
-/// Whether some process holds `path`'s lock: a non-blocking shared flock taken and dropped at once.
-/// (libc's flock: std's `File::try_lock_shared` is newer than the crate's minimum Rust version.)
-#[cfg(unix)]
-fn locked(path: &Path) -> Result<bool> {
-    use std::os::fd::AsRawFd;
-    let f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(Error::io(path, e)),
+/// Stats of shard `k` when it is complete for the run of `identity` (`None` without one).
+fn complete_stats(
+    out: &Path,
+    k: u64,
+    identity: Option<&serde_json::Value>,
+) -> Result<Option<ShardStats>> {
+    let Some(id) = identity else {
+        return Ok(None);
     };
-    // SAFETY: the descriptor is open for the duration of both calls.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
-        // SAFETY: as above; closing the file would release the lock too.
-        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
-        return Ok(false);
+    if !matches!(
+        shard_state(out, k, id, false)?,
+        verify::ShardState::Complete
+    ) {
+        return Ok(None);
     }
-    let e = std::io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(true)
-    } else {
-        Err(Error::io(path, e))
-    }
-}
-
-/// Without flock, no shard is reported in flight.
-#[cfg(not(unix))]
-fn locked(_path: &Path) -> Result<bool> {
-    Ok(false)
-}
-
-/// Stats of a complete shard (stats file that parses, and the parquet file).
-fn complete_stats(out: &Path, k: u64) -> Option<ShardStats> {
-    let text = std::fs::read_to_string(stats_path(out, k)).ok()?;
-    let stats = serde_json::from_str::<ShardStats>(&text).ok()?;
-    parquet_path(out, k).is_file().then_some(stats)
+    // Parsed once more for its numbers: a stats file is a few KiB.
+    let text = std::fs::read_to_string(stats_path(out, k)).ok();
+    Ok(text.and_then(|t| serde_json::from_str::<ShardStats>(&t).ok()))
 }
 
 /// Ids as Slurm's `--array=` list: ascending, runs of consecutive ids as `a-b`.
@@ -123,14 +103,15 @@ pub fn array_list(ids: &[u64]) -> String {
     parts.join(",")
 }
 
-/// The status of the run in `out` (needs `OUT/run.json`, written when a run starts).
+/// The status of the run in `out` (needs `OUT/table.json`, written when a run starts).
 pub fn status(out: &Path) -> Result<RunStatus> {
     let record = read_record(out)?.ok_or_else(|| {
         Error::InvalidInput(format!(
-            "{}: no {RUN_FILE}: not the --out of a `viclip score` run (or no process has started yet)",
+            "{}: no {TABLE_FILE}: not the --out of a `viclip score` run (or no process has started yet)",
             out.display()
         ))
     })?;
+    let identity = recorded_identity(out, 0..record.table_shards);
     let n = record.shares.max(1);
     let mut shares: Vec<ShareStatus> = (0..n)
         .map(|s| ShareStatus {
@@ -161,7 +142,7 @@ pub fn status(out: &Path) -> Result<RunStatus> {
     };
     for k in 0..record.table_shards {
         let sh = &mut shares[(k % n) as usize];
-        let state = if let Some(s) = complete_stats(out, k) {
+        let state = if let Some(s) = complete_stats(out, k, identity.as_ref())? {
             sh.complete += 1;
             sh.rows_done += s.rows;
             sh.clips += s.clips;
@@ -172,7 +153,7 @@ pub fn status(out: &Path) -> Result<RunStatus> {
                 *st.failed.entry(kind).or_insert(0) += c;
             }
             ShardState::Complete
-        } else if locked(&lock_path(out, k))? {
+        } else if is_locked(&shard_lock_path(out, k))? {
             sh.in_flight += 1;
             sh.rows_left += record.shard_rows(k);
             ShardState::InFlight

@@ -34,6 +34,8 @@ pub(crate) struct Ctx<'a> {
     pub pipeline: PipelineOptions,
     pub aesthetic: Option<&'a AestheticOptions>,
     pub pool: &'a rayon::ThreadPool,
+    /// Set to stop between two batches ([`crate::Error::Interrupted`]).
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Clip groups: one per file, files in order of first appearance, spans in row order.
@@ -82,6 +84,12 @@ pub(crate) fn score_shard(
         .collect();
     if !clip_rows.is_empty() {
         for batch in Pipeline::spawn(sources, ctx.pipeline.clone())? {
+            if ctx
+                .cancel
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                return Err(crate::Error::Interrupted);
+            }
             for f in &batch.failures {
                 if let Some(&r) = clip_rows.get(f.clip_index) {
                     video_fail[r] = Some(RowFailure::new(

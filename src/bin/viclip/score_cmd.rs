@@ -5,6 +5,8 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -17,6 +19,12 @@ use viclip::score::{
     VideoLocator,
 };
 use viclip::{LoadOptions, ViClip, ViClipConfig};
+
+// `--plan` lives in its own file; the path attribute resolves next to this file both in the binary and
+// where tests include this file with `#[path]`.
+#[path = "score_plan.rs"]
+mod plan;
+pub use plan::run_plan;
 
 #[derive(Args, Debug, Clone)]
 pub struct ScoreArgs {
@@ -114,8 +122,8 @@ pub struct ScoreArgs {
     /// which takes it from the array's task count; 1 for a lone process).
     #[arg(long)]
     pub num_shards: Option<u64>,
-    /// Print the shards, each share's shards and the settings that would be recorded, then exit
-    /// (reads the input's row count; decodes nothing and loads no weights).
+    /// Print the shards, each share's shards and the run identity that would be recorded, then exit
+    /// (reads the input's row count and hashes the files; decodes nothing and loads no model).
     #[arg(long)]
     pub plan: bool,
     /// Do not write the report when the last shard completes.
@@ -140,7 +148,8 @@ fn parse_reduce(s: &str) -> std::result::Result<Reduce, String> {
     s.parse().map_err(|e: viclip::Error| e.to_string())
 }
 
-fn load_model(a: &ScoreArgs) -> Result<(ViClip, String)> {
+/// The model, its name for the output, and the checkpoint file (hashed into the run identity).
+fn load_model(a: &ScoreArgs) -> Result<(ViClip, String, PathBuf)> {
     let opts = LoadOptions::from_flags(&a.device, &a.dtype, a.batch_size)?;
     let (weights, cfg, name) = match (&a.model, &a.weights, &a.config) {
         (Some(name), _, _) => {
@@ -156,7 +165,7 @@ fn load_model(a: &ScoreArgs) -> Result<(ViClip, String)> {
         }
         _ => bail!("pass --weights W --config C, or --model NAME"),
     };
-    Ok((ViClip::from_files(&weights, &cfg, opts)?, name))
+    Ok((ViClip::from_files(&weights, &cfg, opts)?, name, weights))
 }
 
 /// The input the flags describe.
@@ -226,6 +235,7 @@ fn aesthetic(a: &ScoreArgs) -> Result<Option<AestheticOptions>> {
         frames: a.aesthetic_frames.max(1),
         reduce: a.aesthetic_reduce,
         info,
+        files: vec![w.clone(), head.clone()],
     }))
 }
 
@@ -233,7 +243,7 @@ fn aesthetic(a: &ScoreArgs) -> Result<Option<AestheticOptions>> {
 pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
     let shards = ShareRequest::from_process_env(a.shard_index, a.num_shards)?;
     let input = input(a)?;
-    let (model, model_name) = load_model(a)?;
+    let (model, model_name, weights) = load_model(a)?;
     let t = model.config().vision.num_frames;
     if let FrameSampling::Uniform(k) = a.sampling {
         if k != t {
@@ -257,57 +267,52 @@ pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
         embeddings: a.embeddings,
         aesthetic: aesthetic(a)?,
         model_name,
+        weights: Some(weights),
         write_report: !a.no_report,
+        cancel: None,
     };
     Ok((model, opts))
 }
 
-/// The model's config without its weights (a manifest entry's is read, not downloaded).
-fn model_config(a: &ScoreArgs) -> Result<(ViClipConfig, String)> {
-    match (&a.model, &a.weights, &a.config) {
-        (Some(name), _, _) => Ok((viclip::manifest::find(name)?.config()?, name.clone())),
-        (None, Some(w), Some(c)) => Ok((
-            ViClipConfig::from_name_or_path(c)?,
-            w.file_name().map_or(w.display().to_string(), |f| {
-                f.to_string_lossy().into_owned()
-            }),
-        )),
-        _ => bail!("pass --weights W --config C, or --model NAME"),
-    }
+/// SIGINT and SIGTERM set a flag that the run checks between batches: it then removes its
+/// temporary files and returns, and the process exits with 130 or 143 as if killed by the signal.
+/// A second signal ends the process at once (the kernel releases its locks; a rerun resumes). The
+/// handlers stay registered after the run: signal-hook cannot restore the default action, and an
+/// unregistered signal would then be ignored.
+struct Signals {
+    int: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
+    any: Arc<AtomicBool>,
 }
 
-/// `viclip score --plan`: the run's shards and shares from the input's row count.
-pub fn run_plan(a: &ScoreArgs) -> Result<()> {
-    let (cfg, model_name) = model_config(a)?;
-    let opts = ScoreOptions {
-        input: input(a)?,
-        out: a.out.clone(),
-        shard_size: a.shard_size,
-        shards: ShareRequest::from_process_env(a.shard_index, a.num_shards)?,
-        preprocess: Preprocess::for_config(&cfg)
-            .with_sampling(a.sampling)
-            .with_resize(a.resize),
-        batch_size: a.batch_size,
-        workers: a.workers,
-        embeddings: a.embeddings,
-        aesthetic: None,
-        model_name,
-        write_report: !a.no_report,
-    };
-    if a.shard_size == 0 {
-        bail!("--shard-size must be >= 1");
+impl Signals {
+    fn register() -> Result<Self> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let s = Signals {
+            int: Arc::new(AtomicBool::new(false)),
+            term: Arc::new(AtomicBool::new(false)),
+            any: Arc::new(AtomicBool::new(false)),
+        };
+        for (sig, own) in [(SIGINT, &s.int), (SIGTERM, &s.term)] {
+            // Order matters: the shutdown hook sees the flag set only from the second signal on.
+            flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&s.any))?;
+            flag::register(sig, Arc::clone(own))?;
+            flag::register(sig, Arc::clone(&s.any))?;
+        }
+        Ok(s)
     }
-    print!(
-        "{}",
-        viclip::score::plan(&opts, &cfg, viclip::parse_dtype(&a.dtype)?)?
-    );
-    if a.aesthetic {
-        println!("(with --aesthetic, the scorer's files and kind are recorded too)");
+
+    /// The exit code of the signal received, if any.
+    fn exit_code(&self) -> Option<i32> {
+        if self.int.load(Ordering::Relaxed) {
+            Some(130)
+        } else if self.term.load(Ordering::Relaxed) {
+            Some(143)
+        } else {
+            None
+        }
     }
-    if a.batch_size == 0 {
-        println!("(--batch-size 0: the batch size is picked from the GPU's free memory at start and recorded)");
-    }
-    Ok(())
 }
 
 /// Runs `viclip score`.
@@ -315,7 +320,9 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     if a.plan {
         return run_plan(a);
     }
-    let (model, opts) = options(a)?;
+    let (model, mut opts) = options(a)?;
+    let signals = Signals::register()?;
+    opts.cancel = Some(Arc::clone(&signals.any));
     let t0 = Instant::now();
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = ProgressBar::new(0);
@@ -328,6 +335,13 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     let mut last_log = Instant::now();
     let every = Duration::from_secs(a.log_every.max(1));
     let mut show = |p: &Progress| {
+        if let Some(n) = &p.note {
+            match &bar {
+                Some(b) => b.println(format!("viclip score: {n}")),
+                None => eprintln!("viclip score: {n}"),
+            }
+            return;
+        }
         let rate = p.clips as f64 / t0.elapsed().as_secs_f64().max(1e-9);
         let msg = format!("{rate:.1} clips/s, {} failed", p.rows_failed);
         if let Some(b) = &bar {
@@ -342,7 +356,25 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
             );
         }
     };
-    let summary = score(&model, &opts, &mut show)?;
+    let summary = match score(&model, &opts, &mut show) {
+        Err(viclip::Error::Interrupted) => {
+            if let Some(b) = &bar {
+                b.abandon();
+            }
+            eprintln!("viclip score: {}", viclip::Error::Interrupted);
+            std::process::exit(signals.exit_code().unwrap_or(130));
+        }
+        // A refused rerun lists one differing setting a line; the binary's error handler joins
+        // lines into one, so the list is printed here and the error keeps its first line.
+        Err(e) if e.to_string().contains('\n') => {
+            let text = e.to_string();
+            let (head, list) = text.split_once('\n').unwrap_or((&text, ""));
+            eprintln!("viclip score: {head}\n{list}");
+            let short = head.split("; this command's value").next().unwrap_or(head);
+            bail!("{short}; the settings that differ are listed above");
+        }
+        r => r?,
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -368,7 +400,8 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `viclip report DIR`: writes `report.json` and the histograms, prints the quantiles.
+/// Runs `viclip report DIR`: writes `report.json` and the histograms, prints the quantiles (refused
+/// on a run with a shard missing or damaged).
 pub fn run_report(a: &ReportArgs) -> Result<()> {
     let r = report::write_report(&a.dir)?;
     print!("{}", report::format_report(&r));
