@@ -164,6 +164,12 @@ fn find_video(root: Option<&Path>, name: &str) -> std::result::Result<PathBuf, S
     if let Some(s) = special {
         return Err(s);
     }
+    if p.exists() {
+        // A FIFO, device or directory under the video's name: say what it is (never opened).
+        if let Err(m) = crate::frames::check_regular_file(&p, "a video file") {
+            return Err(format!("{}: {m}", p.display()));
+        }
+    }
     Err(format!(
         "{}: no such video (also tried .{}); check --video-root and the file-name pattern",
         p.display(),

@@ -96,6 +96,12 @@ pub fn run(args: &AestheticArgs) -> Result<()> {
             let labels = (0..n).map(|i| format!("{}[{i}]", path.display())).collect();
             ("tensor", labels, scores.into_iter().map(Ok).collect())
         } else if !args.images.is_empty() {
+            // A FIFO or device among the images would block the reader: refuse it up front.
+            for p in &args.images {
+                if let Err(msg) = viclip::frames::check_regular_file(p, "an image file") {
+                    bail!("{}: {msg}", p.display());
+                }
+            }
             let labels = args
                 .images
                 .iter()

@@ -150,6 +150,7 @@ fn parse_reduce(s: &str) -> std::result::Result<Reduce, String> {
 
 /// The model, its name for the output, and the checkpoint file (hashed into the run identity).
 fn load_model(a: &ScoreArgs) -> Result<(ViClip, String, PathBuf)> {
+    viclip::limits::check_batch_size(a.batch_size)?;
     let opts = LoadOptions::from_flags(&a.device, &a.dtype, a.batch_size)?;
     let (weights, cfg, name) = match (&a.model, &a.weights, &a.config) {
         (Some(name), _, _) => {
@@ -263,7 +264,11 @@ pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
         shards,
         preprocess,
         batch_size: model.options().batch_size,
-        workers: a.workers,
+        // 0 picks one per core; anything else is capped before threads are started.
+        workers: match a.workers {
+            0 => 0,
+            w => viclip::limits::check_workers(w)?,
+        },
         embeddings: a.embeddings,
         aesthetic: aesthetic(a)?,
         model_name,
