@@ -13,13 +13,14 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use candle_core::DType;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::input::Input;
 use super::run::ScoreOptions;
-use crate::{Error, Result, ViClip};
+use crate::{Error, Result, ViClipConfig};
 
 /// Files up to this size are hashed whole for the input fingerprint.
 const WHOLE: u64 = 64 << 20;
@@ -193,9 +194,11 @@ impl HashCache {
     }
 }
 
-/// The identity of the run `opts` describes with `model` over an input of `rows` rows.
+/// The identity of the run `opts` describes with a model of `config` in `dtype` over an input of
+/// `rows` rows. Needs no loaded model, so `score --plan` shows the same identity a run records.
 pub(crate) fn run_identity(
-    model: &ViClip,
+    config: &ViClipConfig,
+    dtype: DType,
     opts: &ScoreOptions,
     rows: u64,
     cache: &mut HashCache,
@@ -241,8 +244,8 @@ pub(crate) fn run_identity(
         "version": env!("CARGO_PKG_VERSION"),
         "input": input_identity(&opts.input, rows)?,
         "weights": weights,
-        "config": model.config(),
-        "dtype": format!("{:?}", model.options().dtype),
+        "config": config,
+        "dtype": format!("{dtype:?}"),
         "preprocess": opts.preprocess,
         "video_root": video_root,
         "shard_size": opts.shard_size,

@@ -58,7 +58,33 @@ pub(crate) fn try_lock(path: &Path) -> Result<Option<FileLock>> {
     Ok(try_flock(&file, path)?.then_some(FileLock { _file: file }))
 }
 
-/// Whether another process holds the lock at `path` now (a missing file is not held).
+/// Tries before a claim concludes that another process holds a shard, and the pause between them.
+const CLAIM_TRIES: u32 = 5;
+const CLAIM_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Claims the shard lock at `path`: [`try_lock`], retried a few times over about 100 ms.
+///
+/// [`is_locked`] (`viclip status`) probes by taking the lock for an instant, so a claim that lands
+/// in that instant would otherwise take a free shard for another process's and skip it. Retrying
+/// the claim was preferred to a probe that takes no lock: the only lock-free ways to see an flock
+/// (`/proc/locks`, `F_OFD_GETLK` on flock locks) are not portable. A shard that a scoring process
+/// holds stays held for the whole bounded interval, so the retries change only how soon a
+/// process moves past it.
+pub(crate) fn claim(path: &Path) -> Result<Option<FileLock>> {
+    let file = open_lock_file(path)?;
+    for attempt in 0..CLAIM_TRIES {
+        if attempt > 0 {
+            std::thread::sleep(CLAIM_PAUSE);
+        }
+        if try_flock(&file, path)? {
+            return Ok(Some(FileLock { _file: file }));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether another process holds the lock at `path` now (a missing file is not held). Takes the
+/// lock for an instant when it is free (see [`claim`]).
 pub fn is_locked(path: &Path) -> Result<bool> {
     match File::open(path) {
         Ok(f) => Ok(!try_flock(&f, path)?),
@@ -174,6 +200,18 @@ mod tests {
         drop(held);
         assert!(!is_locked(&p).expect("probe"));
         assert!(try_lock(&p).expect("lock").is_some());
+    }
+
+    #[test]
+    fn a_claim_gives_up_on_a_lock_held_throughout_and_takes_a_free_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = shard_lock_path(dir.path(), 3);
+        let held = try_lock(&p).expect("lock").expect("free");
+        assert!(claim(&p).expect("claim").is_none());
+        drop(held);
+        let mine = claim(&p).expect("claim").expect("free now");
+        assert!(is_locked(&p).expect("probe"));
+        drop(mine);
     }
 
     #[test]

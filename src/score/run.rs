@@ -1,8 +1,7 @@
 //! The run: which shards to score, scoring them one after the other, the report at the end.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,11 +9,13 @@ use std::time::Instant;
 use parquet::file::metadata::KeyValue;
 use serde_json::json;
 
+use super::claims::Claims;
 use super::identity::{run_identity, HashCache};
 use super::input::Input;
-use super::lock::{self, shard_lock_path, FileLock, TempSpace};
+use super::lock::{self, TempSpace};
 use super::report::{write_report, RunReport};
-use super::shards::{stats_path, ShardSelection, ShardStats};
+use super::shards::{stats_path, ShardStats};
+use super::tasks::ShareRequest;
 use super::verify::{check_complete, shard_state, ShardState};
 use super::{output, preflight, runfile, work};
 use crate::aesthetic::{AestheticScorer, Reduce};
@@ -45,7 +46,9 @@ pub struct ScoreOptions {
     pub out: PathBuf,
     /// Rows per shard (the unit of output files, of resume and of splitting across processes).
     pub shard_size: u64,
-    pub shards: ShardSelection,
+    /// Which share of the table this process takes (flags and scheduler variables), resolved
+    /// against the run's records `OUT/table.json` and `OUT/split.json` when the run starts.
+    pub shards: ShareRequest,
     /// Frame sampling, resize, `T` and size of the ViCLIP input.
     pub preprocess: Preprocess,
     /// Clips per video-tower batch.
@@ -129,6 +132,14 @@ fn key_values(model: &ViClip, opts: &ScoreOptions, identity: &serde_json::Value)
     out
 }
 
+/// The input as the table record names it (informational).
+pub(crate) fn input_name(input: &Input) -> String {
+    match input {
+        Input::Table { path, .. } => path.display().to_string(),
+        Input::WebDataset { tars } => format!("{} webdataset tar files", tars.len()),
+    }
+}
+
 /// Progress with a one-off note.
 fn say(progress: &mut dyn FnMut(&Progress), p: &mut Progress, note: String) {
     p.note = Some(note);
@@ -154,7 +165,13 @@ pub fn score(
     let table_rows = opts.input.count_rows()?;
     let table_shards = table_rows.div_ceil(opts.shard_size);
     let mut cache = HashCache::open(&opts.out);
-    let identity = run_identity(model, opts, table_rows, &mut cache)?;
+    let identity = run_identity(
+        model.config(),
+        model.options().dtype,
+        opts,
+        table_rows,
+        &mut cache,
+    )?;
     cache.save(temp.path());
     let kv = key_values(model, opts, &identity);
     let scored_with = json!({
@@ -170,11 +187,18 @@ pub fn score(
             opts.out.display()
         )));
     }
+    // The share after the identity check, so that a refused command records no table or split.
+    let share = opts.shards.assign(
+        &opts.out,
+        table_rows,
+        opts.shard_size,
+        &input_name(&opts.input),
+    )?;
     // Every shard of this process checked before any work.
     let mut todo = BTreeSet::new();
     let mut skipped = 0;
     let mut p = Progress::default();
-    for k in (0..table_shards).filter(|&k| opts.shards.owns(k)) {
+    for k in (0..table_shards).filter(|&k| share.selection.owns(k)) {
         match shard_state(&opts.out, k, &identity, true)? {
             ShardState::Complete => {
                 skipped += 1;
@@ -198,6 +222,9 @@ pub fn score(
         p.rows_total += opts.shard_size.min(table_rows - k * opts.shard_size);
     }
     p.shards_total = todo.len() as u64;
+    let todo_list: Vec<u64> = todo.iter().copied().collect();
+    // The task's log says which share it derived, so a wrong split is visible before any work.
+    eprintln!("{}", share.log_line(&todo_list, skipped));
     progress(&p);
 
     let mut pipeline = PipelineOptions::new(opts.preprocess.clone());
@@ -313,65 +340,4 @@ pub fn score(
         seconds: t0.elapsed().as_secs_f64(),
         report,
     })
-}
-
-/// The shards this process holds, and the notes of its claims (`for_each_shard`'s `wanted` is a
-/// plain `Fn`, so the state sits in cells).
-struct Claims<'a> {
-    out: &'a Path,
-    identity: &'a serde_json::Value,
-    /// `Some`: the lock of a shard this process scores; `None`: decided against (or done).
-    held: RefCell<BTreeMap<u64, Option<FileLock>>>,
-    notes: RefCell<Vec<String>>,
-}
-
-impl<'a> Claims<'a> {
-    fn new(out: &'a Path, identity: &'a serde_json::Value) -> Self {
-        Claims {
-            out,
-            identity,
-            held: RefCell::new(BTreeMap::new()),
-            notes: RefCell::new(Vec::new()),
-        }
-    }
-
-    /// Whether this process scores shard `k`: it takes the shard's lock, and checks again (under
-    /// the lock) that no other process finished it since the run started. Decided once per shard.
-    fn claim(&self, k: u64) -> Result<bool> {
-        if let Some(h) = self.held.borrow().get(&k) {
-            return Ok(h.is_some());
-        }
-        let note = |n: String| self.notes.borrow_mut().push(n);
-        let lock = match lock::try_lock(&shard_lock_path(self.out, k))? {
-            None => {
-                note(format!(
-                    "shard {k:05}: another process holds it (its lock file is held); skipped"
-                ));
-                None
-            }
-            Some(l) => match shard_state(self.out, k, self.identity, true)? {
-                ShardState::Complete => {
-                    note(format!(
-                        "shard {k:05}: completed by another process; skipped"
-                    ));
-                    None
-                }
-                ShardState::Foreign(lines) => {
-                    return Err(runfile::foreign(self.out, &format!("shard {k:05}"), &lines))
-                }
-                ShardState::Missing | ShardState::Damaged(_) => Some(l),
-            },
-        };
-        let mine = lock.is_some();
-        self.held.borrow_mut().insert(k, lock);
-        Ok(mine)
-    }
-
-    fn release(&self, k: u64) {
-        self.held.borrow_mut().insert(k, None);
-    }
-
-    fn take_notes(&self) -> Vec<String> {
-        std::mem::take(&mut *self.notes.borrow_mut())
-    }
 }

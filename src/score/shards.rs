@@ -1,95 +1,10 @@
-//! Which shards a process scores, what a finished shard records and where its files are (how a
-//! rerun recognises a finished shard is `super::verify`).
+//! What a finished shard records and where its files are (how a rerun recognises a finished shard
+//! is `super::verify`; which shards a process takes is `super::tasks`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-
-use crate::{Error, Result};
-
-/// This process's part of the table: shards `k` with `k % count == index`, so `count` processes with
-/// indices `0..count` cover every shard exactly once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShardSelection {
-    pub index: u64,
-    pub count: u64,
-}
-
-impl Default for ShardSelection {
-    fn default() -> Self {
-        ShardSelection { index: 0, count: 1 }
-    }
-}
-
-impl ShardSelection {
-    /// Checks `index < count`, `count >= 1`.
-    pub fn new(index: u64, count: u64) -> Result<Self> {
-        if count == 0 || index >= count {
-            return Err(Error::InvalidInput(format!(
-                "shard index {index} of {count} processes: need 0 <= index < count (count >= 1)"
-            )));
-        }
-        Ok(ShardSelection { index, count })
-    }
-
-    /// From explicit values, else from a Slurm job array (`SLURM_ARRAY_TASK_ID` minus
-    /// `SLURM_ARRAY_TASK_MIN` when set, of `SLURM_ARRAY_TASK_COUNT`), else the whole table.
-    pub fn resolve(index: Option<u64>, count: Option<u64>) -> Result<Self> {
-        Self::resolve_with(index, count, |k| std::env::var(k).ok())
-    }
-
-    /// [`resolve`](Self::resolve) with the environment given as a function (for tests).
-    pub fn resolve_with(
-        index: Option<u64>,
-        count: Option<u64>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self> {
-        let num = |k: &str| -> Result<Option<u64>> {
-            env(k)
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| {
-                    v.trim().parse::<u64>().map_err(|_| {
-                        Error::InvalidInput(format!("{k}={v} is not a non-negative integer"))
-                    })
-                })
-                .transpose()
-        };
-        let index = match index {
-            Some(i) => Some(i),
-            None => match num("SLURM_ARRAY_TASK_ID")? {
-                Some(id) => {
-                    let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
-                    Some(id.checked_sub(min).ok_or_else(|| {
-                        Error::InvalidInput(format!(
-                            "SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"
-                        ))
-                    })?)
-                }
-                None => None,
-            },
-        };
-        let count = match count {
-            Some(c) => Some(c),
-            None => num("SLURM_ARRAY_TASK_COUNT")?,
-        };
-        match (index, count) {
-            (None, None) => Ok(Self::default()),
-            (Some(i), Some(c)) => Self::new(i, c),
-            (Some(i), None) => Err(Error::InvalidInput(format!(
-                "shard index {i} without a number of shards: pass --num-shards (or run inside a Slurm job array)"
-            ))),
-            (None, Some(c)) => Err(Error::InvalidInput(format!(
-                "{c} shards without a shard index: pass --shard-index"
-            ))),
-        }
-    }
-
-    /// Whether shard `k` is this process's.
-    pub fn owns(&self, k: u64) -> bool {
-        k % self.count == self.index
-    }
-}
 
 /// `{shard}_stats.json`: what one shard did. Written last, so its presence marks the shard complete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

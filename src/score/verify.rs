@@ -151,6 +151,24 @@ pub(crate) fn shard_state(
     Ok(ShardState::Complete)
 }
 
+/// The identity of the run in `dir`: `run.json`, else the first stats file among `shards` that
+/// parses (a damaged one is reported by [`shard_state`]).
+pub(crate) fn recorded_identity(
+    dir: &Path,
+    shards: impl IntoIterator<Item = u64>,
+) -> Option<serde_json::Value> {
+    let read = |p: &Path| -> Option<serde_json::Value> {
+        let small = std::fs::metadata(p).is_ok_and(|m| m.len() <= MAX_STATS_BYTES);
+        let text = std::fs::read_to_string(p).ok().filter(|_| small)?;
+        serde_json::from_str(&text).ok()
+    };
+    read(&dir.join("run.json")).or_else(|| {
+        shards
+            .into_iter()
+            .find_map(|k| read(&stats_path(dir, k))?.get("settings").cloned())
+    })
+}
+
 /// Checks that `dir`, when it is the output of `viclip score` (it holds a shard stats file), is a
 /// complete run: every shard of its table complete with intact files, all of one run, no stray
 /// shard. Directories without stats files are left alone (any table directory can be read).
@@ -176,19 +194,7 @@ pub fn check_complete(dir: &Path) -> Result<()> {
     if stats_seen.is_empty() {
         return Ok(());
     }
-    // The run: `run.json`, else the first stats file that parses (a damaged one is reported below).
-    let read = |p: &Path| -> Option<serde_json::Value> {
-        let small = std::fs::metadata(p).is_ok_and(|m| m.len() <= MAX_STATS_BYTES);
-        let text = std::fs::read_to_string(p).ok().filter(|_| small)?;
-        serde_json::from_str(&text).ok()
-    };
-    let from_stats = || {
-        stats_seen
-            .iter()
-            .find_map(|&k| read(&stats_path(dir, k))?.get("settings").cloned())
-    };
-    let sp = dir.join("run.json");
-    let Some(identity) = read(&sp).or_else(from_stats) else {
+    let Some(identity) = recorded_identity(dir, stats_seen.iter().copied()) else {
         return Err(Error::InvalidInput(format!(
             "{}: no readable run.json or shard stats file; is this the output of `viclip score`?",
             dir.display()

@@ -126,7 +126,8 @@ pub fn run_err(args: &[String]) -> String {
 }
 
 /// Every file under `out` by relative path, except the per-process state (`.tmp/`, `.locks/`,
-/// `.hashes.json`). Stats files keep only what does not depend on timing (the rows, statuses and
+/// `.hashes.json`) and `split.json` (written only by split processes: how the table was dealt out,
+/// not what was computed). Stats files keep only what does not depend on timing (the rows, statuses and
 /// file hashes); the output path is replaced by `OUT` in JSON files.
 pub fn output_files(out: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
@@ -138,7 +139,7 @@ pub fn output_files(out: &Path) -> BTreeMap<String, Vec<u8>> {
         {
             let p = e.path();
             let rel = p.strip_prefix(out).expect("prefix").display().to_string();
-            if rel.starts_with('.') {
+            if rel.starts_with('.') || rel == "split.json" {
                 continue;
             }
             if p.is_dir() {

@@ -7,6 +7,8 @@ mod embed_video;
 mod io;
 #[cfg(feature = "video")]
 mod score_cmd;
+#[cfg(feature = "video")]
+mod status_cmd;
 mod subset_cmd;
 mod video_args;
 
@@ -60,6 +62,9 @@ enum Command {
     /// Quantiles and histograms of a finished `viclip score` run.
     #[cfg(feature = "video")]
     Report(score_cmd::ReportArgs),
+    /// Where a `viclip score` run stands: shards complete, in flight, missing; tasks to resubmit.
+    #[cfg(feature = "video")]
+    Status(status_cmd::StatusArgs),
     /// Build InternVid's subsets (random, DIV, FLT, AES, SemDeDup) from a scored table.
     Subset(subset_cmd::SubsetArgs),
     /// Run the built-in tiny model on the bundled sample clips and captions: embeddings and a
@@ -155,6 +160,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Score(args) => score_cmd::run(&args)?,
         #[cfg(feature = "video")]
         Command::Report(args) => score_cmd::run_report(&args)?,
+        #[cfg(feature = "video")]
+        Command::Status(args) => status_cmd::run(&args)?,
         Command::Aesthetic(cmd) => aesthetic_clips::run(&cmd)?,
         Command::Models => {
             for e in viclip::manifest::entries()? {

@@ -15,10 +15,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use viclip::aesthetic::{AestheticScorer, ClipVisionConfig, HeadKind, Reduce, ScorerOptions};
 use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
 use viclip::score::{
-    report, score, AestheticOptions, Columns, Input, Progress, ScoreOptions, ShardSelection,
+    report, score, AestheticOptions, Columns, Input, Progress, ScoreOptions, ShareRequest,
     VideoLocator,
 };
 use viclip::{LoadOptions, ViClip, ViClipConfig};
+
+// `--plan` lives in its own file; the path attribute resolves next to this file both in the binary and
+// where tests include this file with `#[path]`.
+#[path = "score_plan.rs"]
+mod plan;
+pub use plan::run_plan;
 
 #[derive(Args, Debug, Clone)]
 pub struct ScoreArgs {
@@ -108,12 +114,18 @@ pub struct ScoreArgs {
     /// Rows per output shard (the unit of resume and of splitting across processes).
     #[arg(long, default_value_t = 10_000)]
     pub shard_size: u64,
-    /// This process's index among --num-shards (default: $SLURM_ARRAY_TASK_ID - $SLURM_ARRAY_TASK_MIN).
+    /// This process's share (default: from $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX or an srun
+    /// step's $SLURM_PROCID, mapped through OUT/split.json; see docs/score.md).
     #[arg(long)]
     pub shard_index: Option<u64>,
-    /// Number of processes splitting the table (default: $SLURM_ARRAY_TASK_COUNT, else 1).
+    /// Number of shares splitting the table (default: recorded in OUT/split.json by the first process,
+    /// which takes it from the array's task count; 1 for a lone process).
     #[arg(long)]
     pub num_shards: Option<u64>,
+    /// Print the shards, each share's shards and the run identity that would be recorded, then exit
+    /// (reads the input's row count and hashes the files; decodes nothing and loads no model).
+    #[arg(long)]
+    pub plan: bool,
     /// Do not write the report when the last shard completes.
     #[arg(long)]
     pub no_report: bool,
@@ -230,7 +242,7 @@ fn aesthetic(a: &ScoreArgs) -> Result<Option<AestheticOptions>> {
 
 /// The library options the flags describe, with the loaded model.
 pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
-    let shards = ShardSelection::resolve(a.shard_index, a.num_shards)?;
+    let shards = ShareRequest::from_process_env(a.shard_index, a.num_shards)?;
     let input = input(a)?;
     let (model, model_name, weights) = load_model(a)?;
     let t = model.config().vision.num_frames;
@@ -310,6 +322,9 @@ impl Signals {
 
 /// Runs `viclip score`.
 pub fn run(a: &ScoreArgs) -> Result<()> {
+    if a.plan {
+        return run_plan(a);
+    }
     let (model, mut opts) = options(a)?;
     let signals = Signals::register()?;
     opts.cancel = Some(Arc::clone(&signals.any));
