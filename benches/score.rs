@@ -7,6 +7,11 @@
 //! `VICLIP_BENCH_CONFIG` name another; `VICLIP_BENCH_DEVICE` / `VICLIP_BENCH_DTYPE` pass `--device` /
 //! `--dtype`. With the tiny model this measures the pipeline around the towers (decoding dominates);
 //! with a real model, the towers.
+//!
+//! `VICLIP_BENCH_BIN` runs another build of the binary (e.g. an older one, for a before/after).
+//!
+//! `96-clips-aesthetic` adds the aesthetic column (`--aesthetic` with the tiny CLIP fixture of
+//! `tests/fixtures/aesthetic`): its 4 uniformly sampled frames per clip come from the same decode.
 
 use std::io::Write;
 use std::path::Path;
@@ -67,33 +72,54 @@ fn score(c: &mut Criterion) {
         .unwrap_or_else(|_| format!("{root}/tests/fixtures/tiny_a/config.json"));
     let device = std::env::var("VICLIP_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
     let dtype = std::env::var("VICLIP_BENCH_DTYPE").unwrap_or_else(|_| "f32".into());
+    let bin =
+        std::env::var("VICLIP_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_viclip").into());
     let dir = tempfile::tempdir().expect("tempdir");
     let table = setup(dir.path());
     let mut g = c.benchmark_group("score");
     g.sample_size(10);
     g.throughput(Throughput::Elements((VIDEOS * SPANS) as u64));
+    let fx = format!("{root}/tests/fixtures/aesthetic");
+    let aesthetic: Vec<String> = [
+        "--aesthetic",
+        "--clip-weights",
+        &format!("{fx}/clip_vision.safetensors"),
+        "--clip-config",
+        &format!("{fx}/config.json"),
+        "--aesthetic-head",
+        &format!("{fx}/aes_v2.safetensors"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let mut run = 0;
-    g.bench_function("96-clips-end-to-end", |b| {
-        b.iter(|| {
-            run += 1;
-            let out = dir.path().join(format!("out{run}"));
-            let status = Command::new(env!("CARGO_BIN_EXE_viclip"))
-                .args(["score", "--input"])
-                .arg(&table)
-                .arg("--video-root")
-                .arg(dir.path())
-                .arg("--out")
-                .arg(&out)
-                .args(["--weights", &weights, "--config", &config])
-                .args(["--device", &device, "--dtype", &dtype, "--embeddings"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .expect("run viclip score");
-            assert!(status.success(), "viclip score failed");
-            std::fs::remove_dir_all(&out).ok();
-        })
-    });
+    for (name, extra) in [
+        ("96-clips-end-to-end", Vec::new()),
+        ("96-clips-aesthetic", aesthetic),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                run += 1;
+                let out = dir.path().join(format!("out{run}"));
+                let status = Command::new(&bin)
+                    .args(["score", "--input"])
+                    .arg(&table)
+                    .arg("--video-root")
+                    .arg(dir.path())
+                    .arg("--out")
+                    .arg(&out)
+                    .args(["--weights", &weights, "--config", &config])
+                    .args(["--device", &device, "--dtype", &dtype, "--embeddings"])
+                    .args(&extra)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .expect("run viclip score");
+                assert!(status.success(), "viclip score failed");
+                std::fs::remove_dir_all(&out).ok();
+            })
+        });
+    }
     g.finish();
 }
 

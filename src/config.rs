@@ -7,6 +7,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{
+    block_parameters, check_parameters, check_range, checked_product, MAX_CONTEXT_LENGTH,
+    MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_RESOLUTION, MAX_VISION_TOKENS, MAX_VOCAB, MAX_WIDTH,
+};
 use crate::{Error, Result};
 
 /// The video tower (`VisionTransformer`, SPEC §2).
@@ -158,25 +162,12 @@ impl ViClipConfig {
         name_or_path(spec, Self::from_json_file, Self::preset)
     }
 
-    /// Checks the numbers make a buildable model; the message says which field is wrong.
+    /// Checks the numbers make a buildable model within the documented ranges (docs/limits.md); the
+    /// message says which field is wrong. Runs before anything is allocated for the config.
     pub fn validate(&self) -> std::result::Result<(), String> {
         let v = &self.vision;
         let t = &self.text;
-        let positive = [
-            ("embed_dim", self.embed_dim),
-            ("vision.input_resolution", v.input_resolution),
-            ("vision.patch_size", v.patch_size),
-            ("vision.width", v.width),
-            ("vision.heads", v.heads),
-            ("vision.num_frames", v.num_frames),
-            ("text.width", t.width),
-            ("text.heads", t.heads),
-        ];
-        for (name, value) in positive {
-            if value == 0 {
-                return Err(format!("{name} must be positive"));
-            }
-        }
+        self.check_ranges()?;
         if v.patch_size > v.input_resolution {
             return Err(format!(
                 "vision.patch_size {} is larger than vision.input_resolution {}",
@@ -195,16 +186,85 @@ impl ViClipConfig {
                 t.width, t.heads
             ));
         }
-        if t.context_length < 2 {
-            return Err("text.context_length must be at least 2 (start and end tokens)".into());
+        check_parameters("the config", self.parameter_count())
+    }
+
+    /// Each size against its range in [`crate::limits`], so that the arithmetic below cannot overflow.
+    fn check_ranges(&self) -> std::result::Result<(), String> {
+        let v = &self.vision;
+        let t = &self.text;
+        let ranges = [
+            ("embed_dim", self.embed_dim, 1, MAX_WIDTH),
+            (
+                "vision.input_resolution",
+                v.input_resolution,
+                1,
+                MAX_RESOLUTION,
+            ),
+            ("vision.patch_size", v.patch_size, 1, MAX_RESOLUTION),
+            ("vision.width", v.width, 1, MAX_WIDTH),
+            ("vision.layers", v.layers, 0, MAX_LAYERS),
+            ("vision.heads", v.heads, 1, MAX_HEADS),
+            ("vision.num_frames", v.num_frames, 1, MAX_FRAMES),
+            (
+                "text.context_length",
+                t.context_length,
+                2,
+                MAX_CONTEXT_LENGTH,
+            ),
+            ("text.vocab_size", t.vocab_size, MAX_TOKEN_ID + 1, MAX_VOCAB),
+            ("text.width", t.width, 1, MAX_WIDTH),
+            ("text.layers", t.layers, 0, MAX_LAYERS),
+            ("text.heads", t.heads, 1, MAX_HEADS),
+        ];
+        for (name, value, lo, hi) in ranges {
+            check_range(name, value, lo, hi)?;
         }
-        if t.vocab_size <= MAX_TOKEN_ID {
-            return Err(format!(
-                "text.vocab_size {} cannot hold the CLIP BPE ids (up to {}); use 49408",
-                t.vocab_size, MAX_TOKEN_ID
-            ));
+        if v.patch_size > 0 {
+            let g = v.grid();
+            let tokens = checked_product(&[g, g, v.num_frames]).map(|n| n.saturating_add(1));
+            if tokens.is_none_or(|n| n > MAX_VISION_TOKENS as u64) {
+                return Err(format!(
+                    "a clip of {} frames at {} px with {} px patches is {} tokens, more than the supported {MAX_VISION_TOKENS} (see docs/limits.md)",
+                    v.num_frames,
+                    v.input_resolution,
+                    v.patch_size,
+                    tokens.map_or("too many".to_string(), |n| n.to_string())
+                ));
+            }
         }
         Ok(())
+    }
+
+    /// Number of parameters the config describes (`None` if it overflows a `u64`); only meaningful
+    /// after the ranges are checked.
+    pub fn parameter_count(&self) -> Option<u64> {
+        let v = &self.vision;
+        let t = &self.text;
+        let (vw, tw, e) = (v.width, t.width, self.embed_dim);
+        let g = v.input_resolution / v.patch_size.max(1);
+        let vision = [
+            checked_product(&[vw])?, // class_embedding
+            checked_product(&[g, g])?
+                .checked_add(1)?
+                .checked_mul(vw as u64)?, // positional
+            checked_product(&[v.num_frames, vw])?, // temporal positional
+            checked_product(&[vw, e])?, // proj
+            checked_product(&[vw, 3, v.patch_size, v.patch_size])?, // conv1
+            checked_product(&[4, vw])?, // ln_pre, ln_post
+            block_parameters(v.layers, vw, vw.checked_mul(4)?)?,
+        ];
+        let text = [
+            checked_product(&[t.vocab_size, tw])?,
+            checked_product(&[t.context_length, tw])?,
+            checked_product(&[2, tw])?,
+            checked_product(&[tw, e])?,
+            block_parameters(t.layers, tw, tw.checked_mul(4)?)?,
+        ];
+        vision
+            .iter()
+            .chain(&text)
+            .try_fold(1u64, |acc, &n| acc.checked_add(n)) // + temp
     }
 }
 
@@ -238,5 +298,41 @@ impl Default for ViClipConfig {
     /// ViCLIP-L/14, the model of the InternVid paper's headline numbers.
     fn default() -> Self {
         Self::viclip_l14()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_real_sizes_pass_and_absurd_ones_do_not() {
+        for cfg in [ViClipConfig::viclip_l14(), ViClipConfig::viclip_b16()] {
+            assert_eq!(cfg.validate(), Ok(()));
+        }
+        // A ViT-bigG/14-sized video tower with bigG's text tower, 16 frames at 448 px.
+        let mut big = ViClipConfig::viclip_l14();
+        big.embed_dim = 1280;
+        big.vision = VisionConfig {
+            input_resolution: 448,
+            patch_size: 14,
+            width: 1664,
+            layers: 48,
+            heads: 16,
+            num_frames: 16,
+        };
+        big.text.width = 1280;
+        big.text.layers = 32;
+        big.text.heads = 20;
+        assert_eq!(big.validate(), Ok(()));
+        let n = big.parameter_count().unwrap_or(0);
+        assert!((2_000_000_000..3_000_000_000).contains(&n), "{n}");
+        let mut huge = big.clone();
+        huge.vision.layers = 1_000_000_000;
+        assert!(huge.validate().is_err_and(|e| e.contains("vision.layers")));
+        let mut wide = big;
+        wide.vision.width = 16_384;
+        wide.vision.layers = 256;
+        assert!(wide.validate().is_err_and(|e| e.contains("parameters")));
     }
 }

@@ -133,6 +133,12 @@ pub enum Error {
     /// An error from the tensor library while running the model.
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
+
+    /// A run stopped on request (SIGINT, SIGTERM) between two batches, its temporary files removed.
+    #[error(
+        "interrupted; the temporary files are removed, and running the same command again resumes"
+    )]
+    Interrupted,
 }
 
 /// `Result` with the crate's [`Error`].

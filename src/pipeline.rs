@@ -28,7 +28,7 @@ use std::thread::JoinHandle;
 use candle_core::{Device, Tensor};
 use serde::Serialize;
 
-use crate::preprocess::{FrameSampling, Preprocess, ResizeFilter, RgbFrame};
+use crate::preprocess::{ColorInfo, FrameSampling, Preprocess, ResizeFilter, RgbFrame};
 #[cfg(feature = "video")]
 use crate::video::{ClipSpan, DecodeOptions};
 use crate::{Error, Result};
@@ -58,9 +58,13 @@ pub struct PipelineOptions {
     pub queue_batches: usize,
     /// Decode/preprocess threads; 0 = one per core.
     pub workers: usize,
-    /// Decoder settings; `threads` defaults to 1 here since files are decoded in parallel.
+    /// Decoder settings; `threads` defaults to 1 here since files are decoded in parallel, and an
+    /// unset `conversion` follows the resize filter (`RgbConversion::for_resize`).
     #[cfg(feature = "video")]
     pub decode: DecodeOptions,
+    /// Also hand over this many uniformly sampled frames of each clip at native size
+    /// ([`ClipBatch::extra_frames`], e.g. the aesthetic scorer's 4), from the same decode; 0 for none.
+    pub extra_frames: usize,
 }
 
 impl PipelineOptions {
@@ -75,6 +79,7 @@ impl PipelineOptions {
                 threads: 1,
                 ..DecodeOptions::default()
             },
+            extra_frames: 0,
         }
     }
 }
@@ -96,6 +101,11 @@ pub struct ClipInfo {
     pub frame_indices: Vec<usize>,
     /// Presentation times of the sampled frames in seconds (video sources only).
     pub frame_times: Option<Vec<f64>>,
+    /// Colour matrix, range and rotation the frames were converted with (video sources only).
+    pub color: Option<ColorInfo>,
+    /// Set when the clip decoded but not cleanly, e.g. `"12.5% of the decoded frames were damaged or
+    /// undecodable (bit rot?)"`: the embedding may be off.
+    pub warning: Option<String>,
 }
 
 /// A clip that could not be turned into model input.
@@ -117,10 +127,16 @@ pub struct ClipBatch {
     pub clips: Vec<ClipInfo>,
     /// Clips that failed, in input order, between the previous batch's clips and this one's last.
     pub failures: Vec<ClipFailure>,
+    /// With [`PipelineOptions::extra_frames`] `k > 0`: per row of `clips`, its `k` uniformly sampled
+    /// native-size frames (empty for a clip with fewer than `k` frames); otherwise empty.
+    pub extra_frames: Vec<Vec<RgbFrame>>,
 }
 
+/// A clip ready for the model: its row, its pixels, its extra frames.
+type Ready = (ClipInfo, Vec<f32>, Vec<RgbFrame>);
+
 /// Boxed failure: `Error` is large and outcomes sit in queues.
-type Outcome = std::result::Result<(ClipInfo, Vec<f32>), Box<ClipFailure>>;
+type Outcome = std::result::Result<Ready, Box<ClipFailure>>;
 
 impl ClipFailure {
     fn new(info: ClipInfo, error: Error) -> Box<Self> {
@@ -181,12 +197,14 @@ pub fn run_all(sources: Vec<ClipSource>, opts: PipelineOptions) -> Result<ClipBa
         videos: None,
         clips: Vec::new(),
         failures: Vec::new(),
+        extra_frames: Vec::new(),
     };
     let mut tensors = Vec::new();
     for b in Pipeline::spawn(sources, opts)? {
         tensors.extend(b.videos);
         all.clips.extend(b.clips);
         all.failures.extend(b.failures);
+        all.extra_frames.extend(b.extra_frames);
     }
     if !tensors.is_empty() {
         all.videos = Some(Tensor::cat(&tensors, 0)?);
@@ -242,11 +260,15 @@ fn take_batch(pending: &mut VecDeque<Outcome>, opts: &PipelineOptions) -> ClipBa
     let mut clips = Vec::new();
     let mut failures = Vec::new();
     let mut pixels = Vec::new();
+    let mut extra_frames = Vec::new();
     while clips.len() < opts.batch_size {
         match pending.pop_front() {
-            Some(Ok((info, px))) => {
+            Some(Ok((info, px, extra))) => {
                 clips.push(info);
                 pixels.extend_from_slice(&px);
+                if opts.extra_frames > 0 {
+                    extra_frames.push(extra);
+                }
             }
             Some(Err(f)) => failures.push(*f),
             None => break,
@@ -263,6 +285,7 @@ fn take_batch(pending: &mut VecDeque<Outcome>, opts: &PipelineOptions) -> ClipBa
                 let msg = format!("cannot build the batch tensor: {e}");
                 failures.push(*ClipFailure::new(c, Error::InvalidInput(msg)));
             }
+            extra_frames.clear();
             None
         }
     };
@@ -270,5 +293,6 @@ fn take_batch(pending: &mut VecDeque<Outcome>, opts: &PipelineOptions) -> ClipBa
         videos,
         clips,
         failures,
+        extra_frames,
     }
 }

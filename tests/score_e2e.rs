@@ -406,3 +406,58 @@ fn parquet_with_video2dataset_clips_column() {
     );
     assert!((sims[3].expect("sim") - want).abs() < 1e-5);
 }
+
+#[test]
+fn colour_conversion_recorded_per_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    video(d, "untagged.mp4", "testsrc2");
+    let tagged = d.join("bt709.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=10:duration=3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuvj420p",
+        "-colorspace",
+        "bt709",
+        "-color_primaries",
+        "bt709",
+        "-color_trc",
+        "bt709",
+        "-color_range",
+        "pc",
+        s(&tagged),
+    ]);
+    let table = d.join("t.csv");
+    std::fs::write(
+        &table,
+        "path,caption\nuntagged.mp4,a pattern\nbt709.mp4,a tagged pattern\nnone.mp4,missing\n",
+    )
+    .expect("write");
+    let out = d.join("out");
+    score_cmd::run(&args(&[
+        "--input",
+        s(&table),
+        "--path-col",
+        "path",
+        "--caption-col",
+        "caption",
+        "--video-root",
+        s(d),
+        "--out",
+        s(&out),
+    ]))
+    .expect("score");
+    let b = check_statuses(&out, &["ok", "ok", "missing_video"]);
+    let color = strings(&b, "video_color");
+    assert_eq!(color[0].as_deref(), Some("bt601 limited 8-bit rot0"));
+    assert_eq!(color[1].as_deref(), Some("bt709 full 8-bit rot0"));
+    assert_eq!(color[2], None, "no colour for a clip that was not decoded");
+    assert_eq!(strings(&b, "warning"), vec![None, None, None]);
+}

@@ -229,3 +229,60 @@ fn fuzz_against_python() {
         bad[..bad.len().min(10)].join("\n")
     );
 }
+
+/// Hostile caption shapes for the timing measurement: `(name, text)` of about `n` bytes each.
+fn hostile_captions(n: usize) -> Vec<(String, String)> {
+    let words = "a man in a red jacket rides a bicycle past the old stone bridge at dusk ";
+    let normal: String = words.chars().cycle().take(n).collect();
+    let word: String = "abcdefghij".chars().cycle().take(n).collect();
+    let same: String = "a".repeat(n);
+    // Random letters: each BPE round of the reference merges one of many distinct pairs.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let random: String = (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect();
+    let entities: String = "&amp;".chars().cycle().take(n).collect();
+    let nested = format!("&{}lt;", "amp;".repeat(n / 4));
+    let mojibake: String = "cafÃ© ".chars().cycle().take(n / 2).collect();
+    vec![
+        (format!("nested &amp;amp;..., {n} bytes"), nested),
+        (format!("mojibake, {n} bytes"), mojibake),
+        (format!("normal text, {n} bytes"), normal),
+        (format!("one word, {n} bytes"), word),
+        (format!("one word of random letters, {n} bytes"), random),
+        (format!("one repeated letter, {n} bytes"), same),
+        (format!("&amp; repeated, {n} bytes"), entities),
+    ]
+}
+
+/// Tokenizer time on hostile captions (printed, never asserted):
+/// `VICLIP_TOKENIZER_SIZES=100000,1000000 cargo test --test tokenizer -- --ignored --nocapture measure`
+/// (`VICLIP_TOKENIZER_CASES=word` keeps the cases whose name contains `word`).
+#[test]
+#[ignore = "measurement; prints timings"]
+fn measure_hostile_caption_time() {
+    let sizes: Vec<usize> = std::env::var("VICLIP_TOKENIZER_SIZES")
+        .unwrap_or_else(|_| "100000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let tok = tokenizer();
+    for n in sizes {
+        let only = std::env::var("VICLIP_TOKENIZER_CASES").unwrap_or_default();
+        for (name, text) in hostile_captions(n) {
+            if !name.contains(only.as_str()) {
+                continue;
+            }
+            let t0 = std::time::Instant::now();
+            let ids = tok.tokenize(&text, CONTEXT_LENGTH);
+            let dt = t0.elapsed();
+            assert_eq!(ids.len(), CONTEXT_LENGTH);
+            println!("{name}: {:.3} s", dt.as_secs_f64());
+        }
+    }
+}

@@ -132,11 +132,23 @@ impl ClipVisionModel {
             dtype,
         };
         let (w, p, g) = (cfg.hidden_size, cfg.patch_size, cfg.grid());
+        // Checked: the sizes come from a user's config (validated ranges keep these far from overflow).
+        let overflow = || Error::Config {
+            source_name: "CLIP vision config".into(),
+            msg: "sizes overflow".into(),
+        };
+        let n_pos = g
+            .checked_mul(g)
+            .and_then(|n| n.checked_add(1))
+            .ok_or_else(overflow)?;
+        let patch_in = p
+            .checked_mul(p)
+            .and_then(|n| n.checked_mul(3))
+            .ok_or_else(overflow)?;
         let class_embedding = st.vision("embeddings.class_embedding", &[w])?;
         let conv = st.vision("embeddings.patch_embedding.weight", &[w, 3, p, p])?;
-        let patch_weight = conv.reshape((w, 3 * p * p))?.t()?.contiguous()?;
-        let position_embedding =
-            st.vision("embeddings.position_embedding.weight", &[g * g + 1, w])?;
+        let patch_weight = conv.reshape((w, patch_in))?.t()?.contiguous()?;
+        let position_embedding = st.vision("embeddings.position_embedding.weight", &[n_pos, w])?;
         let pre_layrnorm = st.layer_norm("pre_layrnorm", w)?;
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
         for i in 0..cfg.num_hidden_layers {

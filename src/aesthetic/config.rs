@@ -5,6 +5,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{
+    block_parameters, check_parameters, check_range, checked_product, MAX_HEADS, MAX_LAYERS,
+    MAX_MLP_WIDTH, MAX_RESOLUTION, MAX_VISION_TOKENS, MAX_WIDTH,
+};
 use crate::{Error, Result};
 
 /// Names [`ClipVisionConfig::preset`] accepts.
@@ -91,6 +95,23 @@ impl ClipVisionConfig {
         self.hidden_size / self.num_attention_heads.max(1)
     }
 
+    /// Parameters of the tower plus `visual_projection` (`None` if the count overflows a `u64`).
+    pub fn parameter_count(&self) -> Option<u64> {
+        let (w, p) = (self.hidden_size, self.patch_size);
+        let g = self.grid();
+        [
+            checked_product(&[w, 3, p, p])?,
+            checked_product(&[g, g])?
+                .checked_add(1)?
+                .checked_mul(w as u64)?,
+            checked_product(&[5, w])?, // class embedding, pre and post LayerNorms
+            checked_product(&[self.projection_dim, w])?,
+            block_parameters(self.num_hidden_layers, w, self.intermediate_size)?,
+        ]
+        .iter()
+        .try_fold(0u64, |acc, &n| acc.checked_add(n))
+    }
+
     /// A preset by name: `clip-vit-l14` (also `clip-vit-large-patch14`, `vit-l-14`, `l14`).
     pub fn preset(name: &str) -> Result<Self> {
         match name.to_ascii_lowercase().replace('_', "-").as_str() {
@@ -124,7 +145,7 @@ impl ClipVisionConfig {
         let projection_dim = match top_projection {
             Some(p) => p
                 .as_u64()
-                .map(|p| p as usize)
+                .and_then(|p| usize::try_from(p).ok())
                 .ok_or_else(|| err(format!("projection_dim {p} is not a positive integer")))?,
             None => hf.projection_dim,
         };
@@ -168,6 +189,36 @@ impl ClipVisionConfig {
 
     /// Checks the numbers make a buildable tower that this crate computes exactly.
     pub fn validate(&self) -> std::result::Result<(), String> {
+        // Documented ranges (docs/limits.md) first, so nothing below can overflow or allocate absurdly.
+        for (name, v, lo, hi) in [
+            ("image_size", self.image_size, 1, MAX_RESOLUTION),
+            ("patch_size", self.patch_size, 1, MAX_RESOLUTION),
+            ("hidden_size", self.hidden_size, 1, MAX_WIDTH),
+            ("num_hidden_layers", self.num_hidden_layers, 0, MAX_LAYERS),
+            (
+                "num_attention_heads",
+                self.num_attention_heads,
+                1,
+                MAX_HEADS,
+            ),
+            (
+                "intermediate_size",
+                self.intermediate_size,
+                1,
+                MAX_MLP_WIDTH,
+            ),
+            ("projection_dim", self.projection_dim, 1, MAX_WIDTH),
+        ] {
+            check_range(name, v, lo, hi)?;
+        }
+        let tokens = checked_product(&[self.grid(), self.grid()]).map(|n| n.saturating_add(1));
+        if tokens.is_none_or(|n| n > MAX_VISION_TOKENS as u64) {
+            return Err(format!(
+                "image_size {} with patch_size {} is more than the supported {MAX_VISION_TOKENS} tokens (see docs/limits.md)",
+                self.image_size, self.patch_size
+            ));
+        }
+        check_parameters("the CLIP vision config", self.parameter_count())?;
         for (name, v) in [
             ("image_size", self.image_size),
             ("patch_size", self.patch_size),

@@ -150,12 +150,9 @@ pub fn embed_clip_files(
 
 /// A preprocessed clip as `(1, T, 3, S, S)` f32.
 fn read_clip(path: &Path) -> Result<Tensor> {
-    let t = Tensor::read_npy(path).map_err(|e| {
-        Error::InvalidInput(format!(
-            "{}: not a readable .npy array ({e})",
-            path.display()
-        ))
-    })?;
+    // The checked reader: the header's shape is compared with the file's length before allocating.
+    let (h, values) = crate::npy::read_npy_f32(path)?;
+    let t = Tensor::from_vec(values, h.shape, &Device::Cpu)?;
     let t = t.to_dtype(DType::F32)?;
     match t.dims() {
         [_, 3, _, _] => Ok(t.unsqueeze(0)?),

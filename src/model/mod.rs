@@ -50,6 +50,10 @@ pub struct ViClipModel {
 impl ViClipModel {
     /// Builds the model from `vb` (the state dict's root). Tensors are requested in state-dict order.
     pub fn new(cfg: &ViClipConfig, vb: VarBuilder) -> Result<Self> {
+        // Configs built in code skip `from_json_str`: refuse out-of-range sizes before the tower loops
+        // and shape arithmetic run on them.
+        cfg.validate()
+            .map_err(|e| candle_core::Error::Msg(format!("invalid config: {e}")))?;
         let temp = vb.get((), "temp")?;
         let vision = VisionTransformer::new(&cfg.vision, cfg.embed_dim, vb.pp("vision_encoder"))?;
         let text = TextTransformer::new(&cfg.text, cfg.embed_dim, vb.pp("text_encoder"))?;

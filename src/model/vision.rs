@@ -44,14 +44,24 @@ impl VisionTransformer {
         let w = cfg.width;
         let g = cfg.grid();
         let p = cfg.patch_size;
+        // Checked: the sizes come from a user's config (validated ranges keep these far from overflow).
+        let overflow = || candle_core::Error::Msg("vision config sizes overflow".into());
+        let n_pos = g
+            .checked_mul(g)
+            .and_then(|n| n.checked_add(1))
+            .ok_or_else(overflow)?;
+        let patch_in = p
+            .checked_mul(p)
+            .and_then(|n| n.checked_mul(3))
+            .ok_or_else(overflow)?;
         // Requested in state-dict order (parameters of a module before its children).
         let class_embedding = vb.get(w, "class_embedding")?;
-        let positional_embedding = vb.get((g * g + 1, w), "positional_embedding")?;
+        let positional_embedding = vb.get((n_pos, w), "positional_embedding")?;
         let temporal_positional_embedding =
             vb.get((1, cfg.num_frames, w), "temporal_positional_embedding")?;
         let proj = vb.get((w, embed_dim), "proj")?;
         let conv = vb.get((w, 3, 1, p, p), "conv1.weight")?;
-        let patch_weight = conv.reshape((w, 3 * p * p))?.t()?.contiguous()?;
+        let patch_weight = conv.reshape((w, patch_in))?.t()?.contiguous()?;
         let ln_pre = LayerNorm::new(w, vb.pp("ln_pre"))?;
         let blocks = blocks(w, cfg.heads, cfg.layers, vb.clone())?;
         let ln_post = LayerNorm::new(w, vb.pp("ln_post"))?;

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use super::{ClipFailure, ClipInfo, ClipSource, Outcome, PipelineOptions};
 use crate::frames::{FramesDir, DIR_SPAN};
-use crate::preprocess::{ProcessedClip, RgbFrame};
 #[cfg(feature = "video")]
-use crate::video::{decode_clips, ClipSpan};
+use crate::preprocess::RgbConversion;
+use crate::preprocess::{ColorInfo, ProcessedClip, RgbFrame};
+#[cfg(feature = "video")]
+use crate::video::{decode_clips_with, ClipSpan, FrameRequest};
 use crate::{Error, Result};
 
 /// What one job reads.
@@ -43,6 +45,8 @@ impl Numbered {
             num_source_frames: 0,
             frame_indices: Vec::new(),
             frame_times: None,
+            color: None,
+            warning: None,
         }
     }
 }
@@ -112,47 +116,117 @@ pub(super) fn run(n: Numbered, opts: &PipelineOptions) -> Vec<Outcome> {
         .into_iter()
         .zip(results)
         .map(|(info, r)| match r {
-            Ok((c, times)) => Ok((
+            Ok(d) => Ok((
                 ClipInfo {
-                    num_source_frames: c.num_source_frames,
-                    frame_indices: c.indices,
-                    frame_times: times,
+                    num_source_frames: d.clip.num_source_frames,
+                    frame_indices: d.clip.indices,
+                    frame_times: d.times,
+                    color: d.color,
+                    warning: d.warning,
                     ..info
                 },
-                c.pixels,
+                d.clip.pixels,
+                d.extra,
             )),
             Err(e) => Err(ClipFailure::new(info, e)),
         })
         .collect()
 }
 
-/// One result per clip of the job: the preprocessed clip and, for video, its frame times.
-type ClipResult = Result<(ProcessedClip, Option<Vec<f64>>)>;
+/// What a job made of one clip.
+struct Done {
+    clip: ProcessedClip,
+    /// Frame times (video only).
+    times: Option<Vec<f64>>,
+    color: Option<ColorInfo>,
+    warning: Option<String>,
+    /// The extra uniformly sampled frames ([`PipelineOptions::extra_frames`]).
+    extra: Vec<RgbFrame>,
+}
 
-fn work(n: &Numbered, opts: &PipelineOptions) -> Vec<ClipResult> {
+impl Done {
+    fn plain(clip: ProcessedClip) -> Self {
+        Done {
+            clip,
+            times: None,
+            color: None,
+            warning: None,
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// The extra frames of a clip that is not a video: `uniform(k)` of all its frames, when it has `k`.
+fn extra_of(frames: &[RgbFrame], k: usize) -> Vec<RgbFrame> {
+    if k == 0 || frames.len() < k {
+        return Vec::new();
+    }
+    crate::aesthetic::uniform_indices(frames.len(), k)
+        .into_iter()
+        .filter_map(|i| frames.get(i).cloned())
+        .collect()
+}
+
+fn work(n: &Numbered, opts: &PipelineOptions) -> Vec<Result<Done>> {
     let p = &opts.preprocess;
     match &n.job {
         #[cfg(feature = "video")]
         Job::Video { path, spans } => {
-            decode_clips(path, spans, p.sampling, p.num_frames, &opts.decode)
+            let req = FrameRequest {
+                sampling: p.sampling,
+                num_frames: p.num_frames,
+                extra_uniform: opts.extra_frames,
+            };
+            let mut dec = opts.decode.clone();
+            dec.conversion = dec.conversion.or(Some(RgbConversion::for_resize(p.resize)));
+            decode_clips_with(path, spans, &req, &dec)
                 .into_iter()
                 .map(|r| {
                     let c = r?;
+                    let warning = (c.frames_lost > 0.0).then(|| {
+                        format!(
+                            "{:.1}% of the frames decoded for this file were damaged or undecodable \
+                             (bit rot?); the embedding may be off",
+                            100.0 * c.frames_lost
+                        )
+                    });
                     let clip = ProcessedClip {
                         pixels: p.process_sampled(&c.frames)?,
                         num_source_frames: c.num_frames,
                         indices: c.indices,
                     };
-                    Ok((clip, Some(c.timestamps)))
+                    Ok(Done {
+                        clip,
+                        times: Some(c.timestamps),
+                        color: c.color,
+                        warning,
+                        extra: c.extra_frames,
+                    })
                 })
                 .collect()
         }
-        Job::Dir(dir) => vec![FramesDir::open(dir)
-            .and_then(|d| d.preprocess(p))
-            .map(|c| (c, None))],
+        Job::Dir(dir) => vec![FramesDir::open(dir).and_then(|d| {
+            let clip = d.preprocess(p)?;
+            let k = opts.extra_frames;
+            let extra = if k > 0 && d.len() >= k {
+                crate::aesthetic::uniform_indices(d.len(), k)
+                    .into_iter()
+                    .map(|i| d.load(i))
+                    .collect::<Result<Vec<_>>>()?
+            } else {
+                Vec::new()
+            };
+            Ok(Done {
+                extra,
+                ..Done::plain(clip)
+            })
+        })],
         Job::Frames(frames) => {
             let name = n.source.to_string_lossy();
-            vec![p.process_all(frames, &*name, DIR_SPAN).map(|c| (c, None))]
+            vec![p.process_all(frames, &*name, DIR_SPAN).map(|c| Done {
+                extra: extra_of(frames, opts.extra_frames),
+                ..Done::plain(c)
+            })]
         }
     }
 }

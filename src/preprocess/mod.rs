@@ -1,5 +1,5 @@
 //! From decoded frames to the model's input: frame sampling, resize to the square model size, ImageNet
-//! normalisation, `(B, T, 3, S, S)` float32 (`../shared/SPEC.md` §6, `../shared/RESEARCH.md` §4).
+//! normalisation, `(B, T, 3, S, S)` float32.
 //!
 //! Two reference pipelines exist and both are reproduced:
 //!
@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod color;
 mod cubic;
 mod frame;
 mod linear;
@@ -35,6 +36,7 @@ use std::str::FromStr;
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+pub use color::{ColorInfo, ColorMatrix, RgbConversion};
 pub use cubic::resize_bicubic;
 pub use frame::RgbFrame;
 pub use linear::resize_cv2_linear;

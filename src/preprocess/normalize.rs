@@ -8,7 +8,7 @@
 
 use super::frame::RgbFrame;
 
-/// ImageNet channel means (R, G, B); ViCLIP uses these, not CLIP's (`SPEC.md` §10.2).
+/// ImageNet channel means (R, G, B); ViCLIP uses these, not CLIP's.
 pub const IMAGENET_MEAN: [f64; 3] = [0.485, 0.456, 0.406];
 /// ImageNet channel standard deviations (R, G, B).
 pub const IMAGENET_STD: [f64; 3] = [0.229, 0.224, 0.225];

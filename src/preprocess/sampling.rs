@@ -1,5 +1,5 @@
 //! Which frames of a clip are fed to the model: the strategies of the two reference pipelines and the
-//! aesthetic scorer (`../shared/RESEARCH.md` §4, `SPEC.md` §6).
+//! aesthetic scorer.
 
 use std::fmt;
 use std::str::FromStr;

@@ -48,8 +48,15 @@ fn list_json(values: &ArrayRef) -> Result<Value, String> {
 }
 
 /// Names of the columns the job adds; an input column of the same name is replaced.
-pub(crate) const OUTPUT_COLUMNS: [&str; 5] =
-    ["viclip_sim", "aesthetic", "status", "error", "frames_used"];
+pub(crate) const OUTPUT_COLUMNS: [&str; 7] = [
+    "viclip_sim",
+    "aesthetic",
+    "status",
+    "error",
+    "frames_used",
+    "video_color",
+    "warning",
+];
 
 /// The fields of [`OUTPUT_COLUMNS`].
 pub(crate) fn output_fields() -> Vec<Field> {
@@ -63,6 +70,10 @@ pub(crate) fn output_fields() -> Vec<Field> {
             DataType::List(Arc::new(Field::new("item", DataType::Int32, true))),
             true,
         ),
+        // How the frames were converted: matrix, range, bit depth, rotation (docs/video.md).
+        Field::new("video_color", DataType::Utf8, true),
+        // Set when a clip decoded but not cleanly (e.g. the fraction of frames lost to bit rot).
+        Field::new("warning", DataType::Utf8, true),
     ]
 }
 

@@ -142,11 +142,13 @@ impl Input {
     }
 
     /// Streams the shards of `shard_size` rows that `wanted` accepts to `f`, in order; the other
-    /// rows are read past. `temp_root` holds webdataset members while their shard is scored.
+    /// rows are read past. `wanted` is asked when the stream reaches a shard (possibly more than
+    /// once); its error ends the stream. `temp_root` holds webdataset members while their shard is
+    /// scored.
     pub(crate) fn for_each_shard(
         &self,
         shard_size: u64,
-        wanted: &dyn Fn(u64) -> bool,
+        wanted: &dyn Fn(u64) -> Result<bool>,
         temp_root: &Path,
         f: &mut dyn FnMut(ShardInput) -> Result<()>,
     ) -> Result<()> {
@@ -161,7 +163,7 @@ fn table_shards(
     path: &Path,
     cols: &Columns,
     shard_size: u64,
-    wanted: &dyn Fn(u64) -> bool,
+    wanted: &dyn Fn(u64) -> Result<bool>,
     f: &mut dyn FnMut(ShardInput) -> Result<()>,
 ) -> Result<()> {
     let table = Table::open(path)?;
@@ -181,7 +183,7 @@ fn table_shards(
             let shard = row / shard_size;
             let shard_end = (shard + 1) * shard_size;
             let len = (n - off).min(shard_end - row);
-            if wanted(shard) {
+            if wanted(shard)? {
                 let s = cur.get_or_insert_with(|| ShardInput {
                     index: shard,
                     first_row: row,

@@ -1,14 +1,19 @@
 //! `viclip score`: ViCLIP clip-caption similarity (CLIP-SIM), optionally the LAION aesthetic score and
 //! the embeddings, for every row of a clip table, in shards that survive crashes and split across
-//! machines (`../shared/RESEARCH.md` §1, §6, §7; `docs/score.md` has the user's view).
+//! machines (`docs/score.md` has the user's view).
 //!
 //! The run, for one process:
 //!
 //! 1. **Input** ([`Input`]): a table (InternVid jsonl, csv / tsv / parquet / jsonl with configurable
 //!    columns or a video2dataset `clips` column) or webdataset tar shards, turned into one [`RowTask`]
 //!    per row (the clip's file and span, the caption) plus the row's own columns, carried through.
-//! 2. **Shards**: rows `[k N, (k+1) N)` form shard `k`; this process takes the shards with
-//!    `k % num_shards == shard_index` ([`ShardSelection`]) that are not complete yet.
+//! 2. **Shards**: rows `[k N, (k+1) N)` form shard `k`; this process takes the shards of its share
+//!    (`k % shares == share`, [`ShardSelection`]) that are not complete yet (`verify`: stats with
+//!    this run's identity (`identity`, `OUT/run.json`), files of the recorded sizes and hashes),
+//!    each claimed with a lock (`lock`) so that processes sharing `--out` never score one shard
+//!    twice; the table's size is fixed in `OUT/table.json` by the run's first process and the number
+//!    of shares and the task-to-share mapping in `OUT/split.json` by its first split process
+//!    (`tasks`, `record`).
 //! 3. **Work** per shard (`work`): rows grouped by source file so each file is decoded once
 //!    ([`crate::pipeline`]), clips embedded in batches of fixed composition (the shard's good clips in
 //!    row order, so a rerun computes bit-identical values), captions embedded, cosine per row; with
@@ -16,7 +21,8 @@
 //! 4. **Output** per shard (`output`): `NNNNN.parquet` (input columns + `viclip_sim`, `aesthetic`,
 //!    `status`, `error`, `frames_used`; settings in key-value metadata), optionally clip-retrieval's
 //!    `video_emb/`, `text_emb/`, `metadata/`, every file written under a temporary name, fsynced and
-//!    renamed; `NNNNN_stats.json` last, which marks the shard complete for a rerun.
+//!    renamed; `NNNNN_stats.json` last, with the run identity and each file's size and SHA-256,
+//!    which marks the shard complete for a rerun (and is checked against the files then).
 //! 5. **Report** ([`report::write_report`]): quantiles and histograms of the score columns once
 //!    every shard of the table is complete.
 //!
@@ -26,20 +32,35 @@
 #![cfg(feature = "video")]
 
 mod arrow_util;
+mod claims;
+mod identity;
 mod input;
+mod lock;
 mod npy;
 mod output;
+mod plan;
+mod preflight;
+mod record;
 pub mod report;
 mod row;
 mod run;
+mod runfile;
 mod shards;
+pub mod status;
+mod tasks;
+mod verify;
 mod wds;
 mod work;
 
 pub use input::{Columns, Input, VideoLocator, VIDEO_EXTENSIONS};
+pub use lock::{is_locked, shard_lock_path};
 pub use npy::{read_npy_f16, write_npy_f16};
+pub use plan::{plan, Plan, SharePlan};
+pub use record::{read_record, Assignment, RunRecord, SPLIT_FILE, TABLE_FILE};
 pub use run::{score, AestheticOptions, Progress, RunSummary, ScoreOptions};
-pub use shards::{ShardSelection, ShardStats};
+pub use shards::ShardStats;
+pub use tasks::{Scheduler, ShardSelection, ShareRequest, SplitPlan};
+pub use verify::{check_complete, FileRecord};
 
 use std::fmt;
 

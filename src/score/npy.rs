@@ -3,7 +3,7 @@
 //! before the rename and a failure removes the temporary file.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use half::f16;
@@ -12,7 +12,7 @@ use crate::{Error, Result};
 
 /// Writes `data` (`rows x dim` f32, row-major) as a float16 `(rows, dim)` array.
 pub fn write_npy_f16(path: &Path, rows: usize, dim: usize, data: &[f32]) -> Result<()> {
-    if data.len() != rows * dim {
+    if rows.checked_mul(dim) != Some(data.len()) {
         return Err(Error::InvalidInput(format!(
             "{}: {} values for a ({rows}, {dim}) array",
             path.display(),
@@ -49,47 +49,16 @@ pub fn write_npy_f16(path: &Path, rows: usize, dim: usize, data: &[f32]) -> Resu
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
-/// Reads a float16 2-D `.npy` written by [`write_npy_f16`]: `((rows, dim), values as f32)`.
+/// Reads a float16 2-D `.npy` written by [`write_npy_f16`]: `((rows, dim), values as f32)`. The header
+/// is checked against the file's length before the data is read ([`crate::npy`]).
 pub fn read_npy_f16(path: &Path) -> Result<((usize, usize), Vec<f32>)> {
     let bad = |m: &str| Error::InvalidInput(format!("{}: {m}", path.display()));
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| Error::io(path, e))?;
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad("not a .npy file"));
-    }
-    let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = std::str::from_utf8(
-        bytes
-            .get(10..10 + hlen)
-            .ok_or_else(|| bad("short header"))?,
-    )
-    .map_err(|_| bad("header is not text"))?;
-    if !header.contains("'<f2'") {
+    let (h, values) = crate::npy::read_npy_f32(path)?;
+    if h.dtype != crate::npy::NpyDType::F16 {
         return Err(bad("not a float16 array"));
     }
-    let shape = header
-        .split("'shape': (")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .ok_or_else(|| bad("no shape"))?;
-    let dims: Vec<usize> = shape
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().map_err(|_| bad("bad shape")))
-        .collect::<Result<_>>()?;
-    let (rows, dim) = match dims[..] {
-        [r, d] => (r, d),
-        _ => return Err(bad("not a 2-D array")),
-    };
-    let data = &bytes[10 + hlen..];
-    if data.len() != rows * dim * 2 {
-        return Err(bad("data size does not match the shape"));
+    match h.shape[..] {
+        [r, d] => Ok(((r, d), values)),
+        _ => Err(bad("not a 2-D array")),
     }
-    let values = data
-        .chunks_exact(2)
-        .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
-        .collect();
-    Ok(((rows, dim), values))
 }

@@ -1,5 +1,7 @@
 //! Writing one finished shard: the scored parquet, the embedding files and the stats, each under a
-//! temporary name, fsynced and renamed; the stats file goes last and marks the shard complete.
+//! temporary name, fsynced and renamed; the stats file goes last, lists the others with their sizes
+//! and SHA-256, and marks the shard complete. The temporary names (`{file}.tmp`) are the shard's
+//! own: only the process holding the shard's lock (`super::lock`) writes them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use parquet::file::metadata::KeyValue;
 use super::arrow_util::{f32_array, i32_list_array, output_fields, str_array, OUTPUT_COLUMNS};
 use super::input::ShardInput;
 use super::shards::{parquet_path, stats_path, stem, ShardStats};
+use super::verify::FileRecord;
 use super::work::RowOut;
 use super::write_npy_f16;
 use crate::table::{Format, TableWriter};
@@ -55,6 +58,8 @@ fn output_batches(shard: &ShardInput, rows: &[RowOut]) -> Result<Vec<RecordBatch
                 .map(|o| o.failure.as_ref().map(|f| f.message.as_str())),
         ));
         cols.push(i32_list_array(r.iter().map(|o| o.frames.as_deref())));
+        cols.push(str_array(r.iter().map(|o| o.color.as_deref())));
+        cols.push(str_array(r.iter().map(|o| o.warning.as_deref())));
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
             .map_err(|e| Error::InvalidInput(format!("shard {}: {e}", shard.index)))?;
         out.push(batch);
@@ -90,17 +95,19 @@ fn emb_matrix(
     m
 }
 
-/// Writes shard `shard`'s files under `out`; see the module docs.
+/// Writes shard `shard`'s files under `out`, then `stats` with the files recorded; see the module
+/// docs. Returns the stats as written.
 pub(crate) fn write_shard(
     out: &Path,
     shard: &ShardInput,
     rows: &[RowOut],
     embeddings: Option<usize>,
     kv: &[KeyValue],
-    stats: &ShardStats,
-) -> Result<()> {
+    mut stats: ShardStats,
+) -> Result<ShardStats> {
     let batches = output_batches(shard, rows)?;
     let s = stem(shard.index);
+    let mut files = Vec::new();
     if let Some(dim) = embeddings {
         for (dir, pick) in [
             (
@@ -113,17 +120,26 @@ pub(crate) fn write_shard(
             std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
             let m = emb_matrix(rows, dim, pick);
             write_npy_f16(&d.join(format!("{dir}_{s}.npy")), rows.len(), dim, &m)?;
+            files.push(format!("{dir}/{dir}_{s}.npy"));
         }
         let d = out.join("metadata");
         std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
         write_parquet(&d.join(format!("metadata_{s}.parquet")), &batches, kv)?;
+        files.push(format!("metadata/metadata_{s}.parquet"));
     }
     write_parquet(&parquet_path(out, shard.index), &batches, kv)?;
-    let text = serde_json::to_string_pretty(stats)
+    files.push(format!("{s}.parquet"));
+    // Hashed back from the files just written (in the page cache), so the record is of the bytes
+    // on disk, whatever the writers did.
+    stats.files = files
+        .iter()
+        .map(|f| FileRecord::of(out, f))
+        .collect::<Result<_>>()?;
+    let text = serde_json::to_string_pretty(&stats)
         .map_err(|e| Error::InvalidInput(format!("shard {s} stats: {e}")))?;
     write_atomic(&stats_path(out, shard.index), text.as_bytes())?;
     sync_dir(out);
-    Ok(())
+    Ok(stats)
 }
 
 /// Writes `bytes` to `path` through a synced temporary file.

@@ -1,6 +1,6 @@
 //! The run report: quantiles (1, 5, 25, 50, 75, 95, 99 %) and a histogram PNG of each score column
-//! over every shard of a scored directory, because users pick thresholds from the distribution
-//! (RESEARCH.md §1, §7). Written by `viclip score` when the last shard is done and by `viclip report`.
+//! over every shard of a scored directory, because users pick thresholds from the distribution.
+//! Written by `viclip score` when the last shard is done and by `viclip report`.
 //!
 //! All values of a column are held in memory to sort them (8 bytes a row: 0.8 GB for 100 M rows).
 
@@ -72,7 +72,10 @@ pub fn summarize(column: &str, mut values: Vec<f64>) -> Option<ColumnSummary> {
 }
 
 /// Reads the shards of `dir`, writes `report.json` and `{column}_hist.png`, returns the report.
+/// A run with a shard missing, damaged or from another run is refused, naming the shards
+/// ([`super::check_complete`]).
 pub fn write_report(dir: &Path) -> Result<RunReport> {
+    super::check_complete(dir)?;
     let table = Table::open(dir)?;
     let names = table.column_names()?;
     let cols: Vec<&str> = SCORE_COLUMNS

@@ -140,6 +140,8 @@ fn find_video(root: Option<&Path>, name: &str) -> std::result::Result<PathBuf, S
     if p.is_file() {
         return Ok(p);
     }
+    // What the path is when it exists but is not a file; reported when no candidate is a file.
+    let mut special = not_special(&p).err();
     let known = p
         .extension()
         .and_then(|e| e.to_str())
@@ -157,10 +159,42 @@ fn find_video(root: Option<&Path>, name: &str) -> std::result::Result<PathBuf, S
         if c.is_file() {
             return Ok(c);
         }
+        special = special.or_else(|| not_special(&c).err());
+    }
+    if let Some(s) = special {
+        return Err(s);
+    }
+    if p.exists() {
+        // A FIFO, device or directory under the video's name: say what it is (never opened).
+        if let Err(m) = crate::frames::check_regular_file(&p, "a video file") {
+            return Err(format!("{}: {m}", p.display()));
+        }
     }
     Err(format!(
         "{}: no such video (also tried .{}); check --video-root and the file-name pattern",
         p.display(),
         VIDEO_EXTENSIONS.join(", .")
     ))
+}
+
+/// Refuses a path that exists but is not a regular file: handing a FIFO or a device to the decoder
+/// would block or read forever, and "no such video" would send the user looking for a missing file.
+fn not_special(p: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(p) else {
+        return Ok(());
+    };
+    let t = meta.file_type();
+    let what = if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        return Ok(());
+    };
+    Err(format!("{}: is {what}, not a video file", p.display()))
 }

@@ -3,7 +3,7 @@
 //!
 //! Tars are streamed, never unpacked: members of samples this process does not score are skipped by
 //! seeking. FFmpeg needs a file it can seek in, so the video member of a sample being scored is copied
-//! to `{out}/.tmp/wds-NNNNN/` for the duration of its shard (one shard's videos at a time, removed
+//! to `wds-NNNNN/` in this process's own temporary directory for the duration of its shard (one shard's videos at a time, removed
 //! when the shard is written). A member that cannot be read (truncated data, a corrupt header) fails
 //! its row with `tar_error`; a header the tar reader cannot get past ends that tar with one extra
 //! `tar_error` row naming it, identically on every pass, so row numbers never shift.
@@ -39,7 +39,7 @@ struct Sample {
 pub(crate) fn count_samples(tars: &[PathBuf]) -> Result<u64> {
     let mut next = 0;
     for t in tars {
-        scan_tar(t, &mut next, &|_| None, &mut |_| Ok(()))?;
+        scan_tar(t, &mut next, &|_| Ok(None), &mut |_| Ok(()))?;
     }
     Ok(next)
 }
@@ -48,12 +48,14 @@ pub(crate) fn count_samples(tars: &[PathBuf]) -> Result<u64> {
 pub(crate) fn shards(
     tars: &[PathBuf],
     shard_size: u64,
-    wanted: &dyn Fn(u64) -> bool,
+    wanted: &dyn Fn(u64) -> Result<bool>,
     temp_root: &Path,
     f: &mut dyn FnMut(ShardInput) -> Result<()>,
 ) -> Result<()> {
     let dir_of = |shard: u64| temp_root.join(format!("wds-{shard:05}"));
-    let dir_for = |row: u64| wanted(row / shard_size).then(|| dir_of(row / shard_size));
+    let dir_for = |row: u64| -> Result<Option<PathBuf>> {
+        Ok(wanted(row / shard_size)?.then(|| dir_of(row / shard_size)))
+    };
     let mut cur: Vec<Sample> = Vec::new();
     let mut flush = |cur: &mut Vec<Sample>| -> Result<()> {
         let Some(first) = cur.first() else {
@@ -62,7 +64,7 @@ pub(crate) fn shards(
         let shard = first.row / shard_size;
         let samples = std::mem::take(cur);
         let result = f(to_shard(shard, samples));
-        // The copies were only for FFmpeg; best effort, the next run clears the directory anyway.
+        // The copies were only for FFmpeg; best effort, the process's directory goes at its end.
         let _ = std::fs::remove_dir_all(dir_of(shard));
         result
     };
@@ -85,7 +87,7 @@ pub(crate) fn shards(
 fn scan_tar(
     path: &Path,
     next: &mut u64,
-    dir_for: &dyn Fn(u64) -> Option<PathBuf>,
+    dir_for: &dyn Fn(u64) -> Result<Option<PathBuf>>,
     emit: &mut dyn FnMut(Sample) -> Result<()>,
 ) -> Result<()> {
     let tar_name = path.file_name().map_or_else(
@@ -130,7 +132,7 @@ fn scan_tar(
             finish(&mut cur)?;
             let row = *next;
             *next += 1;
-            let dir = dir_for(row);
+            let dir = dir_for(row)?;
             let sample = Sample {
                 row,
                 key: key.to_string(),
@@ -166,12 +168,12 @@ fn tar_error_row(
     next: &mut u64,
     tar: &str,
     msg: String,
-    dir_for: &dyn Fn(u64) -> Option<PathBuf>,
+    dir_for: &dyn Fn(u64) -> Result<Option<PathBuf>>,
     emit: &mut dyn FnMut(Sample) -> Result<()>,
 ) -> Result<()> {
     let row = *next;
     *next += 1;
-    if dir_for(row).is_none() {
+    if dir_for(row)?.is_none() {
         return Ok(());
     }
     emit(Sample {

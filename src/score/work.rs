@@ -9,13 +9,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use image::RgbImage;
-use rayon::prelude::*;
 
 use super::run::AestheticOptions;
 use super::{RowFailure, RowStatus, RowTask};
 use crate::pipeline::{ClipSource, Pipeline, PipelineOptions};
-use crate::preprocess::FrameSampling;
-use crate::video::{decode_clips, ClipSpan, DecodeOptions};
+use crate::preprocess::RgbFrame;
+use crate::video::ClipSpan;
 use crate::{Result, ViClip};
 
 /// What the job computed for one row.
@@ -25,6 +24,10 @@ pub(crate) struct RowOut {
     pub sim: Option<f32>,
     pub aesthetic: Option<f32>,
     pub frames: Option<Vec<i32>>,
+    /// The clip's colour conversion, e.g. `bt709 limited 8-bit rot0` (`video_color`).
+    pub color: Option<String>,
+    /// A decode warning (`warning`), e.g. the share of frames lost to damage.
+    pub warning: Option<String>,
     pub video_emb: Option<Vec<f32>>,
     pub text_emb: Option<Vec<f32>>,
 }
@@ -34,6 +37,8 @@ pub(crate) struct Ctx<'a> {
     pub pipeline: PipelineOptions,
     pub aesthetic: Option<&'a AestheticOptions>,
     pub pool: &'a rayon::ThreadPool,
+    /// Set to stop between two batches ([`crate::Error::Interrupted`]).
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Clip groups: one per file, files in order of first appearance, spans in row order.
@@ -66,8 +71,10 @@ pub(crate) fn score_shard(
     let mut video_fail: Vec<Option<RowFailure>> =
         tasks.iter().map(|t| t.clip.clone().err()).collect();
     let mut out: Vec<RowOut> = vec![RowOut::default(); n];
+    let mut aes_fail: Vec<Option<RowFailure>> = vec![None; n];
 
-    // Video side: every file decoded once for all its spans in this shard.
+    // Video side: every file decoded once for all its spans in this shard; with the aesthetic column
+    // the same decode also hands over each clip's uniformly sampled frames for the CLIP tower.
     let groups = groups(tasks, |_| true);
     let clip_rows: Vec<usize> = groups
         .iter()
@@ -80,8 +87,16 @@ pub(crate) fn score_shard(
             spans: spans.iter().map(|s| s.1).collect(),
         })
         .collect();
+    let mut pipeline = ctx.pipeline.clone();
+    pipeline.extra_frames = ctx.aesthetic.map_or(0, |a| a.frames.max(1));
     if !clip_rows.is_empty() {
-        for batch in Pipeline::spawn(sources, ctx.pipeline.clone())? {
+        for batch in Pipeline::spawn(sources, pipeline)? {
+            if ctx
+                .cancel
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                return Err(crate::Error::Interrupted);
+            }
             for f in &batch.failures {
                 if let Some(&r) = clip_rows.get(f.clip_index) {
                     video_fail[r] = Some(RowFailure::new(
@@ -102,6 +117,8 @@ pub(crate) fn score_shard(
                             out[r].video_emb = Some(e);
                             out[r].frames =
                                 Some(info.frame_indices.iter().map(|&i| i as i32).collect());
+                            out[r].color = info.color.as_ref().map(|c| c.to_string());
+                            out[r].warning = info.warning.clone();
                         }
                     }
                     Err(e) => {
@@ -113,6 +130,13 @@ pub(crate) fn score_shard(
                         }
                     }
                 }
+            }
+            if let Some(a) = ctx.aesthetic {
+                let items = rows.iter().zip(&batch.clips).zip(&batch.extra_frames);
+                let items = items.map(|((&r, c), f)| (r, c.num_source_frames, f.as_slice()));
+                // On the job's pool, so the scorer's parallel parts use its thread count.
+                ctx.pool
+                    .install(|| aesthetic(a, items, &mut out, &mut aes_fail));
             }
             on_clips((batch.clips.len() + batch.failures.len()) as u64);
         }
@@ -144,13 +168,6 @@ pub(crate) fn score_shard(
         }
     }
 
-    let mut aes_fail: Vec<Option<RowFailure>> = vec![None; n];
-    if let Some(a) = ctx.aesthetic {
-        aesthetic(ctx, a, tasks, &mut out, &mut aes_fail, |r| {
-            video_fail[r].is_none()
-        });
-    }
-
     for (r, o) in out.iter_mut().enumerate() {
         if let (Some(v), Some(t)) = (&o.video_emb, &o.text_emb) {
             o.sim = Some(v.iter().zip(t).map(|(a, b)| a * b).sum());
@@ -177,83 +194,60 @@ fn merge(fails: [Option<RowFailure>; 3]) -> Option<RowFailure> {
     Some(RowFailure::new(first.kind, msgs.join("; ")))
 }
 
-/// Aesthetic scores of the rows whose clip decoded for ViCLIP. The pipeline yields model tensors, not
-/// frames, so the clip is decoded a second time for its `k` uniformly sampled frames (only the GOPs
-/// holding those frames are decoded); files go in chunks so memory stays bounded.
-fn aesthetic(
-    ctx: &Ctx,
+/// Aesthetic scores of one pipeline batch's clips `(row, frames in the clip, its uniformly sampled
+/// frames)`: the frames come from the decode that fed ViCLIP, so each clip is decoded once.
+fn aesthetic<'f>(
     a: &AestheticOptions,
-    tasks: &[RowTask],
+    clips: impl Iterator<Item = (usize, usize, &'f [RgbFrame])>,
     out: &mut [RowOut],
     fail: &mut [Option<RowFailure>],
-    decoded: impl Fn(usize) -> bool,
 ) {
-    let groups = groups(tasks, decoded);
     let k = a.frames.max(1);
-    let opts = DecodeOptions {
-        threads: 1,
-        ..ctx.pipeline.decode.clone()
-    };
-    let mut start = 0;
-    while start < groups.len() {
-        // About 64 clips per chunk: 4 native-size frames each.
-        let mut end = start;
-        let mut clips = 0;
-        while end < groups.len() && (clips < 64 || end == start) {
-            clips += groups[end].1.len();
-            end += 1;
-        }
-        let decoded: Vec<Vec<(usize, Result<Vec<RgbImage>>)>> = ctx.pool.install(|| {
-            groups[start..end]
-                .par_iter()
-                .map(|(path, spans)| {
-                    let s: Vec<ClipSpan> = spans.iter().map(|x| x.1).collect();
-                    decode_clips(path, &s, FrameSampling::Uniform(k), k, &opts)
-                        .into_iter()
-                        .zip(spans)
-                        .map(|(r, &(row, _))| (row, r.and_then(|c| to_images(c.frames))))
-                        .collect()
-                })
-                .collect()
-        });
-        let flat: Vec<(usize, Result<Vec<RgbImage>>)> = decoded.into_iter().flatten().collect();
-        let labels: Vec<String> = flat.iter().map(|(r, _)| format!("row {}", r)).collect();
-        let ok: Vec<(usize, &str, &[RgbImage])> = flat
-            .iter()
-            .zip(&labels)
-            .filter_map(|((r, f), l)| f.as_ref().ok().map(|f| (*r, l.as_str(), f.as_slice())))
-            .collect();
-        for (r, f) in &flat {
-            if let Err(e) = f {
-                fail[*r] = Some(RowFailure::new(
+    let mut ok: Vec<(usize, String, Vec<RgbImage>)> = Vec::new();
+    for (r, n, frames) in clips {
+        let images = if frames.len() == k {
+            to_images(frames)
+        } else {
+            Err(crate::Error::TooFewFrames {
+                clip: format!("row {r}"),
+                needed: k,
+                got: n,
+            })
+        };
+        match images {
+            Ok(f) => ok.push((r, format!("row {r}"), f)),
+            Err(e) => {
+                fail[r] = Some(RowFailure::new(
                     RowStatus::AestheticError,
                     format!("aesthetic frames: {e}"),
-                ));
+                ))
             }
         }
-        let items: Vec<(&str, &[RgbImage])> = ok.iter().map(|x| (x.1, x.2)).collect();
-        let scores = a.scorer.score_clips(&items, k, a.reduce);
-        for ((r, _, _), s) in ok.iter().zip(scores) {
-            match s {
-                Ok(s) => out[*r].aesthetic = Some(s.score),
-                Err(e) => {
-                    fail[*r] = Some(RowFailure::new(
-                        RowStatus::AestheticError,
-                        format!("aesthetic scorer: {e}"),
-                    ))
-                }
+    }
+    let items: Vec<(&str, &[RgbImage])> = ok
+        .iter()
+        .map(|(_, l, f)| (l.as_str(), f.as_slice()))
+        .collect();
+    let scores = a.scorer.score_clips(&items, k, a.reduce);
+    for ((r, _, _), s) in ok.iter().zip(scores) {
+        match s {
+            Ok(s) => out[*r].aesthetic = Some(s.score),
+            Err(e) => {
+                fail[*r] = Some(RowFailure::new(
+                    RowStatus::AestheticError,
+                    format!("aesthetic scorer: {e}"),
+                ))
             }
         }
-        start = end;
     }
 }
 
-fn to_images(frames: Vec<crate::preprocess::RgbFrame>) -> Result<Vec<RgbImage>> {
+fn to_images(frames: &[RgbFrame]) -> Result<Vec<RgbImage>> {
     frames
-        .into_iter()
+        .iter()
         .map(|f| {
             let (w, h) = (f.width() as u32, f.height() as u32);
-            RgbImage::from_raw(w, h, f.into_data()).ok_or_else(|| {
+            RgbImage::from_raw(w, h, f.data().to_vec()).ok_or_else(|| {
                 crate::Error::InvalidInput(format!("a decoded frame of {w}x{h} has the wrong size"))
             })
         })

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Tensor};
 use half::f16;
 
 use super::bits::Bits;
@@ -67,16 +66,18 @@ impl EmbeddingMatrix {
             valid: Bits::new(0),
         };
         for f in &files {
-            let t = Tensor::read_npy(f).map_err(|e| {
-                Error::InvalidInput(format!("{}: not a readable .npy array ({e})", f.display()))
-            })?;
-            let (n, d) = t.dims2().map_err(|_| {
-                Error::InvalidInput(format!(
-                    "{}: shape {:?}, expected (rows, dim) embeddings",
-                    f.display(),
-                    t.dims()
-                ))
-            })?;
+            // Header claims are checked against the file length before anything is allocated.
+            let (h, v) = crate::npy::read_npy_f32(f)?;
+            let (n, d) = match h.shape[..] {
+                [n, d] => (n, d),
+                _ => {
+                    return Err(Error::InvalidInput(format!(
+                        "{}: shape {:?}, expected (rows, dim) embeddings",
+                        f.display(),
+                        h.shape
+                    )))
+                }
+            };
             if !m.is_empty() && d != m.dim {
                 return Err(Error::InvalidInput(format!(
                     "{}: dimension {d}, earlier files have {}; all shards must come from one model",
@@ -85,7 +86,6 @@ impl EmbeddingMatrix {
                 )));
             }
             m.dim = d;
-            let v = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
             for r in 0..n {
                 m.push_row(&v[r * d..(r + 1) * d]);
             }

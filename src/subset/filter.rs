@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use super::bits::Bits;
 use super::sample::div_sample;
+use crate::table::Table;
 use crate::{Error, Result};
+use arrow_schema::DataType;
 
 /// Rows left after one step of a recipe, for the summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -217,4 +219,26 @@ pub fn aes_select(score: &[f64], opts: &AesOptions) -> Result<(Vec<u64>, Vec<Ste
         steps.push(Step::new(format!("top {k} by {}", opts.score_col), &keep));
     }
     Ok((keep.ones().map(|i| i as u64).collect(), steps))
+}
+
+/// Refuses a criterion column in which no row holds a number although it is not stored as numbers
+/// (a caption column passed as `--score-col`, say): selecting on it would keep no row at all. A
+/// numeric column that is entirely null is left to the selection (it reports zero rows kept).
+pub(crate) fn check_numeric_criterion(table: &Table, col: &str, values: &[f64]) -> Result<()> {
+    if values.is_empty() || values.iter().any(|x| !x.is_nan()) {
+        return Ok(());
+    }
+    let schema = table.schema()?;
+    let Ok(field) = schema.field_with_name(col) else {
+        return Ok(());
+    };
+    let t = field.data_type();
+    if t.is_numeric() || matches!(t, DataType::Null) {
+        return Ok(());
+    }
+    Err(Error::InvalidInput(format!(
+        "{}: score column `{col}` has type {t} and none of its {} rows holds a number; pass --score-col naming a numeric column",
+        table.path().display(),
+        values.len()
+    )))
 }

@@ -56,6 +56,11 @@ pub fn video_id_from_path(path: &str, chars: usize) -> &str {
 }
 
 pub(crate) fn load(table: &Table, plan: &Plan, batch_size: usize) -> Result<Loaded> {
+    // A subset of a partly scored run would silently leave out the missing shards' rows.
+    #[cfg(feature = "video")]
+    if table.path().is_dir() {
+        crate::score::check_complete(table.path())?;
+    }
     let mut cols: Vec<String> = Vec::new();
     let mut want = |c: &str| {
         if !cols.iter().any(|x| x == c) {

@@ -223,6 +223,9 @@ pub fn build(job: &SubsetJob) -> Result<Summary> {
     let mut steps = Vec::new();
     let mut dedup_report = None;
     let crit: &[f64] = state.criterion.as_deref().unwrap_or(&[]);
+    if let Some(c) = &criterion {
+        filter::check_numeric_criterion(&table, c, crit)?;
+    }
     let (rows, params) = match &job.method {
         Method::Random { n, seed } => (
             random_rows(n_rows, *n, *seed),

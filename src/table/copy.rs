@@ -192,16 +192,22 @@ impl Table {
                     selectors.push(RowSelector::skip((len - pos) as usize));
                 }
                 let file = f.try_clone().map_err(|e| Error::io(path, e))?;
-                let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
-                    .with_row_groups(vec![g])
-                    .with_row_selection(RowSelection::from(selectors))
-                    .build()
-                    .map_err(|e| tpq::parquet_error(path, e))?;
-                for batch in reader {
-                    let batch = batch.map_err(|e| tpq::parquet_error(path, e))?;
-                    written += batch.num_rows() as u64;
-                    wr.write(&batch).map_err(|e| tpq::parquet_error(out, e))?;
-                }
+                // Guarded: the parquet decoders panic on some corrupt data.
+                written += tpq::guard(path, || {
+                    let reader =
+                        ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+                            .with_row_groups(vec![g])
+                            .with_row_selection(RowSelection::from(selectors))
+                            .build()
+                            .map_err(|e| tpq::parquet_error(path, e))?;
+                    let mut n = 0u64;
+                    for batch in reader {
+                        let batch = batch.map_err(|e| tpq::parquet_error(path, e))?;
+                        n += batch.num_rows() as u64;
+                        wr.write(&batch).map_err(|e| tpq::parquet_error(out, e))?;
+                    }
+                    Ok(n)
+                })?;
             }
         }
         let sink = match writer {

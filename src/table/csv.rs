@@ -45,6 +45,7 @@ impl CsvReader {
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').to_string())
             .collect();
+        check_unique_names(headers.iter().map(String::as_str), path)?;
         let indices: Vec<usize> = match &opts.columns {
             None => (0..headers.len()).collect(),
             Some(cols) => cols
@@ -66,13 +67,14 @@ impl CsvReader {
                 .map(|&i| Field::new(&headers[i], DataType::Utf8, true))
                 .collect::<Vec<_>>(),
         ));
+        let batch_size = super::rows_per_batch(opts.batch_size, indices.len());
         Ok(Self {
             path: path.to_path_buf(),
             inner,
             schema,
             indices,
             n_fields: headers.len(),
-            batch_size: opts.batch_size.max(1),
+            batch_size,
             lenient: opts.lenient,
         })
     }
@@ -88,7 +90,7 @@ impl CsvReader {
         let mut builders: Vec<StringBuilder> = self
             .indices
             .iter()
-            .map(|_| StringBuilder::with_capacity(self.batch_size, self.batch_size * 16))
+            .map(|_| StringBuilder::with_capacity(self.batch_size, self.batch_size * 8))
             .collect();
         let mut errors = Vec::new();
         let mut rec = csv::ByteRecord::new();
@@ -155,4 +157,22 @@ pub(crate) fn csv_error(path: &Path, e: &csv::Error) -> Error {
         .map(|p| format!(":{}", p.line()))
         .unwrap_or_default();
     Error::InvalidInput(format!("{}{at}: {e}", path.display()))
+}
+
+/// Refuses a table with two columns of one name: which one a reader meant would be a guess, and an
+/// output carrying both cannot be read back by name (pyarrow: "Multiple matches for FieldRef").
+pub(crate) fn check_unique_names<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    path: &Path,
+) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(Error::InvalidInput(format!(
+                "{}: column `{name}` appears more than once in the header; rename one of them",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }

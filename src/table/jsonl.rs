@@ -1,8 +1,8 @@
 //! JSON Lines tables (InternVid's annotation files): one object per line, blank lines skipped.
 //!
 //! Column types are inferred from the first `infer_rows` rows (see [`ReadOptions`]) so that every
-//! batch of one table has the same arrow schema: integers -> Int64, any mix of integers and floats ->
-//! Float64, booleans -> Boolean, strings and everything else (mixed types, arrays, objects) -> Utf8
+//! batch of one table has the same arrow schema: integers -> Int64 (UInt64 when some exceed `i64::MAX`
+//! and none is negative, so they are carried unchanged), any mix of integers and floats -> Float64, booleans -> Boolean, strings and everything else (mixed types, arrays, objects) -> Utf8
 //! holding the string or the value's JSON text. Keys keep the order of their first appearance. A later
 //! value that does not fit (a fraction in an Int64 column) is an error naming the line; projected reads
 //! ([`ReadOptions::columns`]) read every number as Float64, so they never hit that case.
@@ -12,55 +12,15 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{Field, Schema, SchemaRef};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
+use super::jsonl_types::{build_array, check_kind, kind_of_type, Kind};
 pub(crate) use super::lines::Lines;
 use super::{ReadOptions, RowError};
 use crate::{Error, Result};
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Kind {
-    Null,
-    Bool,
-    Int,
-    Float,
-    Str,
-}
-
-impl Kind {
-    fn of(v: &Value) -> Kind {
-        match v {
-            Value::Null => Kind::Null,
-            Value::Bool(_) => Kind::Bool,
-            Value::Number(n) if n.is_i64() => Kind::Int,
-            Value::Number(_) => Kind::Float,
-            _ => Kind::Str,
-        }
-    }
-
-    fn merge(self, other: Kind) -> Kind {
-        match (self, other) {
-            (a, b) if a == b => a,
-            (Kind::Null, b) => b,
-            (a, Kind::Null) => a,
-            (Kind::Int, Kind::Float) | (Kind::Float, Kind::Int) => Kind::Float,
-            _ => Kind::Str,
-        }
-    }
-
-    fn data_type(self) -> DataType {
-        match self {
-            Kind::Bool => DataType::Boolean,
-            Kind::Int => DataType::Int64,
-            Kind::Float => DataType::Float64,
-            Kind::Null | Kind::Str => DataType::Utf8,
-        }
-    }
-}
 
 /// Reads one object, keeping only the keys `filter` knows (all keys when `None`), in file order.
 struct RowSeed<'a> {
@@ -186,7 +146,7 @@ impl JsonlReader {
             // number as Float64 spares them an integer column whose later rows hold fractions.
             kinds
                 .iter_mut()
-                .filter(|k| **k == Kind::Int)
+                .filter(|k| matches!(k, Kind::NonNeg | Kind::Int | Kind::UInt))
                 .for_each(|k| *k = Kind::Float);
         }
         let schema = match schema {
@@ -212,6 +172,7 @@ impl JsonlReader {
                     .collect::<Vec<_>>(),
             )),
         };
+        let batch_size = super::rows_per_batch(opts.batch_size, kinds.len());
         Ok(Self {
             path: path.to_path_buf(),
             lines,
@@ -220,7 +181,7 @@ impl JsonlReader {
             index,
             projected: opts.columns.is_some(),
             pending,
-            batch_size: opts.batch_size.max(1),
+            batch_size,
             lenient: opts.lenient,
             infer_rows: opts.infer_rows,
         })
@@ -323,63 +284,4 @@ fn keys_seen(pending: &VecDeque<(u64, Vec<u8>)>) -> String {
         }
     }
     keys.join(", ")
-}
-
-fn kind_of_type(t: &DataType) -> Kind {
-    match t {
-        DataType::Boolean => Kind::Bool,
-        DataType::Int64 => Kind::Int,
-        DataType::Float64 => Kind::Float,
-        _ => Kind::Str,
-    }
-}
-
-/// Whether `v` fits a column of `kind`; the error names the column's type.
-fn check_kind(kind: Kind, v: &Value) -> std::result::Result<(), &'static str> {
-    match (kind, v) {
-        (_, Value::Null) | (Kind::Str | Kind::Null, _) => Ok(()),
-        (Kind::Bool, Value::Bool(_)) => Ok(()),
-        (Kind::Int, Value::Number(n)) if n.is_i64() => Ok(()),
-        (Kind::Float, Value::Number(_)) => Ok(()),
-        (Kind::Bool, _) => Err("boolean"),
-        (Kind::Int, _) => Err("integer"),
-        (Kind::Float, _) => Err("numeric"),
-    }
-}
-
-fn build_array(kind: Kind, cells: &[Option<Value>]) -> ArrayRef {
-    match kind {
-        Kind::Bool => {
-            let mut b = BooleanBuilder::with_capacity(cells.len());
-            cells
-                .iter()
-                .for_each(|c| b.append_option(c.as_ref().and_then(Value::as_bool)));
-            Arc::new(b.finish())
-        }
-        Kind::Int => {
-            let mut b = Int64Builder::with_capacity(cells.len());
-            cells
-                .iter()
-                .for_each(|c| b.append_option(c.as_ref().and_then(Value::as_i64)));
-            Arc::new(b.finish())
-        }
-        Kind::Float => {
-            let mut b = Float64Builder::with_capacity(cells.len());
-            cells
-                .iter()
-                .for_each(|c| b.append_option(c.as_ref().and_then(Value::as_f64)));
-            Arc::new(b.finish())
-        }
-        Kind::Null | Kind::Str => {
-            let mut b = StringBuilder::with_capacity(cells.len(), cells.len() * 16);
-            for c in cells {
-                match c {
-                    None | Some(Value::Null) => b.append_null(),
-                    Some(Value::String(s)) => b.append_value(s),
-                    Some(other) => b.append_value(other.to_string()),
-                }
-            }
-            Arc::new(b.finish())
-        }
-    }
 }

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// Non-blank lines of a file with their 1-based line numbers, as raw bytes (the verbatim copy in
 /// [`super::copy`] and the parser below must agree on what a row is).
 pub(crate) struct Lines {
@@ -35,6 +38,10 @@ impl Lines {
                 .map_err(|e| Error::io(&self.path, e))?;
             if n == 0 {
                 return Ok(None);
+            }
+            if self.line_no == 0 && buf.starts_with(BOM) {
+                // A UTF-8 byte order mark (as Windows editors write) is not part of the first row.
+                buf.drain(..BOM.len());
             }
             self.line_no += 1;
             if !buf.iter().all(u8::is_ascii_whitespace) {

@@ -29,6 +29,7 @@ pub mod columns;
 mod copy;
 mod csv;
 mod jsonl;
+mod jsonl_types;
 mod lines;
 mod parquet;
 mod span;
@@ -99,10 +100,29 @@ impl Format {
     }
 }
 
+/// The most rows one batch holds, whatever [`ReadOptions::batch_size`] asks: readers size buffers by
+/// the batch, so an absurd request must not become an absurd allocation.
+pub const MAX_BATCH_ROWS: usize = 1 << 20;
+
+/// The most cells (rows × columns) one JSONL or CSV batch holds: a file with a million columns gets
+/// batches of a few rows, so a short malformed row (which becomes a row of nulls in lenient mode)
+/// never costs a million cells times the batch size.
+pub const MAX_BATCH_CELLS: usize = 1 << 22;
+
+/// Rows per batch for a reader of `columns` columns: [`ReadOptions::batch_size`] within
+/// 1..=[`MAX_BATCH_ROWS`] and within [`MAX_BATCH_CELLS`].
+pub(crate) fn rows_per_batch(batch_size: usize, columns: usize) -> usize {
+    batch_size
+        .min(MAX_BATCH_ROWS)
+        .min(MAX_BATCH_CELLS / columns.max(1))
+        .max(1)
+}
+
 /// How [`Table::batches`] reads.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
-    /// Rows per batch (default 8192).
+    /// Rows per batch (default 8192; values are clamped to 1..=[`MAX_BATCH_ROWS`], and JSONL / CSV
+    /// batches of very wide tables hold at most [`MAX_BATCH_CELLS`] cells).
     pub batch_size: usize,
     /// Only these columns, in this order for JSONL and CSV (Parquet keeps file order; look columns up
     /// by name). `None` reads all. A name missing from the table is an error listing the columns.
@@ -252,12 +272,17 @@ impl Table {
 
     /// Column names of the first file (for JSONL: the keys of its first rows, see [`ReadOptions`]).
     pub fn column_names(&self) -> Result<Vec<String>> {
+        let schema = self.schema()?;
+        Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
+    }
+
+    /// The arrow schema of the first file, as [`Table::batches`] reads it without a projection.
+    pub fn schema(&self) -> Result<SchemaRef> {
         let opts = ReadOptions {
             batch_size: 1,
             ..ReadOptions::default()
         };
-        let schema = self.open_file(0, &opts, None)?.schema();
-        Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
+        Ok(self.open_file(0, &opts, None)?.schema())
     }
 
     /// Streams the table's rows in batches.

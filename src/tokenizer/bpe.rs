@@ -12,6 +12,9 @@ use super::in_table;
 use super::unicode_tables::{REGEX_LETTER, REGEX_NUMBER, REGEX_SPACE, REGEX_UNMATCHED};
 use crate::{Error, Result};
 
+/// Largest inflated merges file accepted.
+const MAX_VOCAB_TEXT: u64 = 64 << 20;
+
 /// Number of merges used: `merges[1 : 49152 - 256 - 2 + 1]`.
 const N_MERGES: usize = 49152 - 256 - 2;
 
@@ -59,9 +62,16 @@ impl Bpe {
             msg,
         };
         let mut text = String::new();
+        // Bounded: a small gzip bomb must not inflate without limit (CLIP's file is 1.3 MB inflated).
         flate2::read::GzDecoder::new(gz)
+            .take(MAX_VOCAB_TEXT + 1)
             .read_to_string(&mut text)
             .map_err(|e| vocab_err(format!("not a gzip'd UTF-8 text file: {e}")))?;
+        if text.len() as u64 > MAX_VOCAB_TEXT {
+            return Err(vocab_err(format!(
+                "inflates to more than {MAX_VOCAB_TEXT} bytes; not a BPE merges file"
+            )));
+        }
         let lines: Vec<&str> = text.split('\n').collect();
         if lines.len() < N_MERGES + 1 {
             return Err(vocab_err(format!(
@@ -159,33 +169,7 @@ impl Bpe {
             .map(|&b| self.byte_ids[usize::from(b)])
             .collect();
         word.push(self.byte_ids_end[usize::from(last)]);
-        while word.len() > 1 {
-            // The adjacent pair with the lowest merge rank.
-            let best = word
-                .windows(2)
-                .filter_map(|w| {
-                    self.merges
-                        .get(&(w[0], w[1]))
-                        .map(|&(rank, id)| (rank, w[0], w[1], id))
-                })
-                .min_by_key(|m| m.0);
-            let Some((_, first, second, merged)) = best else {
-                break;
-            };
-            // Merge every occurrence, left to right, without overlaps.
-            let mut next = Vec::with_capacity(word.len());
-            let mut i = 0;
-            while i < word.len() {
-                if word[i] == first && i + 1 < word.len() && word[i + 1] == second {
-                    next.push(merged);
-                    i += 2;
-                } else {
-                    next.push(word[i]);
-                    i += 1;
-                }
-            }
-            word = next;
-        }
+        super::merge::merge_word(&mut word, &self.merges);
         out.extend(word);
     }
 
@@ -208,7 +192,7 @@ impl Bpe {
 /// `re.findall` of CLIP's pattern
 /// `<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`
 /// (IGNORECASE, `regex` module) on already lower-cased text.
-pub(crate) fn split_words(text: &str) -> Vec<&str> {
+pub(crate) fn split_words(text: &str) -> impl Iterator<Item = &str> {
     const LITERALS: [&str; 9] = [
         "<|startoftext|>",
         "<|endoftext|>",
@@ -220,30 +204,32 @@ pub(crate) fn split_words(text: &str) -> Vec<&str> {
         "'ll",
         "'d",
     ];
-    let mut out = Vec::new();
+    // Lazy, so that a caller that has enough tokens stops splitting.
     let mut pos = 0;
-    while pos < text.len() {
-        let rest = &text[pos..];
-        let len = LITERALS
-            .iter()
-            .find_map(|lit| match_literal_ci(rest, lit))
-            .or_else(|| run_len(rest, |c| in_table(c, REGEX_LETTER)))
-            .or_else(|| {
-                rest.chars()
-                    .next()
-                    .filter(|&c| in_table(c, REGEX_NUMBER))
-                    .map(char::len_utf8)
-            })
-            .or_else(|| run_len(rest, is_other));
-        match len {
-            Some(n) => {
-                out.push(&rest[..n]);
-                pos += n;
+    std::iter::from_fn(move || {
+        while pos < text.len() {
+            let rest = &text[pos..];
+            let len = LITERALS
+                .iter()
+                .find_map(|lit| match_literal_ci(rest, lit))
+                .or_else(|| run_len(rest, |c| in_table(c, REGEX_LETTER)))
+                .or_else(|| {
+                    rest.chars()
+                        .next()
+                        .filter(|&c| in_table(c, REGEX_NUMBER))
+                        .map(char::len_utf8)
+                })
+                .or_else(|| run_len(rest, is_other));
+            match len {
+                Some(n) => {
+                    pos += n;
+                    return Some(&rest[..n]);
+                }
+                None => pos += rest.chars().next().map_or(1, char::len_utf8),
             }
-            None => pos += rest.chars().next().map_or(1, char::len_utf8),
         }
-    }
-    out
+        None
+    })
 }
 
 /// `[^\s\p{L}\p{N}]` under IGNORECASE.
@@ -283,14 +269,17 @@ mod tests {
 
     #[test]
     fn split_like_python() {
+        fn split(s: &str) -> Vec<&str> {
+            split_words(s).collect()
+        }
         assert_eq!(
-            split_words("it's a dog's 123 x!!?"),
+            split("it's a dog's 123 x!!?"),
             ["it", "'s", "a", "dog", "'s", "1", "2", "3", "x", "!!?"]
         );
         assert_eq!(
-            split_words("a\u{345}b <|ſtartoftext|> 'ſ"),
+            split("a\u{345}b <|ſtartoftext|> 'ſ"),
             ["a", "b", "<|ſtartoftext|>", "'ſ"]
         );
-        assert_eq!(split_words("!<|endoftext|>"), ["!<|", "endoftext", "|>"]);
+        assert_eq!(split("!<|endoftext|>"), ["!<|", "endoftext", "|>"]);
     }
 }

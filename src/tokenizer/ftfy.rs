@@ -41,10 +41,26 @@ pub fn fix_text(text: &str) -> String {
     out
 }
 
-/// `fix_and_explain` without the explanation: apply every fixer, in ftfy's order, until nothing changes.
+/// Work budget of [`fix_segment`], in characters × rounds. ftfy repeats its fixers until nothing
+/// changes, which takes one round per level of nested escaping (`&amp;amp;amp;...` needs one per
+/// `amp;`), so a hostile caption of nested entities costs rounds × length, quadratic in its size.
+/// A segment of `n` characters gets `max(MIN_FIX_ROUNDS, FIX_BUDGET / n)` rounds: every caption under
+/// 16 kB gets at least a thousand rounds (exact in practice: real text settles in two or three), and a
+/// 1 MB line still ends after 16. Past the budget the text is taken as it is (docs/limits.md).
+pub(crate) const FIX_BUDGET: usize = 1 << 24;
+/// Rounds a segment always gets, however long (see [`FIX_BUDGET`]).
+pub(crate) const MIN_FIX_ROUNDS: usize = 16;
+
+/// Rounds allowed for a segment of `chars` characters (see [`FIX_BUDGET`]).
+pub(crate) fn max_fix_rounds(chars: usize) -> usize {
+    (FIX_BUDGET / chars.max(1)).max(MIN_FIX_ROUNDS)
+}
+
+/// `fix_and_explain` without the explanation: apply every fixer, in ftfy's order, until nothing changes
+/// (or [`max_fix_rounds`] rounds have run).
 fn fix_segment(segment: &str, unescape: bool) -> String {
     let mut text = segment.to_string();
-    loop {
+    for _ in 0..max_fix_rounds(segment.chars().count()) {
         let orig = text.clone();
         if unescape {
             text = unescape_html(&text);
@@ -60,9 +76,10 @@ fn fix_segment(segment: &str, unescape: bool) -> String {
         // NFC with the reference interpreter's view of which characters exist (see `per_known_run`).
         text = per_known_run(&text, |run| run.nfc().collect());
         if text == orig {
-            return text;
+            break;
         }
     }
+    text
 }
 
 /// `fixes.unescape_html`: decodes `&name;` / `&#...;` matched by `&#?[0-9A-Za-z]{1,24};`, using the html5

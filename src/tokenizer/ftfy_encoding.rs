@@ -81,15 +81,22 @@ pub(crate) fn sloppy_1252_char(c: char) -> char {
         .unwrap_or(c)
 }
 
-/// `ftfy.fix_encoding(text)`: repeat one fixing step until the text stops changing.
+/// Most steps of [`fix_encoding`]: each real step undoes one layer of mojibake, which at least
+/// shortens the text or removes its C1 controls, so real text needs a handful; the bound keeps a text
+/// whose steps cycle (ftfy would loop forever) finite (docs/limits.md).
+const MAX_ENCODING_STEPS: usize = 32;
+
+/// `ftfy.fix_encoding(text)`: repeat one fixing step until the text stops changing (at most
+/// [`MAX_ENCODING_STEPS`] steps).
 pub(crate) fn fix_encoding(text: &str) -> String {
     let mut text = text.to_string();
-    loop {
+    for _ in 0..MAX_ENCODING_STEPS {
         match fix_encoding_one_step(&text) {
             Some(fixed) if fixed != text => text = fixed,
-            _ => return text,
+            _ => break,
         }
     }
+    text
 }
 
 /// One step of `fix_encoding`; `None` means "unchanged".

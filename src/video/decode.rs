@@ -6,18 +6,28 @@ use std::collections::{BTreeSet, HashMap};
 use ff::codec::discard::Discard;
 use ff::codec::packet::Packet;
 use ff::codec::{threading, Id};
-use ff::software::scaling;
 use ffmpeg_next as ff;
 
+use super::convert::{rotate, Converter};
 use super::demux::PacketMeta;
 use crate::preprocess::RgbFrame;
+use crate::preprocess::{ColorInfo, RgbConversion};
 
 /// A video decoder plus the RGB converter for its output.
 pub(crate) struct Decoder {
     dec: ff::decoder::Video,
-    scaler: Option<(ff::format::Pixel, u32, u32, scaling::Context)>,
+    conv: Converter,
+    /// Clockwise rotation applied to every converted frame.
+    rotation: u16,
     /// Whether this codec honours `skip_frame = NONREF` without corrupting reference frames.
     nonref_skip_ok: bool,
+}
+
+/// One converted frame and how it was converted.
+#[derive(Debug, Clone)]
+pub(crate) struct Converted {
+    pub rgb: RgbFrame,
+    pub color: ColorInfo,
 }
 
 /// Codecs whose FFmpeg decoders implement `AVDISCARD_NONREF` by dropping only frames no other frame
@@ -30,16 +40,43 @@ fn nonref_skip_ok(id: Id) -> bool {
 }
 
 /// Frames the decoder produced, by packet pts (mode A) or output ordinal (mode B).
-#[derive(Default)]
 pub(crate) struct Output<K> {
-    pub frames: HashMap<K, RgbFrame>,
+    pub frames: HashMap<K, Converted>,
     /// The first decode error, if any (corrupt data); frames may be missing then.
     pub error: Option<String>,
+    /// Packets sent to the decoder.
+    pub sent: usize,
+    /// Packets the decoder refused plus frames it flagged as damaged (bit rot): the lost frames.
+    pub lost: usize,
+}
+
+impl<K> Default for Output<K> {
+    fn default() -> Self {
+        Output {
+            frames: HashMap::new(),
+            error: None,
+            sent: 0,
+            lost: 0,
+        }
+    }
+}
+
+/// Whether the decoder flagged a frame as damaged (concealed errors or missing references).
+fn damaged(frame: &ff::frame::Video) -> bool {
+    // SAFETY: a decoded frame's fields are readable.
+    let f = unsafe { &*frame.as_ptr() };
+    f.decode_error_flags != 0 || f.flags & ff::ffi::AV_FRAME_FLAG_CORRUPT != 0
 }
 
 impl Decoder {
-    /// `threads`: 0 lets FFmpeg pick, 1 decodes on the calling thread.
-    pub fn new(params: ff::codec::Parameters, threads: usize) -> Result<Self, String> {
+    /// `threads`: 0 lets FFmpeg pick, 1 decodes on the calling thread. Frames are converted as `mode`
+    /// says and turned clockwise by `rotation` degrees.
+    pub fn new(
+        params: ff::codec::Parameters,
+        threads: usize,
+        mode: RgbConversion,
+        rotation: u16,
+    ) -> Result<Self, String> {
         let id = params.id();
         let mut ctx = ff::codec::context::Context::from_parameters(params)
             .map_err(|e| format!("cannot set up a decoder ({e})"))?;
@@ -55,7 +92,8 @@ impl Decoder {
         })?;
         Ok(Decoder {
             dec,
-            scaler: None,
+            conv: Converter::new(mode),
+            rotation,
             nonref_skip_ok: nonref_skip_ok(id),
         })
     }
@@ -125,7 +163,9 @@ impl Decoder {
         out: &mut Output<i64>,
     ) {
         self.dec.skip_frame(discard);
+        out.sent += 1;
         if let Err(e) = self.dec.send_packet(p) {
+            out.lost += 1;
             out.error.get_or_insert(e.to_string());
         }
         self.drain(out, targets);
@@ -141,6 +181,7 @@ impl Decoder {
     fn drain(&mut self, out: &mut Output<i64>, targets: &BTreeSet<i64>) {
         let mut frame = ff::frame::Video::empty();
         while self.dec.receive_frame(&mut frame).is_ok() {
+            out.lost += usize::from(damaged(&frame));
             let Some(k) = frame
                 .pts()
                 .or(frame.timestamp())
@@ -171,15 +212,18 @@ impl Decoder {
         stamps: &mut Vec<Option<i64>>,
         out: &mut Output<usize>,
     ) {
+        out.sent += usize::from(p.is_some());
         let sent = match p {
             Some(p) => self.dec.send_packet(p),
             None => self.dec.send_eof(),
         };
         if let Err(e) = sent {
+            out.lost += usize::from(p.is_some());
             out.error.get_or_insert(e.to_string());
         }
         let mut frame = ff::frame::Video::empty();
         while self.dec.receive_frame(&mut frame).is_ok() {
+            out.lost += usize::from(damaged(&frame));
             if want.contains(&stamps.len()) {
                 match self.convert(&frame) {
                     Ok(rgb) => {
@@ -194,37 +238,13 @@ impl Decoder {
         }
     }
 
-    /// Converts a decoded frame to packed RGB24 at its own size with swscale's bicubic flag, the same
-    /// call OpenCV's FFmpeg backend makes (it asks for BGR24; the values are the same, the order differs).
-    fn convert(&mut self, frame: &ff::frame::Video) -> Result<RgbFrame, String> {
-        let (fmt, w, h) = (frame.format(), frame.width(), frame.height());
-        let stale = !matches!(&self.scaler, Some((f, sw, sh, _)) if (*f, *sw, *sh) == (fmt, w, h));
-        if stale {
-            let ctx = scaling::Context::get(
-                fmt,
-                w,
-                h,
-                ff::format::Pixel::RGB24,
-                w,
-                h,
-                scaling::Flags::BICUBIC,
-            )
-            .map_err(|e| format!("cannot convert {fmt:?} {w}x{h} frames to RGB ({e})"))?;
-            self.scaler = Some((fmt, w, h, ctx));
-        }
-        let Some((_, _, _, ctx)) = self.scaler.as_mut() else {
-            return Err("no RGB converter".into());
+    /// Converts a decoded frame to RGB24 as the chosen reader does, then applies the rotation.
+    fn convert(&mut self, frame: &ff::frame::Video) -> Result<Converted, String> {
+        let rgb = rotate(self.conv.convert(frame)?, self.rotation);
+        let color = ColorInfo {
+            rotation: self.rotation,
+            ..Converter::info(frame)
         };
-        let mut rgb = ff::frame::Video::empty();
-        ctx.run(frame, &mut rgb)
-            .map_err(|e| format!("RGB conversion failed ({e})"))?;
-        let (w, h) = (w as usize, h as usize);
-        let stride = rgb.stride(0);
-        let src = rgb.data(0);
-        let mut data = Vec::with_capacity(w * h * 3);
-        for y in 0..h {
-            data.extend_from_slice(&src[y * stride..y * stride + w * 3]);
-        }
-        RgbFrame::new(w, h, data).map_err(|e| e.to_string())
+        Ok(Converted { rgb, color })
     }
 }

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use ff::codec::packet::Packet;
 use ffmpeg_next as ff;
 
+use super::convert::rotation_of;
+use super::open::open_input;
+
 /// What the decoder and the span arithmetic need to know about the chosen video stream.
 #[derive(Clone)]
 pub(crate) struct StreamInfo {
@@ -22,6 +25,8 @@ pub(crate) struct StreamInfo {
     pub stream_duration_s: Option<f64>,
     /// Ticks per frame from the nominal frame rate, to number frames of streams without timestamps.
     pub frame_ticks: Option<i64>,
+    /// Clockwise rotation from the stream's display matrix (0, 90, 180, 270).
+    pub rotation: u16,
     pub parameters: ff::codec::Parameters,
 }
 
@@ -84,12 +89,11 @@ const MAX_REORDER: usize = 16;
 impl Source {
     /// Opens `path` and picks its best video stream. Errors are messages; the caller adds file and span.
     pub fn open(path: &Path) -> Result<Self, String> {
-        if !path.exists() {
-            return Err("file not found; check the path".into());
-        }
-        let ictx = ff::format::input(&path).map_err(|e| {
-            format!("cannot open as a video ({e}); is it a complete mp4/webm/mkv file?")
+        super::check_video_path(path).map_err(|e| match e {
+            crate::Error::Decode { msg, .. } => msg,
+            e => e.to_string(),
         })?;
+        let ictx = open_input(path)?;
         let stream = ictx
             .streams()
             .best(ff::media::Type::Video)
@@ -119,6 +123,10 @@ impl Source {
             let den = i128::from(tb_num) * i128::from(r.numerator());
             ((num + den / 2) / den).clamp(1, i128::from(i64::MAX)) as i64
         });
+        let rotation = stream
+            .side_data()
+            .find(|d| d.kind() == ff::codec::packet::side_data::Type::DisplayMatrix)
+            .map_or(0, |d| rotation_of(d.data()));
         let info = StreamInfo {
             index: stream.index(),
             tb_num,
@@ -127,6 +135,7 @@ impl Source {
             duration_s,
             stream_duration_s,
             frame_ticks,
+            rotation,
             parameters: stream.parameters(),
         };
         Ok(Source {
@@ -254,8 +263,7 @@ impl Source {
     /// Back to the first packet. Reopening is the one way that works for every demuxer, seekable or not.
     fn rewind(&mut self) -> Result<(), String> {
         if !self.at_start {
-            self.ictx =
-                ff::format::input(&self.path).map_err(|e| format!("cannot reopen ({e})"))?;
+            self.ictx = open_input(&self.path).map_err(|e| format!("cannot reopen: {e}"))?;
             self.at_start = true;
         }
         Ok(())

@@ -8,10 +8,11 @@ use std::path::Path;
 
 use ffmpeg_next as ff;
 
-use super::decode::{Decoder, Output};
+use super::decode::{Converted, Decoder, Output};
 use super::demux::{Range, Source};
-use super::{decode_err, span_err, ClipSpan, DecodeOptions, DecodedClip};
-use crate::preprocess::{sample_indices, FrameSampling};
+use super::{decode_err, span_err, ClipSpan, DecodeOptions, DecodedClip, FrameRequest};
+use crate::preprocess::sample_indices;
+use crate::preprocess::RgbConversion;
 use crate::{Error, Result};
 
 /// What one span asks of the decoder.
@@ -20,6 +21,8 @@ struct Plan {
     /// Pts of the span's frames in display order.
     pts: Vec<i64>,
     indices: Vec<usize>,
+    /// The extra uniformly sampled indices (empty when none were asked for).
+    extra: Vec<usize>,
 }
 
 /// Decodes the spans `group` (index into `spans`, start tick, end tick), read together over
@@ -32,12 +35,17 @@ pub(super) fn decode_group(
     group: &[(usize, i64, i64)],
     start: i64,
     end: i64,
-    sampling: FrameSampling,
-    t: usize,
+    req: &FrameRequest,
     opts: &DecodeOptions,
 ) -> Vec<(usize, Result<DecodedClip>)> {
     let range = src.scan(start, end);
     let params = src.info.parameters.clone();
+    let dec = DecoderSetup {
+        params: &params,
+        threads: opts.threads,
+        conv: opts.conversion.unwrap_or_default(),
+        rotation: src.info.rotation,
+    };
     let mut out = Vec::new();
     let all_pts: Option<Vec<i64>> = range.packets.iter().map(|p| p.pts).collect();
     let unique = all_pts
@@ -48,8 +56,7 @@ pub(super) fn decode_group(
     let (mut stamps, order) = match all_pts.filter(|_| unique) {
         Some(pts) => (pts, None),
         None => {
-            let (order, got) =
-                decode_in_order(src, &range, &params, opts.threads, &BTreeSet::new());
+            let (order, got) = decode_in_order(src, &range, &dec, &BTreeSet::new());
             if let (true, Some(e)) = (order.is_empty(), got.error) {
                 return group
                     .iter()
@@ -100,32 +107,43 @@ pub(super) fn decode_group(
             ));
             continue;
         }
-        match sample_indices(sampling, t, pts.len(), path, &span.to_string()) {
-            Ok(indices) => plans.push(Plan {
+        let label = span.to_string();
+        let sampled = sample_indices(req.sampling, req.num_frames, pts.len(), path, &label)
+            .and_then(|idx| {
+                // The extra frames need as many frames as they are (uniform sampling refuses fewer).
+                let extra = match req.extra_uniform {
+                    0 => Vec::new(),
+                    k if pts.len() < k => Vec::new(),
+                    k => sample_indices(
+                        crate::preprocess::FrameSampling::Uniform(k),
+                        k,
+                        pts.len(),
+                        path,
+                        &label,
+                    )?,
+                };
+                Ok((idx, extra))
+            });
+        match sampled {
+            Ok((indices, extra)) => plans.push(Plan {
                 span_index: i,
                 pts,
                 indices,
+                extra,
             }),
             Err(err) => out.push((i, Err(err))),
         }
     }
     let targets: BTreeSet<i64> = plans
         .iter()
-        .flat_map(|p| p.indices.iter().map(|&k| p.pts[k]))
+        .flat_map(|p| p.indices.iter().chain(&p.extra).map(|&k| p.pts[k]))
         .collect();
     let got = match &order {
         None => {
-            let got = decode_targets(
-                src,
-                &range,
-                &params,
-                opts.threads,
-                &targets,
-                opts.skip_unneeded,
-            );
+            let got = decode_targets(src, &range, &dec, &targets, opts.skip_unneeded);
             if got.frames.len() < targets.len() && opts.skip_unneeded {
                 // Something in the stream defeated the skipping (e.g. an open GOP): decode everything.
-                decode_targets(src, &range, &params, opts.threads, &targets, false)
+                decode_targets(src, &range, &dec, &targets, false)
             } else {
                 got
             }
@@ -134,7 +152,7 @@ pub(super) fn decode_group(
             let want = (0..order.len())
                 .filter(|&o| order[o].is_some_and(|t| targets.contains(&t)))
                 .collect();
-            let (_, got) = decode_in_order(src, &range, &params, opts.threads, &want);
+            let (_, got) = decode_in_order(src, &range, &dec, &want);
             let frames = got
                 .frames
                 .into_iter()
@@ -143,6 +161,8 @@ pub(super) fn decode_group(
             Output {
                 frames,
                 error: got.error,
+                sent: got.sent,
+                lost: got.lost,
             }
         }
     };
@@ -162,18 +182,23 @@ fn assemble(
     plan: Plan,
     got: &Output<i64>,
 ) -> Result<DecodedClip> {
-    let mut frames = Vec::with_capacity(plan.indices.len());
-    for &k in &plan.indices {
-        let Some(f) = got.frames.get(&plan.pts[k]) else {
-            let why = got.error.as_deref().unwrap_or("no picture came out");
-            let msg = format!(
-                "the frame at {:.3} s could not be decoded ({why}); the file may be corrupt",
-                src.ts_to_secs(plan.pts[k])
-            );
-            return Err(decode_err(path, &span, &msg));
-        };
-        frames.push(f.clone());
-    }
+    let take = |indices: &[usize]| -> Result<Vec<&Converted>> {
+        indices
+            .iter()
+            .map(|&k| {
+                got.frames.get(&plan.pts[k]).ok_or_else(|| {
+                    let why = got.error.as_deref().unwrap_or("no picture came out");
+                    let msg = format!(
+                        "the frame at {:.3} s could not be decoded ({why}); the file may be corrupt",
+                        src.ts_to_secs(plan.pts[k])
+                    );
+                    decode_err(path, &span, &msg)
+                })
+            })
+            .collect()
+    };
+    let frames = take(&plan.indices)?;
+    let extra = take(&plan.extra)?;
     Ok(DecodedClip {
         span,
         num_frames: plan.pts.len(),
@@ -182,17 +207,38 @@ fn assemble(
             .iter()
             .map(|&k| src.ts_to_secs(plan.pts[k]))
             .collect(),
+        color: frames.first().map(|f| f.color),
+        frames_lost: if got.sent == 0 {
+            0.0
+        } else {
+            got.lost.min(got.sent) as f64 / got.sent as f64
+        },
+        frames: frames.iter().map(|f| f.rgb.clone()).collect(),
         indices: plan.indices,
-        frames,
+        extra_frames: extra.iter().map(|f| f.rgb.clone()).collect(),
+        extra_indices: plan.extra,
     })
+}
+
+/// What every decoder of a group is built from.
+struct DecoderSetup<'a> {
+    params: &'a ff::codec::Parameters,
+    threads: usize,
+    conv: RgbConversion,
+    rotation: u16,
+}
+
+impl DecoderSetup<'_> {
+    fn build(&self) -> std::result::Result<Decoder, String> {
+        Decoder::new(self.params.clone(), self.threads, self.conv, self.rotation)
+    }
 }
 
 /// Mode A: replays the range, sending the packets the plan needs, until every target came out.
 fn decode_targets(
     src: &mut Source,
     range: &Range,
-    params: &ff::codec::Parameters,
-    threads: usize,
+    setup: &DecoderSetup,
     targets: &BTreeSet<i64>,
     skip: bool,
 ) -> Output<i64> {
@@ -200,7 +246,7 @@ fn decode_targets(
     if targets.is_empty() {
         return out;
     }
-    let mut dec = match Decoder::new(params.clone(), threads) {
+    let mut dec = match setup.build() {
         Ok(d) => d,
         Err(e) => {
             out.error = Some(e);
@@ -234,13 +280,12 @@ fn decode_targets(
 fn decode_in_order(
     src: &mut Source,
     range: &Range,
-    params: &ff::codec::Parameters,
-    threads: usize,
+    setup: &DecoderSetup,
     want: &BTreeSet<usize>,
 ) -> (Vec<Option<i64>>, Output<usize>) {
     let mut stamps = Vec::new();
     let mut out = Output::default();
-    let mut dec = match Decoder::new(params.clone(), threads) {
+    let mut dec = match setup.build() {
         Ok(d) => d,
         Err(e) => {
             out.error = Some(e);

@@ -1,5 +1,5 @@
 //! Decoding clip spans of video files through the system's FFmpeg libraries (`ffmpeg-next`), several
-//! spans of one file in one pass (`../shared/RESEARCH.md` §6-7: users score many clips per source video).
+//! spans of one file in one pass (users score many clips per source video).
 //!
 //! * **Which frames a span holds.** Frames are identified by presentation time (pts), measured from the
 //!   video stream's first frame. A frame belongs to `[start, end)` when `start <= t < end`
@@ -15,15 +15,21 @@
 //!   one are skipped), and non-reference frames that are not sampled are discarded
 //!   (H.264/HEVC/VP8/VP9). Streams without pts (AVI, raw H.264) are decoded twice in full instead and
 //!   their frames numbered in output order.
-//! * **RGB.** swscale with the bicubic flag at the native size, as OpenCV's FFmpeg backend does it.
+//! * **RGB.** swscale at the native size, set up as the chosen reference reader does it
+//!   ([`RgbConversion`]): the frame's own colour matrix and range, per frame; then the stream's
+//!   display-matrix rotation. See `docs/video.md`.
+//! * **Only files.** [`check_video_path`] refuses FIFOs, devices and directories before FFmpeg sees
+//!   them; FFmpeg may use only its `file` protocol and demuxers of video containers.
 //!
 //! Missing or unreadable files, no video stream, truncated data, bad or empty spans and too few frames
 //! are [`Error::Decode`] / [`Error::Span`] / [`Error::Sampling`] naming the file and span; one bad span
 //! does not affect the others.
 
+mod convert;
 mod decode;
 mod demux;
 mod group;
+mod open;
 mod span;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +37,8 @@ use std::sync::Once;
 
 use ffmpeg_next as ff;
 
+pub use crate::preprocess::{ColorInfo, ColorMatrix, RgbConversion};
+pub use open::{check_video_path, VIDEO_FORMATS};
 pub use span::{format_timestamp, parse_timestamp, ClipSpan};
 
 use crate::preprocess::{FrameSampling, RgbFrame};
@@ -48,6 +56,9 @@ pub struct DecodeOptions {
     pub skip_unneeded: bool,
     /// Spans of one file closer than this (microseconds) are read in one pass instead of seeking.
     pub merge_gap_us: i64,
+    /// Whose YUV -> RGB conversion to reproduce. `None`: OpenCV's here; [`crate::pipeline`] picks the
+    /// one that belongs to its resize filter (OpenCV for `cv2-linear`, decord for `bicubic`).
+    pub conversion: Option<RgbConversion>,
 }
 
 impl Default for DecodeOptions {
@@ -56,6 +67,7 @@ impl Default for DecodeOptions {
             threads: 0,
             skip_unneeded: true,
             merge_gap_us: 5_000_000,
+            conversion: None,
         }
     }
 }
@@ -70,8 +82,31 @@ pub struct DecodedClip {
     pub indices: Vec<usize>,
     /// Presentation times of the sampled frames, seconds from the stream's first frame.
     pub timestamps: Vec<f64>,
-    /// The sampled frames, RGB, at the video's own size.
+    /// The sampled frames, RGB, at the video's own size (after the display rotation).
     pub frames: Vec<RgbFrame>,
+    /// How the frames were converted (matrix and range of the first sampled frame, rotation);
+    /// `None` only when no frame was sampled.
+    pub color: Option<ColorInfo>,
+    /// Fraction (0..=1) of the packets decoded for this file's group of spans that the decoder
+    /// refused or returned as damaged frames: above 0 the file has bit rot, and the frames of this
+    /// clip may carry concealment artefacts even though they decoded.
+    pub frames_lost: f64,
+    /// Indices of the extra frames ([`FrameRequest::extra_uniform`]) among the span's frames.
+    pub extra_indices: Vec<usize>,
+    /// The extra frames, RGB at the video's own size; empty when none were asked for or the span has
+    /// fewer frames than asked.
+    pub extra_frames: Vec<RgbFrame>,
+}
+
+/// Which frames of each span to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRequest {
+    pub sampling: FrameSampling,
+    /// `T`, the frames the sampling picks.
+    pub num_frames: usize,
+    /// Also hand over this many uniformly sampled frames (`round(linspace(0, n - 1, k))`, the
+    /// aesthetic scorer's), from the same decode; 0 for none.
+    pub extra_uniform: usize,
 }
 
 fn init() {
@@ -91,6 +126,21 @@ pub fn decode_clips(
     spans: &[ClipSpan],
     sampling: FrameSampling,
     num_frames: usize,
+    opts: &DecodeOptions,
+) -> Vec<Result<DecodedClip>> {
+    let req = FrameRequest {
+        sampling,
+        num_frames,
+        extra_uniform: 0,
+    };
+    decode_clips_with(path, spans, &req, opts)
+}
+
+/// [`decode_clips`] with extra frames from the same decode ([`FrameRequest::extra_uniform`]).
+pub fn decode_clips_with(
+    path: impl AsRef<Path>,
+    spans: &[ClipSpan],
+    req: &FrameRequest,
     opts: &DecodeOptions,
 ) -> Vec<Result<DecodedClip>> {
     let path = path.as_ref();
@@ -138,9 +188,7 @@ pub fn decode_clips(
             j += 1;
         }
         let group = &todo[k..j];
-        for (i, r) in group::decode_group(
-            &mut src, path, spans, group, start, end, sampling, num_frames, opts,
-        ) {
+        for (i, r) in group::decode_group(&mut src, path, spans, group, start, end, req, opts) {
             results[i] = Some(r);
         }
         k = j;

@@ -288,6 +288,21 @@ impl Checkpoint {
             });
             by_key[j].1.push(i);
         }
+        // Tensors may be views sharing a storage (tied weights, slices); each is copied out on its own,
+        // so bound the total by the file's size: a small pickle of many full views of one large
+        // storage would otherwise make the copies many times the checkpoint.
+        let total: u64 = specs.iter().map(|s| s.out_bytes as u64).sum();
+        let cap = self
+            .file_len
+            .saturating_mul(MAX_VIEW_FACTOR)
+            .saturating_add(MAX_OVERLAPPING_VIEW as u64);
+        if total > cap {
+            return Err(self.err(format!(
+                "its tensors hold {total} bytes in all, more than {MAX_VIEW_FACTOR} times the file's {} bytes; \
+                 too many views of shared storages (save each tensor with .clone())",
+                self.file_len
+            )));
+        }
         let mut out: Vec<Option<Tensor>> = vec![None; specs.len()];
         for (key, users) in by_key {
             let entry = self.entry_name(&format!("data/{key}"));
@@ -331,6 +346,9 @@ impl Checkpoint {
 
 /// Largest data.pkl read; real ones are kilobytes to a few megabytes (tensor data lives in other entries).
 const MAX_PICKLE: u64 = 1 << 30;
+
+/// How many times the file's size the tensors of one checkpoint may add up to (shared storages).
+const MAX_VIEW_FACTOR: u64 = 4;
 
 /// Largest contiguous copy of an overlapping (e.g. expanded) view that is larger than its storage.
 const MAX_OVERLAPPING_VIEW: usize = 256 << 20;

@@ -57,6 +57,16 @@ pub fn read_safetensors(path: &Path) -> Result<NamedTensors> {
         specs.push((name.as_str(), spec));
     }
     specs.sort_by_key(|(name, s)| (s.begin, *name));
+    // Tensors may not share bytes (the format forbids it): otherwise a small file whose entries all
+    // point at one large region would make the reader allocate that region once per entry.
+    for w in specs.windows(2) {
+        let ((a, sa), (b, sb)) = (&w[0], &w[1]);
+        if sa.bytes > 0 && sb.begin < sa.begin + sa.bytes as u64 {
+            return Err(err(format!(
+                "tensors `{a}` and `{b}` overlap in the data section; the file is corrupt"
+            )));
+        }
+    }
 
     let mut out = Vec::with_capacity(specs.len());
     for (name, s) in specs {

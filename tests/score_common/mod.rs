@@ -295,3 +295,5 @@ pub fn frames_used(batches: &[RecordBatch]) -> Vec<Option<Vec<i32>>> {
         })
         .collect()
 }
+
+pub mod bin;

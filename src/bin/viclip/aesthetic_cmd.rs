@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use candle_core::{DType, Tensor};
 use clap::Args;
 use image::RgbImage;
@@ -96,6 +96,12 @@ pub fn run(args: &AestheticArgs) -> Result<()> {
             let labels = (0..n).map(|i| format!("{}[{i}]", path.display())).collect();
             ("tensor", labels, scores.into_iter().map(Ok).collect())
         } else if !args.images.is_empty() {
+            // A FIFO or device among the images would block the reader: refuse it up front.
+            for p in &args.images {
+                if let Err(msg) = viclip::frames::check_regular_file(p, "an image file") {
+                    bail!("{}: {msg}", p.display());
+                }
+            }
             let labels = args
                 .images
                 .iter()
@@ -236,12 +242,13 @@ fn finish(args: &AestheticArgs, mut out: Value, results: &[viclip::Result<f32>])
 
 /// Reads float `(N, 3, S, S)` pixel values from `.npy` as f32.
 fn read_pixels(path: &Path) -> Result<Tensor> {
-    if !path.is_file() {
-        bail!("{}: no such file", path.display());
+    // The shared checked reader: refuses non-regular files and compares the header's shape with the
+    // file's length before allocating.
+    if let Err(m) = viclip::frames::check_regular_file(path, "a .npy file") {
+        bail!("{}: {m}", path.display());
     }
-    let t = Tensor::read_npy(path).map_err(|e| {
-        anyhow!("{}: not a readable .npy array ({e}); write it with numpy.save(path, x.astype('float32'))", path.display())
-    })?;
+    let (h, values) = viclip::npy::read_npy_f32(path)?;
+    let t = Tensor::from_vec(values, h.shape, &candle_core::Device::Cpu)?;
     if !t.dtype().is_float() || t.rank() != 4 || t.dim(1)? != 3 {
         bail!(
             "{}: {:?} array of shape {:?}; expected float32 (N, 3, S, S) CLIP-preprocessed images",

@@ -63,6 +63,9 @@ pub fn run(args: &EmbedVideoArgs) -> Result<()> {
                 .to_device(&Device::Cpu)?
                 .to_vec2::<f32>()?;
             for (info, row) in batch.clips.iter().zip(e) {
+                if let Some(w) = &info.warning {
+                    eprintln!("warning: {}, {}: {w}", info.source.display(), info.span);
+                }
                 rows.push((info.clip_index, Some(row), video_args::clip_row(info)));
             }
         }

@@ -15,6 +15,11 @@ pub fn read_texts(path: &Path) -> Result<Vec<String>> {
         let lineno = i + 1;
         let line =
             line.with_context(|| format!("{}:{lineno}: cannot read (not UTF-8?)", path.display()))?;
+        // A UTF-8 byte order mark before the first line is not part of it.
+        let line = match line.strip_prefix('\u{feff}') {
+            Some(rest) if lineno == 1 => rest.to_string(),
+            _ => line,
+        };
         if line.trim().is_empty() {
             continue;
         }
@@ -36,22 +41,19 @@ pub fn read_texts(path: &Path) -> Result<Vec<String>> {
     Ok(texts)
 }
 
-/// Reads a float `.npy` array (C order) as f32.
+/// Reads a float `.npy` array (C order) as f32. The header's shape is checked against the file's
+/// length before anything is allocated.
 pub fn read_npy(path: &Path) -> Result<Tensor> {
-    if !path.is_file() {
-        bail!("{}: no such file", path.display());
+    // A FIFO or a device would block or read forever: refused by name before opening.
+    if let Err(m) = viclip::frames::check_regular_file(path, "a .npy file") {
+        bail!("{}: {m}", path.display());
     }
-    let t = Tensor::read_npy(path).map_err(|e| {
-        anyhow!("{}: not a readable .npy array ({e}); write it with numpy.save(path, array.astype('float32'))", path.display())
-    })?;
-    if !t.dtype().is_float() {
-        bail!(
-            "{}: dtype {:?}, expected float32",
-            path.display(),
-            t.dtype()
-        );
-    }
-    Ok(t.to_dtype(DType::F32)?)
+    let (h, values) = viclip::npy::read_npy_f32(path)?;
+    Ok(Tensor::from_vec(
+        values,
+        h.shape,
+        &candle_core::Device::Cpu,
+    )?)
 }
 
 /// Writes `t` as float32 `.npy`, through a temporary file renamed into place so a reader never sees a

@@ -7,6 +7,8 @@ mod embed_video;
 mod io;
 #[cfg(feature = "video")]
 mod score_cmd;
+#[cfg(feature = "video")]
+mod status_cmd;
 mod subset_cmd;
 mod video_args;
 
@@ -60,6 +62,9 @@ enum Command {
     /// Quantiles and histograms of a finished `viclip score` run.
     #[cfg(feature = "video")]
     Report(score_cmd::ReportArgs),
+    /// Where a `viclip score` run stands: shards complete, in flight, missing; tasks to resubmit.
+    #[cfg(feature = "video")]
+    Status(status_cmd::StatusArgs),
     /// Build InternVid's subsets (random, DIV, FLT, AES, SemDeDup) from a scored table.
     Subset(subset_cmd::SubsetArgs),
     /// Run the built-in tiny model on the bundled sample clips and captions: embeddings and a
@@ -100,6 +105,7 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     pub fn load(&self) -> Result<ViClip> {
+        viclip::limits::check_batch_size(self.batch_size)?;
         let opts = LoadOptions::from_flags(&self.device, &self.dtype, self.batch_size)?;
         let (weights, cfg) = match (&self.model, &self.weights, &self.config) {
             (Some(name), _, _) => {
@@ -120,8 +126,11 @@ fn run(cli: Cli) -> Result<()> {
             texts,
             context_length,
         } => {
-            if context_length < 2 {
-                bail!("--context-length must be at least 2");
+            if !(2..=viclip::limits::MAX_CONTEXT_LENGTH).contains(&context_length) {
+                bail!(
+                    "--context-length {context_length} is outside 2..={}",
+                    viclip::limits::MAX_CONTEXT_LENGTH
+                );
             }
             let tok = Tokenizer::new()?;
             let texts = io::read_texts(&texts)?;
@@ -151,6 +160,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Score(args) => score_cmd::run(&args)?,
         #[cfg(feature = "video")]
         Command::Report(args) => score_cmd::run_report(&args)?,
+        #[cfg(feature = "video")]
+        Command::Status(args) => status_cmd::run(&args)?,
         Command::Aesthetic(cmd) => aesthetic_clips::run(&cmd)?,
         Command::Models => {
             for e in viclip::manifest::entries()? {
@@ -188,8 +199,25 @@ fn main() {
     viclip::device::keep_freed_memory();
     if let Err(e) = run(Cli::parse()) {
         // One line naming the file, tensor or line at fault.
-        let msg = format!("{e:#}").replace('\n', " ");
-        eprintln!("viclip: error: {msg}");
+        eprintln!("viclip: error: {}", error_line(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes on one line, each text once: the crate's errors already include their
+/// source's text (`path: File exists (os error 17)`), so a cause whose text is already there is
+/// skipped rather than repeated.
+fn error_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg.replace('\n', " ")
 }

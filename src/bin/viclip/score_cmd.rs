@@ -5,6 +5,8 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -13,10 +15,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use viclip::aesthetic::{AestheticScorer, ClipVisionConfig, HeadKind, Reduce, ScorerOptions};
 use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
 use viclip::score::{
-    report, score, AestheticOptions, Columns, Input, Progress, ScoreOptions, ShardSelection,
+    report, score, AestheticOptions, Columns, Input, Progress, ScoreOptions, ShareRequest,
     VideoLocator,
 };
 use viclip::{LoadOptions, ViClip, ViClipConfig};
+
+// `--plan` lives in its own file; the path attribute resolves next to this file both in the binary and
+// where tests include this file with `#[path]`.
+#[path = "score_plan.rs"]
+mod plan;
+pub use plan::run_plan;
 
 #[derive(Args, Debug, Clone)]
 pub struct ScoreArgs {
@@ -106,12 +114,18 @@ pub struct ScoreArgs {
     /// Rows per output shard (the unit of resume and of splitting across processes).
     #[arg(long, default_value_t = 10_000)]
     pub shard_size: u64,
-    /// This process's index among --num-shards (default: $SLURM_ARRAY_TASK_ID - $SLURM_ARRAY_TASK_MIN).
+    /// This process's share (default: from $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX or an srun
+    /// step's $SLURM_PROCID, mapped through OUT/split.json; see docs/score.md).
     #[arg(long)]
     pub shard_index: Option<u64>,
-    /// Number of processes splitting the table (default: $SLURM_ARRAY_TASK_COUNT, else 1).
+    /// Number of shares splitting the table (default: recorded in OUT/split.json by the first process,
+    /// which takes it from the array's task count; 1 for a lone process).
     #[arg(long)]
     pub num_shards: Option<u64>,
+    /// Print the shards, each share's shards and the run identity that would be recorded, then exit
+    /// (reads the input's row count and hashes the files; decodes nothing and loads no model).
+    #[arg(long)]
+    pub plan: bool,
     /// Do not write the report when the last shard completes.
     #[arg(long)]
     pub no_report: bool,
@@ -134,7 +148,9 @@ fn parse_reduce(s: &str) -> std::result::Result<Reduce, String> {
     s.parse().map_err(|e: viclip::Error| e.to_string())
 }
 
-fn load_model(a: &ScoreArgs) -> Result<(ViClip, String)> {
+/// The model, its name for the output, and the checkpoint file (hashed into the run identity).
+fn load_model(a: &ScoreArgs) -> Result<(ViClip, String, PathBuf)> {
+    viclip::limits::check_batch_size(a.batch_size)?;
     let opts = LoadOptions::from_flags(&a.device, &a.dtype, a.batch_size)?;
     let (weights, cfg, name) = match (&a.model, &a.weights, &a.config) {
         (Some(name), _, _) => {
@@ -150,7 +166,7 @@ fn load_model(a: &ScoreArgs) -> Result<(ViClip, String)> {
         }
         _ => bail!("pass --weights W --config C, or --model NAME"),
     };
-    Ok((ViClip::from_files(&weights, &cfg, opts)?, name))
+    Ok((ViClip::from_files(&weights, &cfg, opts)?, name, weights))
 }
 
 /// The input the flags describe.
@@ -220,14 +236,15 @@ fn aesthetic(a: &ScoreArgs) -> Result<Option<AestheticOptions>> {
         frames: a.aesthetic_frames.max(1),
         reduce: a.aesthetic_reduce,
         info,
+        files: vec![w.clone(), head.clone()],
     }))
 }
 
 /// The library options the flags describe, with the loaded model.
 pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
-    let shards = ShardSelection::resolve(a.shard_index, a.num_shards)?;
+    let shards = ShareRequest::from_process_env(a.shard_index, a.num_shards)?;
     let input = input(a)?;
-    let (model, model_name) = load_model(a)?;
+    let (model, model_name, weights) = load_model(a)?;
     let t = model.config().vision.num_frames;
     if let FrameSampling::Uniform(k) = a.sampling {
         if k != t {
@@ -247,18 +264,70 @@ pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
         shards,
         preprocess,
         batch_size: model.options().batch_size,
-        workers: a.workers,
+        // 0 picks one per core; anything else is capped before threads are started.
+        workers: match a.workers {
+            0 => 0,
+            w => viclip::limits::check_workers(w)?,
+        },
         embeddings: a.embeddings,
         aesthetic: aesthetic(a)?,
         model_name,
+        weights: Some(weights),
         write_report: !a.no_report,
+        cancel: None,
     };
     Ok((model, opts))
 }
 
+/// SIGINT and SIGTERM set a flag that the run checks between batches: it then removes its
+/// temporary files and returns, and the process exits with 130 or 143 as if killed by the signal.
+/// A second signal ends the process at once (the kernel releases its locks; a rerun resumes). The
+/// handlers stay registered after the run: signal-hook cannot restore the default action, and an
+/// unregistered signal would then be ignored.
+struct Signals {
+    int: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
+    any: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn register() -> Result<Self> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let s = Signals {
+            int: Arc::new(AtomicBool::new(false)),
+            term: Arc::new(AtomicBool::new(false)),
+            any: Arc::new(AtomicBool::new(false)),
+        };
+        for (sig, own) in [(SIGINT, &s.int), (SIGTERM, &s.term)] {
+            // Order matters: the shutdown hook sees the flag set only from the second signal on.
+            flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&s.any))?;
+            flag::register(sig, Arc::clone(own))?;
+            flag::register(sig, Arc::clone(&s.any))?;
+        }
+        Ok(s)
+    }
+
+    /// The exit code of the signal received, if any.
+    fn exit_code(&self) -> Option<i32> {
+        if self.int.load(Ordering::Relaxed) {
+            Some(130)
+        } else if self.term.load(Ordering::Relaxed) {
+            Some(143)
+        } else {
+            None
+        }
+    }
+}
+
 /// Runs `viclip score`.
 pub fn run(a: &ScoreArgs) -> Result<()> {
-    let (model, opts) = options(a)?;
+    if a.plan {
+        return run_plan(a);
+    }
+    let (model, mut opts) = options(a)?;
+    let signals = Signals::register()?;
+    opts.cancel = Some(Arc::clone(&signals.any));
     let t0 = Instant::now();
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = ProgressBar::new(0);
@@ -271,6 +340,13 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     let mut last_log = Instant::now();
     let every = Duration::from_secs(a.log_every.max(1));
     let mut show = |p: &Progress| {
+        if let Some(n) = &p.note {
+            match &bar {
+                Some(b) => b.println(format!("viclip score: {n}")),
+                None => eprintln!("viclip score: {n}"),
+            }
+            return;
+        }
         let rate = p.clips as f64 / t0.elapsed().as_secs_f64().max(1e-9);
         let msg = format!("{rate:.1} clips/s, {} failed", p.rows_failed);
         if let Some(b) = &bar {
@@ -285,7 +361,25 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
             );
         }
     };
-    let summary = score(&model, &opts, &mut show)?;
+    let summary = match score(&model, &opts, &mut show) {
+        Err(viclip::Error::Interrupted) => {
+            if let Some(b) = &bar {
+                b.abandon();
+            }
+            eprintln!("viclip score: {}", viclip::Error::Interrupted);
+            std::process::exit(signals.exit_code().unwrap_or(130));
+        }
+        // A refused rerun lists one differing setting a line; the binary's error handler joins
+        // lines into one, so the list is printed here and the error keeps its first line.
+        Err(e) if e.to_string().contains('\n') => {
+            let text = e.to_string();
+            let (head, list) = text.split_once('\n').unwrap_or((&text, ""));
+            eprintln!("viclip score: {head}\n{list}");
+            let short = head.split("; this command's value").next().unwrap_or(head);
+            bail!("{short}; the settings that differ are listed above");
+        }
+        r => r?,
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -311,7 +405,8 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `viclip report DIR`: writes `report.json` and the histograms, prints the quantiles.
+/// Runs `viclip report DIR`: writes `report.json` and the histograms, prints the quantiles (refused
+/// on a run with a shard missing or damaged).
 pub fn run_report(a: &ReportArgs) -> Result<()> {
     let r = report::write_report(&a.dir)?;
     print!("{}", report::format_report(&r));

@@ -175,6 +175,9 @@ pub struct SpanArgs {
     pub end_col: Option<String>,
 }
 
+/// Most k-means iterations `subset dedup --iters` accepts (it usually converges in tens).
+const MAX_KMEANS_ITERS: usize = 10_000;
+
 /// Builds the job `args` describes.
 pub fn job(args: &SubsetArgs) -> Result<SubsetJob> {
     let (io, method, video, span) = match &args.method {
@@ -240,6 +243,9 @@ pub fn job(args: &SubsetArgs) -> Result<SubsetJob> {
             seed,
             video,
         } => {
+            if *iters > MAX_KMEANS_ITERS {
+                bail!("--iters {iters} is more than {MAX_KMEANS_ITERS}");
+            }
             let opts = DedupOptions {
                 eps: *eps,
                 sweep: sweep.clone(),
@@ -255,8 +261,12 @@ pub fn job(args: &SubsetArgs) -> Result<SubsetJob> {
             (io, m, video.source()?, None)
         }
     };
-    if io.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
+    if !(1..=viclip::table::MAX_BATCH_ROWS).contains(&io.batch_size) {
+        bail!(
+            "--batch-size {} is outside 1..={} rows",
+            io.batch_size,
+            viclip::table::MAX_BATCH_ROWS
+        );
     }
     let mut job = SubsetJob::new(&io.input, &io.out, method);
     job.video = video;
@@ -270,6 +280,17 @@ pub fn job(args: &SubsetArgs) -> Result<SubsetJob> {
 pub fn run(args: &SubsetArgs) -> Result<()> {
     let job = job(args)?;
     let summary = subset::build(&job)?;
+    let asked = match &args.method {
+        SubsetMethod::Random { n, .. } | SubsetMethod::Div { n, .. } => Some(*n),
+        _ => None,
+    };
+    if let Some(n) = asked.filter(|&n| n > summary.rows_in) {
+        eprintln!(
+            "viclip: warning: --n {n} is more than the {} row(s) of {}; all of them are kept",
+            summary.rows_in,
+            job.input.display()
+        );
+    }
     let quiet = match &args.method {
         SubsetMethod::Random { io, .. }
         | SubsetMethod::Div { io, .. }

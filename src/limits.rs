@@ -1,0 +1,119 @@
+//! The documented ranges of every size a user can hand `viclip` (docs/limits.md): config values,
+//! command-line counts, and the arithmetic that checks a file's header claims against the file's length.
+//!
+//! The bounds sit generously above the largest published CLIP towers (ViT-G/14 and ViT-bigG/14: width
+//! 1664, 48 layers, 16 heads, 1.8 G parameters) and far below sizes whose bookkeeping alone would
+//! exhaust memory, so a config is refused before anything is allocated for it.
+
+use crate::{Error, Result};
+
+/// Largest transformer width (ViCLIP `vision.width`, `text.width`, `embed_dim`; CLIP `hidden_size`,
+/// `projection_dim`).
+pub const MAX_WIDTH: usize = 16_384;
+/// Largest MLP width (CLIP `intermediate_size`; ViCLIP's MLP is always 4 × width).
+pub const MAX_MLP_WIDTH: usize = 4 * MAX_WIDTH;
+/// Most residual blocks per tower.
+pub const MAX_LAYERS: usize = 256;
+/// Most attention heads per block.
+pub const MAX_HEADS: usize = 256;
+/// Largest input side in pixels (`input_resolution`, `image_size`).
+pub const MAX_RESOLUTION: usize = 4_096;
+/// Most frames per clip (`vision.num_frames`).
+pub const MAX_FRAMES: usize = 1_024;
+/// Most tokens one clip or image becomes in the vision tower (`1 + (res / patch)² · frames`).
+pub const MAX_VISION_TOKENS: usize = 1 << 20;
+/// Largest text context (`text.context_length`, `tokenize --context-length`); CLIP uses 77.
+pub const MAX_CONTEXT_LENGTH: usize = 4_096;
+/// Largest vocabulary (`text.vocab_size`); CLIP's has 49 408 entries.
+pub const MAX_VOCAB: usize = 1 << 20;
+/// Most parameters a config may describe (about 4× ViT-bigG's image and text towers together).
+pub const MAX_PARAMETERS: u64 = 10_000_000_000;
+
+/// Most decode / worker threads (`--workers`).
+pub const MAX_WORKERS: usize = 256;
+/// Largest `--batch-size` (videos or images per forward pass).
+pub const MAX_BATCH_SIZE: usize = 4_096;
+
+/// Checks `value` of `field` lies in `lo..=hi`; the message names the field and the range.
+pub fn check_range(
+    field: &str,
+    value: usize,
+    lo: usize,
+    hi: usize,
+) -> std::result::Result<(), String> {
+    if value < lo || value > hi {
+        return Err(format!(
+            "{field} = {value} is outside the supported range {lo}..={hi} (see docs/limits.md)"
+        ));
+    }
+    Ok(())
+}
+
+/// The product of `factors`, or `None` when it does not fit a `u64`.
+pub fn checked_product(factors: &[usize]) -> Option<u64> {
+    factors
+        .iter()
+        .try_fold(1u64, |acc, &f| acc.checked_mul(u64::try_from(f).ok()?))
+}
+
+/// Parameters of `layers` pre-LN residual blocks of width `w` and MLP width `mlp`
+/// (`in_proj` 3w²+3w, `out_proj` w²+w, two LayerNorms 4w, `c_fc` w·mlp+mlp, `c_proj` mlp·w+w), with
+/// checked arithmetic.
+pub fn block_parameters(layers: usize, w: usize, mlp: usize) -> Option<u64> {
+    let (w, mlp, layers) = (w as u64, mlp as u64, layers as u64);
+    let per_layer = w
+        .checked_mul(w)?
+        .checked_mul(4)?
+        .checked_add(w.checked_mul(mlp)?.checked_mul(2)?)?
+        .checked_add(w.checked_mul(9)?)?
+        .checked_add(mlp)?;
+    per_layer.checked_mul(layers)
+}
+
+/// Refuses a parameter count over [`MAX_PARAMETERS`] (or one that overflowed).
+pub fn check_parameters(what: &str, n: Option<u64>) -> std::result::Result<(), String> {
+    match n {
+        Some(n) if n <= MAX_PARAMETERS => Ok(()),
+        Some(n) => Err(format!(
+            "{what} describes {n} parameters, more than the supported {MAX_PARAMETERS} (see docs/limits.md)"
+        )),
+        None => Err(format!(
+            "{what} describes more parameters than fit a 64-bit count (see docs/limits.md)"
+        )),
+    }
+}
+
+/// Checks a `--workers` value: 1..=[`MAX_WORKERS`] (0 is refused; callers that treat 0 as "pick one"
+/// resolve it first).
+pub fn check_workers(workers: usize) -> Result<usize> {
+    check_range("--workers", workers, 1, MAX_WORKERS).map_err(Error::InvalidInput)?;
+    Ok(workers)
+}
+
+/// Checks a `--batch-size` value: 0 (where the command picks one) or up to [`MAX_BATCH_SIZE`].
+pub fn check_batch_size(batch_size: usize) -> Result<usize> {
+    check_range("--batch-size", batch_size, 0, MAX_BATCH_SIZE).map_err(Error::InvalidInput)?;
+    Ok(batch_size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_products() {
+        assert!(check_range("x", 0, 1, 4).is_err());
+        assert!(check_range("x", 5, 1, 4).is_err());
+        assert!(check_range("x", 4, 1, 4).is_ok());
+        assert_eq!(checked_product(&[2, 3, 7]), Some(42));
+        assert_eq!(checked_product(&[usize::MAX, usize::MAX]), None);
+        assert_eq!(checked_product(&[]), Some(1));
+        // One ViT-L block: 12.6 M parameters.
+        assert_eq!(block_parameters(1, 1024, 4096), Some(12_596_224));
+        assert!(check_parameters("c", block_parameters(256, 16_384, 65_536)).is_err());
+        assert!(check_workers(0).is_err());
+        assert!(check_workers(10_000).is_err());
+        assert_eq!(check_workers(8).ok(), Some(8));
+        assert!(check_batch_size(1 << 40).is_err());
+    }
+}

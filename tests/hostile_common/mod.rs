@@ -1,0 +1,106 @@
+//! Shared pieces of the hostile-input suites: a seeded generator (every run sees the same cases, so a
+//! failure reproduces), hostile numbers, and the binary runner.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// xorshift64: deterministic and dependency-free.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// Sizes a hostile file might claim: small, boundary, huge and overflowing.
+pub const HOSTILE_SIZES: &[u64] = &[
+    0,
+    1,
+    2,
+    3,
+    7,
+    14,
+    64,
+    255,
+    256,
+    257,
+    4096,
+    4097,
+    49_408,
+    1 << 20,
+    (1 << 20) + 1,
+    1 << 31,
+    1 << 32,
+    1_000_000_000,
+    1 << 40,
+    1 << 62,
+    u64::MAX / 2,
+    u64::MAX,
+];
+
+/// The release or debug `viclip` binary of this build.
+pub fn viclip_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_viclip")
+}
+
+/// Runs `viclip args...` in `dir`; with `cap_bytes`, under `prlimit --as=cap_bytes` (an address-space
+/// cap: any allocation of what a hostile header claims would fail and abort) when prlimit exists.
+pub fn run_viclip(dir: &Path, args: &[&str], cap_bytes: Option<u64>) -> Output {
+    let prlimit = Path::new("/usr/bin/prlimit");
+    let mut cmd = match cap_bytes {
+        Some(cap) if prlimit.exists() => {
+            let mut c = Command::new(prlimit);
+            c.arg(format!("--as={cap}")).arg("--").arg(viclip_bin());
+            c
+        }
+        _ => Command::new(viclip_bin()),
+    };
+    cmd.args(args)
+        .current_dir(dir)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("viclip runs")
+}
+
+/// The repository's fixture `rel`.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// A `.npy` file with this header dict text and `data_len` zero bytes of data.
+pub fn npy_bytes(header_dict: &str, data_len: usize) -> Vec<u8> {
+    let mut h = header_dict.to_string();
+    let pad = (64 - (10 + h.len() + 1) % 64) % 64;
+    h.push_str(&" ".repeat(pad));
+    h.push('\n');
+    let mut v = b"\x93NUMPY\x01\x00".to_vec();
+    v.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    v.extend_from_slice(h.as_bytes());
+    v.resize(v.len() + data_len, 0);
+    v
+}
