@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side timing of viclip (Rust, candle) and PyTorch on the same CPU, same weights, same inputs.
 
-The PyTorch side is the forward of SPEC.md §2-§3 written with torch.nn.functional, attention through
+The PyTorch side is the forward of docs/reference/architecture.md §2-§3 written with torch.nn.functional, attention through
 F.scaled_dot_product_attention (the strongest plain-PyTorch baseline); it runs the original's full
 32-position text context. Both models stay resident; rounds alternate Rust, PyTorch, Rust, ... so that
 machine noise hits both alike. Prints per-round seconds, the best and median of each, the ratio
@@ -95,7 +95,7 @@ def block(sd, p, x, heads, causal):
 
 
 def vision(sd, c, x):
-    """x [B, T, 3, H, W] -> [B, E] (SPEC §2.1)."""
+    """x [B, T, 3, H, W] -> [B, E] (docs/reference/architecture.md §2.1)."""
     v = "vision_encoder"
     b, t, _, hgt, wid = x.shape
     w, p = c["vw"], c["patch"]
@@ -114,7 +114,7 @@ def vision(sd, c, x):
 
 
 def text(sd, c, ids):
-    """ids [N, 32] int64 -> [N, E] (SPEC §3), over the full context like the original."""
+    """ids [N, 32] int64 -> [N, E] (docs/reference/architecture.md §3), over the full context like the original."""
     t = "text_encoder"
     x = sd[f"{t}.token_embedding.weight"][ids] + sd[f"{t}.positional_embedding"]
     for i in range(c["tl"]):

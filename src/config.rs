@@ -1,7 +1,7 @@
 //! Model configuration: the two presets of the released checkpoints and any JSON config of the same
 //! schema (`embed_dim`, `vision{..}`, `text{..}`), as in the golden fixtures' `index.json` `config` object.
 //!
-//! Numbers come from `SPEC.md` §0 (established by running the original `Data/InternVid/viclip` code).
+//! Numbers come from `docs/reference/architecture.md` §0 (established by running the original `Data/InternVid/viclip` code).
 
 use std::path::Path;
 
@@ -13,7 +13,7 @@ use crate::limits::{
 };
 use crate::{Error, Result};
 
-/// The video tower (`VisionTransformer`, SPEC §2).
+/// The video tower (`VisionTransformer`, docs/reference/architecture.md §2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisionConfig {
     /// Side of the square input frames, in pixels.
@@ -27,7 +27,7 @@ pub struct VisionConfig {
     pub num_frames: usize,
 }
 
-/// The text tower (`CLIP_TEXT`, SPEC §3).
+/// The text tower (`CLIP_TEXT`, docs/reference/architecture.md §3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextConfig {
     pub context_length: usize,

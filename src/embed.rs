@@ -165,7 +165,7 @@ impl ViClip {
     }
 
     /// L2-normalised embeddings of single images through the video tower (T = 1: the mean temporal
-    /// embedding, SPEC §2.1).
+    /// embedding, docs/reference/architecture.md §2.1).
     ///
     /// # Shapes
     /// `images [B, 3, S, S]` → `[B, E]`.

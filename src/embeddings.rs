@@ -1,10 +1,10 @@
-//! L2-normalised embeddings and the similarities the demo and evaluations compute from them (SPEC §5).
+//! L2-normalised embeddings and the similarities the demo and evaluations compute from them (docs/reference/architecture.md §5).
 
 use candle_core::{DType, Tensor, D};
 
 use crate::{Error, Result};
 
-/// The demo's fixed logit scale: `softmax(100 · v̂·t̂ᵀ)`; the checkpoint's `temp` is not used (SPEC §5).
+/// The demo's fixed logit scale: `softmax(100 · v̂·t̂ᵀ)`; the checkpoint's `temp` is not used (docs/reference/architecture.md §5).
 pub const DEMO_LOGIT_SCALE: f64 = 100.0;
 
 /// Row-wise L2-normalised embeddings, `[n, E]` float32.

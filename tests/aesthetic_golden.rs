@@ -1,4 +1,4 @@
-//! Parity with `../shared/golden/aesthetic` (copied to `tests/fixtures/aesthetic`): OpenAI CLIP
+//! Parity with the golden data in `tests/fixtures/aesthetic` (exported from the reference implementation): OpenAI CLIP
 //! preprocessing from raw u8 images, the tiny HF CLIP vision tower, the three LAION heads, clip scores.
 //!
 //! Tolerances (README of the golden set): preprocessing exact (u8 equality, pixel values max-abs 0);

@@ -1,5 +1,5 @@
 //! The CLIP tokenizer against the original Python `SimpleTokenizer` (ftfy 6.3.1 + html.unescape + BPE,
-//! SPEC.md §4): the golden dev captions, the tiny_a captions, and extra edge cases generated with
+//! docs/reference/tokenizer.md): the golden dev captions, the tiny_a captions, and extra edge cases generated with
 //! `tools/gen_tokenizer_cases.py`.
 
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! The CLIP image tower's configuration: HF `config.json` (a flat `CLIPVisionConfig` or a full
-//! `CLIPConfig` with `vision_config`) or the preset `clip-vit-l14` (RESEARCH §3).
+//! `CLIPConfig` with `vision_config`) or the preset `clip-vit-l14` (docs/reference/datasets.md §3).
 
 use std::path::Path;
 

@@ -1,4 +1,4 @@
-//! The LAION aesthetic predictors (RESEARCH §3), applied to L2-normalised CLIP image embeddings:
+//! The LAION aesthetic predictors (docs/reference/datasets.md §3), applied to L2-normalised CLIP image embeddings:
 //!
 //! - V1 (`LAION-AI/aesthetic-predictor`, `sa_0_4_vit_l_14_linear.pth`): one `nn.Linear(D, 1)`, keys
 //!   `weight [1, D]`, `bias [1]`;

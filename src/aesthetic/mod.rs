@@ -1,4 +1,4 @@
-//! Aesthetic scores as InternVid computes them (RESEARCH §1, §3): the LAION aesthetic predictor on
+//! Aesthetic scores as InternVid computes them (docs/reference/datasets.md §1, §3; frames: docs/reference/preprocessing.md §3): the LAION aesthetic predictor on
 //! L2-normalised OpenAI CLIP ViT-L/14 image embeddings, per image, and per clip over `uniform(4)` frames
 //! reduced by their maximum.
 //!

@@ -1,4 +1,4 @@
-//! OpenAI CLIP image preprocessing, `clip._transform(n_px)` on a PIL image (RESEARCH §3), bit-exact:
+//! OpenAI CLIP image preprocessing, `clip._transform(n_px)` on a PIL image (docs/reference/preprocessing.md §3.2), bit-exact:
 //!
 //! 1. shortest side → `n_px`, long side → `int(n_px · long / short)` (truncation; torchvision `Resize`);
 //! 2. Pillow's 8-bit BICUBIC resample (`libImaging/Resample.c`): separable, horizontal pass first, Keys

@@ -1,4 +1,4 @@
-//! Zero-shot evaluation as the ViCLIP paper reports it (RESEARCH.md §5): Kinetics classification with
+//! Zero-shot evaluation as the ViCLIP paper reports it (docs/reference/evaluation.md): Kinetics classification with
 //! the 16 action prompt templates ([`zero_shot`]) and MSR-VTT-style text-video retrieval
 //! ([`retrieval`]). The metric functions take plain similarity matrices, so they serve precomputed
 //! embeddings as well as a loaded [`crate::ViClip`]; [`clips`] reads the clip lists and embeds the clips

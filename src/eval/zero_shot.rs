@@ -1,4 +1,4 @@
-//! Zero-shot classification as the ViCLIP paper evaluates Kinetics (RESEARCH.md §5): each class name
+//! Zero-shot classification as the ViCLIP paper evaluates Kinetics (docs/reference/evaluation.md §1): each class name
 //! is put into 16 prompt templates, each prompt cleaned as the reference's `pre_text`, and a video's
 //! score for a class is the mean over the class's prompts of cosine(video, prompt). Top-1, top-5 and
 //! AVG = (top-1 + top-5) / 2 are reported in percent.

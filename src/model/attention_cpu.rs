@@ -5,7 +5,7 @@
 //! are read in place from the packed projection (no `contiguous()` copies), and the work is spread over
 //! all cores with rayon while each small GEMM runs single-threaded.
 //!
-//! Semantics are those of `nn.MultiheadAttention` (SPEC §2.2): scores scaled by `1/√head_dim`, optional
+//! Semantics are those of `nn.MultiheadAttention` (docs/reference/architecture.md §2.2): scores scaled by `1/√head_dim`, optional
 //! causal mask (the text tower's `triu(-inf, 1)`), softmax, weighted sum of values.
 //!
 //! On x86-64 CPUs with AVX2 and FMA the work goes to the register-tiled kernels of

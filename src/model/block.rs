@@ -1,4 +1,4 @@
-//! The residual attention block shared by both towers (SPEC §2.2), and the LayerNorm they use.
+//! The residual attention block shared by both towers (docs/reference/architecture.md §2.2), and the LayerNorm they use.
 //!
 //! Key names mirror the checkpoint: `ln_1`, `attn.in_proj_weight|in_proj_bias` (q|k|v rows packed as
 //! `nn.MultiheadAttention` does), `attn.out_proj`, `ln_2`, `mlp.c_fc`, `mlp.c_proj`.
@@ -205,7 +205,7 @@ impl Mlp {
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = linear::forward(&self.c_fc, x)?;
-        // QuickGELU, x·σ(1.702x), as the original uses in both towers (SPEC §0).
+        // QuickGELU, x·σ(1.702x), as the original uses in both towers (docs/reference/architecture.md §2.2).
         let x = if super::cpu_kernels(x.device(), x.dtype()) && x.is_contiguous() {
             // `x` is the fresh output of c_fc, owned here alone, so it can be overwritten.
             x.inplace_op1(&QuickGeluOp)?;

@@ -1,4 +1,4 @@
-//! LayerNorm as both towers use it (SPEC §2.2), in f32 whatever the model dtype.
+//! LayerNorm as both towers use it (docs/reference/architecture.md §2.2), in f32 whatever the model dtype.
 
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
@@ -9,7 +9,7 @@ use super::cpu_ops::LayerNormOp;
 ///
 /// Two passes (mean, then variance of the centred values) rather than candle's fused one-pass
 /// `E[x²] - E[x]²`, which loses precision when a channel's mean is large next to its spread (CLIP's
-/// residual stream has such outlier channels). The original text tower upcasts to f32 too (SPEC §3).
+/// residual stream has such outlier channels). The original text tower upcasts to f32 too (docs/reference/architecture.md §3).
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
     weight: Tensor,

@@ -1,5 +1,5 @@
 //! The ViCLIP network: video tower + text tower + the (inference-unused) `temp` scalar, with key names
-//! exactly as in the original state dict (`SPEC.md` §7). No preprocessing and no normalisation here;
+//! exactly as in the original state dict (`docs/reference/checkpoint-format.md` §3). No preprocessing and no normalisation here;
 //! see [`crate::ViClip`] for the high-level API.
 
 pub mod attention_cpu;
@@ -76,7 +76,7 @@ impl ViClipModel {
     }
 
     /// The training temperature stored in the checkpoint. Inference does not use it: the demo's
-    /// similarity scale is the constant 100 (SPEC §5).
+    /// similarity scale is the constant 100 (docs/reference/architecture.md §5).
     pub fn temp(&self) -> &Tensor {
         &self.temp
     }

@@ -1,4 +1,4 @@
-//! The ViCLIP text tower (`CLIP_TEXT`, SPEC §3): token + positional embedding over a context of 32,
+//! The ViCLIP text tower (`CLIP_TEXT`, docs/reference/architecture.md §3): token + positional embedding over a context of 32,
 //! causal self-attention, `ln_final`, pooling at the first maximal id (the end token), `@ text_projection`.
 
 use candle_core::{Device, Module, Result, Tensor};

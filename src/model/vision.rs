@@ -1,4 +1,4 @@
-//! The ViCLIP video tower (`VisionTransformer`, SPEC §2): per-frame patch embedding (Conv3d with a
+//! The ViCLIP video tower (`VisionTransformer`, docs/reference/architecture.md §2): per-frame patch embedding (Conv3d with a
 //! temporal kernel of 1), class token, spatial and temporal position embeddings, joint space-time
 //! attention over `1 + g²·T` tokens, `ln_post` on the class token, `@ proj`.
 
@@ -102,7 +102,7 @@ impl VisionTransformer {
         let spatial = self.positional_embedding.narrow(0, 1, g2)?;
         let x = patches.broadcast_add(&spatial)?.reshape((b, t, g2, w))?;
         // T == num_frames: one temporal embedding per frame. T == 1 (a single image): the mean of
-        // the learned ones (SPEC §2.1, VV L175-177).
+        // the learned ones (docs/reference/architecture.md §2.1, VV L175-177).
         let temporal = if t == 1 {
             self.temporal_positional_embedding.mean_keepdim(1)?
         } else {

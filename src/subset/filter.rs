@@ -1,5 +1,5 @@
 //! Threshold, top-fraction and top-k selection over a score column, and the FLT and AES recipes built
-//! from them (RESEARCH.md §2). Pure functions over per-row state: O(n) apart from the DIV step.
+//! from them (docs/reference/datasets.md §2). Pure functions over per-row state: O(n) apart from the DIV step.
 
 use serde::Serialize;
 

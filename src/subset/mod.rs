@@ -1,4 +1,4 @@
-//! InternVid's subsets, rebuilt from score columns (RESEARCH.md §2): uniform random, DIV (weighted by
+//! InternVid's subsets, rebuilt from score columns (docs/reference/datasets.md §2): uniform random, DIV (weighted by
 //! 1 / clips of the source video), FLT (duration bounds, top 30% by clip-caption similarity, then DIV),
 //! AES (aesthetic score >= 4, or the top k) and semantic deduplication (SemDeDup) on clip embeddings.
 //!

@@ -1,6 +1,6 @@
 //! Timestamps of clip spans, read leniently: plain seconds (`12.5`, `3`), `MM:SS(.fff)` and
 //! `HH:MM:SS(.fff)`, as InternVid's `Start_timestamp` / `End_timestamp` strings (`00:00:03.160`) and
-//! video2dataset's `clips` write them (RESEARCH.md §6). A comma is accepted as the decimal separator
+//! video2dataset's `clips` write them (docs/reference/datasets.md §4.2). A comma is accepted as the decimal separator
 //! (`00:00:03,160`, as SRT subtitles write it) because such files circulate beside InternVid's.
 
 use crate::{Error, Result};

@@ -1,4 +1,4 @@
-//! The byte-level BPE of CLIP's `SimpleTokenizer` (SPEC.md §4): vocabulary construction from the gzip'd
+//! The byte-level BPE of CLIP's `SimpleTokenizer` (docs/reference/tokenizer.md §3-§4): vocabulary construction from the gzip'd
 //! merges file, the word-splitting regex and the merge loop.
 //!
 //! The vocabulary is built exactly like the original: the 256 `bytes_to_unicode` characters, the same with

@@ -1,4 +1,4 @@
-//! CLIP's text cleaning before BPE (SPEC.md §4, `simple_tokenizer.py` `basic_clean` / `whitespace_clean`).
+//! CLIP's text cleaning before BPE (docs/reference/tokenizer.md §2, `simple_tokenizer.py` `basic_clean` / `whitespace_clean`).
 //!
 //! `whitespace_clean(basic_clean(text)).lower()` where
 //! `basic_clean = ftfy.fix_text → html.unescape → html.unescape → str.strip()` and

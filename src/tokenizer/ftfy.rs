@@ -1,4 +1,4 @@
-//! Port of ftfy 6.3.1 `fix_text` with the default `TextFixerConfig` (SPEC.md §4: CLIP's `basic_clean`
+//! Port of ftfy 6.3.1 `fix_text` with the default `TextFixerConfig` (docs/reference/tokenizer.md §2.1: CLIP's `basic_clean`
 //! starts with it, so mojibake, curly quotes, ligatures and full-width letters change the token ids).
 //!
 //! This file holds the driver (`fix_text`, `fix_and_explain`) and the simple fixers of `ftfy/fixes.py`;

@@ -1,6 +1,6 @@
 //! Python's `html.unescape` (CPython `Lib/html/__init__.py`), exactly.
 //!
-//! CLIP's `basic_clean` (SPEC.md §4) runs `html.unescape` twice after ftfy, so its quirks reach the token
+//! CLIP's `basic_clean` (docs/reference/tokenizer.md §2.2) runs `html.unescape` twice after ftfy, so its quirks reach the token
 //! ids: the HTML5 rules for numeric references (the Windows-1252 replacements for 0x80-0x9F, U+FFFD for
 //! surrogates and out-of-range numbers, nothing for non-characters), named references with and without the
 //! trailing `;`, and the "longest known prefix" rule for names that are not in the table (`&ampfoo` → `&foo`).

@@ -1,4 +1,4 @@
-//! CLIP BPE tokenizer, equal to the original Python `SimpleTokenizer` (SPEC.md §4).
+//! CLIP BPE tokenizer, equal to the original Python `SimpleTokenizer` (docs/reference/tokenizer.md).
 //!
 //! `tokenize(text, 32)` = `[SOT] + encode(text) + [EOT]`, zero padded; when longer than the context the
 //! first `context_length` ids are kept and the last one is forced to EOT, so at most 30 BPE tokens survive
