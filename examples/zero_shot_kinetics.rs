@@ -1,4 +1,4 @@
-//! Zero-shot Kinetics classification with the ViCLIP paper's protocol (RESEARCH.md §5): 16 prompt
+//! Zero-shot Kinetics classification with the ViCLIP paper's protocol (docs/reference/evaluation.md §1): 16 prompt
 //! templates per class, cleaned as the reference does, class score = mean cosine over its prompts;
 //! prints top-1, top-5 and AVG. Published (ViCLIP-L, 10M-FLT): K400 64.80 top-1 / 75.70 AVG.
 //!

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the character tables behind `src/tokenizer/` (SPEC.md section 4).
+"""Generate the character tables behind `src/tokenizer/` (docs/reference/tokenizer.md).
 
 Writes three Rust files:
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference cases for the Rust CLIP tokenizer (SPEC.md section 4), made with the real Python stack.
+"""Reference cases for the Rust CLIP tokenizer (docs/reference/tokenizer.md), made with the real Python stack.
 
 Writes `tests/fixtures/tokenizer_extra.json`: edge cases the dev set does not cover (mojibake of many kinds,
 HTML entities, width forms, ligatures, terminal escapes, line breaks, control characters, combining marks,
