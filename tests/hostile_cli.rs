@@ -315,4 +315,38 @@ fn out_of_range_counts_are_refused() {
         None,
     );
     assert_refused(&o, &["--batch-size"]);
+    // `score --workers 10000` used to start ten thousand decode threads; capped before any start.
+    std::fs::write(
+        dir.path().join("t.csv"),
+        "path,caption\na.mp4,x\nb.mp4,y\nc.mp4,z\n",
+    )
+    .expect("write");
+    for (flag, value) in [("--workers", "10000"), ("--batch-size", "100000000")] {
+        let o = run_viclip(
+            dir.path(),
+            &[
+                "score",
+                "--input",
+                "t.csv",
+                "--path-col",
+                "path",
+                "--caption-col",
+                "caption",
+                "--out",
+                "scored",
+                "--weights",
+                &s(&fixture("tiny_a/model.safetensors")),
+                "--config",
+                &s(&fixture("tiny_a/config.json")),
+                flag,
+                value,
+            ],
+            Some(CAP),
+        );
+        assert_refused(&o, &[flag]);
+        assert!(
+            !dir.path().join("scored").join("00000.parquet").exists(),
+            "{flag} {value}: refused before scoring"
+        );
+    }
 }
