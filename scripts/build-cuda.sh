@@ -5,7 +5,7 @@
 #   pip install "nvidia-cuda-nvcc==13.0.*" "nvidia-nvvm==13.0.*" "nvidia-cuda-crt==13.0.*" \
 #       "nvidia-cuda-cccl==13.0.*" "nvidia-cuda-runtime==13.0.*" "nvidia-cuda-nvrtc==13.0.*" \
 #       "nvidia-cublas==13.*" "nvidia-curand==10.*"
-#   scripts/build-cuda.sh                     # = cargo build --release --features cuda --bin viclip
+#   scripts/build-cuda.sh                     # = cargo build --release --features viclip/cuda --bin viclip
 #   scripts/build-cuda.sh --example tower_timing
 #
 # The wheels put a complete nvcc and the CUDA libraries under site-packages/nvidia/cu13, but only with
@@ -47,4 +47,4 @@ export PATH=$root/bin:$PATH
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target/cuda}
 if [ $# -eq 0 ]; then set -- --bin viclip; fi
-exec cargo build --release --features cuda "$@"
+exec cargo build --release --features viclip/cuda "$@"

@@ -24,7 +24,6 @@ pub mod device;
 pub mod embed;
 pub mod embeddings;
 pub mod error;
-pub mod eval;
 pub mod frames;
 pub mod limits;
 pub mod manifest;
@@ -32,9 +31,6 @@ pub mod model;
 pub mod npy;
 pub mod pipeline;
 pub mod preprocess;
-pub mod score;
-pub mod subset;
-pub mod table;
 pub mod tokenizer;
 #[cfg(feature = "video")]
 pub mod video;

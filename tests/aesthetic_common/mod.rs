@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use image::RgbImage;
@@ -10,10 +10,18 @@ use viclip::aesthetic::{
     AestheticHead, AestheticScorer, ClipVisionConfig, ClipVisionModel, HeadKind,
 };
 
+/// The repository root (where `tests/fixtures` lies), from whichever workspace crate's tests include
+/// this file.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|p| p.join("tests/fixtures").is_dir())
+        .expect("tests/fixtures in a directory above CARGO_MANIFEST_DIR")
+        .to_path_buf()
+}
+
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/aesthetic")
-        .join(name)
+    repo_root().join("tests/fixtures/aesthetic").join(name)
 }
 
 pub struct Golden {

@@ -2,9 +2,19 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
+
+/// The repository root (where `tests/fixtures` lies), from whichever workspace crate's tests include
+/// this file.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|p| p.join("tests/fixtures").is_dir())
+        .expect("tests/fixtures in a directory above CARGO_MANIFEST_DIR")
+        .to_path_buf()
+}
 
 /// The golden tiny ViCLIP (`tests/fixtures/tiny_a`) on the CPU in f32, and its config.
 pub fn tiny_model() -> (viclip::ViClipModel, viclip::ViClipConfig) {
@@ -18,9 +28,7 @@ pub fn tiny_model() -> (viclip::ViClipModel, viclip::ViClipConfig) {
 }
 
 pub fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(rel)
+    repo_root().join("tests/fixtures").join(rel)
 }
 
 /// All tensors of a golden safetensors file, on the CPU.

@@ -1,10 +1,9 @@
 //! Shared pieces of the hostile-input suites: a seeded generator (every run sees the same cases, so a
-//! failure reproduces), hostile numbers, and the binary runner.
+//! failure reproduces), and hostile numbers.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 /// xorshift64: deterministic and dependency-free.
 pub struct Rng(u64);
@@ -61,35 +60,19 @@ pub const HOSTILE_SIZES: &[u64] = &[
     u64::MAX,
 ];
 
-/// The release or debug `viclip` binary of this build.
-pub fn viclip_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_viclip")
-}
-
-/// Runs `viclip args...` in `dir`; with `cap_bytes`, under `prlimit --as=cap_bytes` (an address-space
-/// cap: any allocation of what a hostile header claims would fail and abort) when prlimit exists.
-pub fn run_viclip(dir: &Path, args: &[&str], cap_bytes: Option<u64>) -> Output {
-    let prlimit = Path::new("/usr/bin/prlimit");
-    let mut cmd = match cap_bytes {
-        Some(cap) if prlimit.exists() => {
-            let mut c = Command::new(prlimit);
-            c.arg(format!("--as={cap}")).arg("--").arg(viclip_bin());
-            c
-        }
-        _ => Command::new(viclip_bin()),
-    };
-    cmd.args(args)
-        .current_dir(dir)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("viclip runs")
+/// The repository root (where `tests/fixtures` lies), from whichever workspace crate's tests include
+/// this file.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|p| p.join("tests/fixtures").is_dir())
+        .expect("tests/fixtures in a directory above CARGO_MANIFEST_DIR")
+        .to_path_buf()
 }
 
 /// The repository's fixture `rel`.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(rel)
+    repo_root().join("tests/fixtures").join(rel)
 }
 
 /// A `.npy` file with this header dict text and `data_len` zero bytes of data.

@@ -1,0 +1,62 @@
+//! The `viclip` command's code, one module per command, as a library so tests call it directly.
+//!
+//! Dependencies run one way: this crate uses `viclip_data` (tables, scoring, subsets) and `viclip` (the
+//! model); neither knows about the command line.
+
+pub mod aesthetic_clips;
+pub mod aesthetic_cmd;
+pub mod demo;
+pub mod embed_video;
+pub mod io;
+pub mod score_cmd;
+pub mod status_cmd;
+pub mod subset_cmd;
+pub mod video_args;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use viclip::{LoadOptions, ViClip, ViClipConfig};
+
+/// The model flags shared by the commands that embed: `--weights/--config` or `--model NAME`, device,
+/// dtype and batch size.
+#[derive(Args)]
+pub struct ModelArgs {
+    /// Checkpoint: the original .pth (with its `model` entry) or .safetensors.
+    #[arg(long, required_unless_present = "model")]
+    weights: Option<PathBuf>,
+    /// Preset name (viclip-l14, viclip-b16) or a JSON config path.
+    #[arg(long, required_unless_present = "model")]
+    config: Option<String>,
+    /// A released checkpoint by manifest name instead of --weights/--config (downloads; `hub` feature).
+    #[arg(long, conflicts_with_all = ["weights", "config"])]
+    model: Option<String>,
+    /// cpu, cuda, cuda:N or metal.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// f32, f16 or bf16.
+    #[arg(long, default_value = "f32")]
+    dtype: String,
+    /// Videos per forward pass (captions go 32x as many at a time); 0 picks it from the GPU's free
+    /// memory (8 on the CPU).
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> Result<ViClip> {
+        viclip::limits::check_batch_size(self.batch_size)?;
+        let opts = LoadOptions::from_flags(&self.device, &self.dtype, self.batch_size)?;
+        let (weights, cfg) = match (&self.model, &self.weights, &self.config) {
+            (Some(name), _, _) => {
+                let entry = viclip::manifest::find(name)?;
+                let fetched = viclip::manifest::fetch(&entry)?;
+                (fetched.path, entry.config()?)
+            }
+            (None, Some(w), Some(c)) => (w.clone(), ViClipConfig::from_name_or_path(c)?),
+            _ => bail!("pass --weights W --config C, or --model NAME"),
+        };
+        Ok(ViClip::from_files(&weights, &cfg, opts)?)
+    }
+}

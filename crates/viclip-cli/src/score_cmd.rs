@@ -1,0 +1,412 @@
+//! `viclip score`: CLIP-SIM (and optionally aesthetic scores and embeddings) for every row of a clip
+//! table or webdataset, in resumable shards; `viclip report DIR`: quantiles and histograms of a run.
+//! See `docs/score.md`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use viclip::aesthetic::{AestheticScorer, ClipVisionConfig, HeadKind, Reduce, ScorerOptions};
+use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
+use viclip::{LoadOptions, ViClip, ViClipConfig};
+use viclip_data::score::{
+    report, score, AestheticOptions, Columns, Input, Progress, ScoreOptions, ShareRequest,
+    VideoLocator,
+};
+
+// `--plan` lives in its own file next to this one.
+#[path = "score_plan.rs"]
+mod plan;
+pub use plan::run_plan;
+
+#[derive(Args, Debug, Clone)]
+pub struct ScoreArgs {
+    /// Clip table (.jsonl/.csv/.tsv/.parquet file or directory of them) or webdataset (.tar file or
+    /// directory of .tar shards).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output directory; running the same command again resumes.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// auto, internvid, table or webdataset (auto: .tar → webdataset; a `YoutubeID` column → internvid).
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Directory that relative video paths (and InternVid file names) are resolved against.
+    #[arg(long)]
+    pub video_root: Option<PathBuf>,
+    /// Video file name built from columns (InternVid default `{YoutubeID}.mp4`; .webm, .mkv, ... are
+    /// tried when it does not exist).
+    #[arg(long, conflicts_with = "path_col")]
+    pub path_pattern: Option<String>,
+    /// Column holding the video path (generic tables; default `path`).
+    #[arg(long)]
+    pub path_col: Option<String>,
+    /// Caption column (default `Caption` for InternVid, `caption` otherwise).
+    #[arg(long)]
+    pub caption_col: Option<String>,
+    /// Clip start column (seconds or HH:MM:SS.mmm); none: the whole file.
+    #[arg(long)]
+    pub start_col: Option<String>,
+    /// Clip end column (exclusive).
+    #[arg(long)]
+    pub end_col: Option<String>,
+    /// A video2dataset `clips` column ([[start, end]]) instead of --start-col/--end-col.
+    #[arg(long, conflicts_with_all = ["start_col", "end_col"])]
+    pub clips_col: Option<String>,
+    /// Checkpoint (.pth or .safetensors).
+    #[arg(long, required_unless_present = "model")]
+    pub weights: Option<PathBuf>,
+    /// Preset (viclip-l14, viclip-b16) or JSON config.
+    #[arg(long, required_unless_present = "model")]
+    pub config: Option<String>,
+    /// A released checkpoint by manifest name instead of --weights/--config (`hub` feature).
+    #[arg(long, conflicts_with_all = ["weights", "config"])]
+    pub model: Option<String>,
+    /// cpu, cuda, cuda:N or metal.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// f32, f16 or bf16.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Clips per video-tower batch; 0 picks it from the GPU's free memory (8 on the CPU).
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Decode / preprocess threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// Frame sampling: middle (evaluation pipeline) or demo.
+    #[arg(long, default_value = "middle")]
+    pub sampling: FrameSampling,
+    /// Resize: bicubic (evaluation pipeline) or cv2-linear (the demo).
+    #[arg(long, default_value = "bicubic")]
+    pub resize: ResizeFilter,
+    /// Also compute the LAION aesthetic score (needs --clip-weights and --aesthetic-head).
+    #[arg(long, requires_all = ["clip_weights", "aesthetic_head"])]
+    pub aesthetic: bool,
+    /// CLIP ViT-L/14 weights with HF names (model.safetensors or .pth).
+    #[arg(long)]
+    pub clip_weights: Option<PathBuf>,
+    /// CLIP config: preset `clip-vit-l14` or an HF config.json.
+    #[arg(long, default_value = "clip-vit-l14")]
+    pub clip_config: String,
+    /// LAION head: V1 `sa_0_4_vit_l_14_linear.pth` or V2 `sac+logos+ava1-l14-linearMSE.pth`.
+    #[arg(long)]
+    pub aesthetic_head: Option<PathBuf>,
+    /// Force the head kind (v1, v2, v2-relu) instead of detecting it.
+    #[arg(long, value_parser = parse_head_kind)]
+    pub head_kind: Option<HeadKind>,
+    /// Frames sampled uniformly per clip for the aesthetic score (InternVid: 4).
+    #[arg(long, default_value_t = 4)]
+    pub aesthetic_frames: usize,
+    /// Clip score from frame scores: max (InternVid), mean or min.
+    #[arg(long, default_value = "max", value_parser = parse_reduce)]
+    pub aesthetic_reduce: Reduce,
+    /// Also write clip-retrieval's video_emb/, text_emb/ (float16) and metadata/.
+    #[arg(long)]
+    pub embeddings: bool,
+    /// Rows per output shard (the unit of resume and of splitting across processes).
+    #[arg(long, default_value_t = 10_000)]
+    pub shard_size: u64,
+    /// This process's share (default: from $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX or an srun
+    /// step's $SLURM_PROCID, mapped through OUT/split.json; see docs/score.md).
+    #[arg(long)]
+    pub shard_index: Option<u64>,
+    /// Number of shares splitting the table (default: recorded in OUT/split.json by the first process,
+    /// which takes it from the array's task count; 1 for a lone process).
+    #[arg(long)]
+    pub num_shards: Option<u64>,
+    /// Print the shards, each share's shards and the run identity that would be recorded, then exit
+    /// (reads the input's row count and hashes the files; decodes nothing and loads no model).
+    #[arg(long)]
+    pub plan: bool,
+    /// Do not write the report when the last shard completes.
+    #[arg(long)]
+    pub no_report: bool,
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(long, default_value_t = 30)]
+    pub log_every: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// The --out directory of a finished `viclip score` run.
+    pub dir: PathBuf,
+}
+
+fn parse_head_kind(s: &str) -> std::result::Result<HeadKind, String> {
+    s.parse().map_err(|e: viclip::Error| e.to_string())
+}
+
+fn parse_reduce(s: &str) -> std::result::Result<Reduce, String> {
+    s.parse().map_err(|e: viclip::Error| e.to_string())
+}
+
+/// The model, its name for the output, and the checkpoint file (hashed into the run identity).
+fn load_model(a: &ScoreArgs) -> Result<(ViClip, String, PathBuf)> {
+    viclip::limits::check_batch_size(a.batch_size)?;
+    let opts = LoadOptions::from_flags(&a.device, &a.dtype, a.batch_size)?;
+    let (weights, cfg, name) = match (&a.model, &a.weights, &a.config) {
+        (Some(name), _, _) => {
+            let entry = viclip::manifest::find(name)?;
+            let fetched = viclip::manifest::fetch(&entry)?;
+            (fetched.path, entry.config()?, name.clone())
+        }
+        (None, Some(w), Some(c)) => {
+            let file = w.file_name().map_or(w.display().to_string(), |f| {
+                f.to_string_lossy().into_owned()
+            });
+            (w.clone(), ViClipConfig::from_name_or_path(c)?, file)
+        }
+        _ => bail!("pass --weights W --config C, or --model NAME"),
+    };
+    Ok((ViClip::from_files(&weights, &cfg, opts)?, name, weights))
+}
+
+/// The input the flags describe.
+pub fn input(a: &ScoreArgs) -> Result<Input> {
+    let format = a.format.to_ascii_lowercase();
+    if format == "webdataset" || (format == "auto" && Input::webdataset_files(&a.input)?.is_some())
+    {
+        let tars = Input::webdataset_files(&a.input)?
+            .with_context(|| format!("{}: no .tar files", a.input.display()))?;
+        return Ok(Input::WebDataset { tars });
+    }
+    let names = Input::table_columns(&a.input)?;
+    let internvid = match format.as_str() {
+        "internvid" => true,
+        "table" => false,
+        "auto" => a.path_col.is_none() && names.iter().any(|n| n == "YoutubeID"),
+        f => bail!("--format {f}: use auto, internvid, table or webdataset"),
+    };
+    let mut c = if internvid {
+        Columns::internvid(a.video_root.clone())
+    } else {
+        Columns {
+            video: VideoLocator::Column(a.path_col.clone().unwrap_or_else(|| "path".into())),
+            video_root: a.video_root.clone(),
+            caption: "caption".into(),
+            start: None,
+            end: None,
+            clips: None,
+        }
+    };
+    if let Some(p) = &a.path_pattern {
+        c.video = VideoLocator::Pattern(p.clone());
+    }
+    if let Some(p) = &a.path_col {
+        c.video = VideoLocator::Column(p.clone());
+    }
+    if let Some(x) = &a.caption_col {
+        c.caption = x.clone();
+    }
+    if a.start_col.is_some() || a.end_col.is_some() {
+        c.start = a.start_col.clone();
+        c.end = a.end_col.clone();
+    }
+    if a.clips_col.is_some() {
+        (c.start, c.end, c.clips) = (None, None, a.clips_col.clone());
+    }
+    Ok(Input::Table {
+        path: a.input.clone(),
+        columns: c,
+    })
+}
+
+fn aesthetic(a: &ScoreArgs) -> Result<Option<AestheticOptions>> {
+    let (true, Some(w), Some(head)) = (a.aesthetic, &a.clip_weights, &a.aesthetic_head) else {
+        return Ok(None);
+    };
+    let cfg = ClipVisionConfig::from_name_or_path(&a.clip_config)?;
+    let opts = ScorerOptions {
+        device: viclip::parse_device(&a.device)?,
+        dtype: viclip::parse_dtype(&a.dtype)?,
+        batch_size: 32,
+    };
+    let scorer = AestheticScorer::from_files(w, &cfg, head, a.head_kind, &opts)?;
+    let info = serde_json::to_value(scorer.info(w, &a.clip_config))?;
+    Ok(Some(AestheticOptions {
+        scorer,
+        frames: a.aesthetic_frames.max(1),
+        reduce: a.aesthetic_reduce,
+        info,
+        files: vec![w.clone(), head.clone()],
+    }))
+}
+
+/// The library options the flags describe, with the loaded model.
+pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
+    let shards = ShareRequest::from_process_env(a.shard_index, a.num_shards)?;
+    let input = input(a)?;
+    let (model, model_name, weights) = load_model(a)?;
+    let t = model.config().vision.num_frames;
+    if let FrameSampling::Uniform(k) = a.sampling {
+        if k != t {
+            bail!(
+                "--sampling {}: the model takes {t} frames per clip",
+                a.sampling
+            );
+        }
+    }
+    let preprocess = Preprocess::for_config(model.config())
+        .with_sampling(a.sampling)
+        .with_resize(a.resize);
+    let opts = ScoreOptions {
+        input,
+        out: a.out.clone(),
+        shard_size: a.shard_size,
+        shards,
+        preprocess,
+        batch_size: model.options().batch_size,
+        // 0 picks one per core; anything else is capped before threads are started.
+        workers: match a.workers {
+            0 => 0,
+            w => viclip::limits::check_workers(w)?,
+        },
+        embeddings: a.embeddings,
+        aesthetic: aesthetic(a)?,
+        model_name,
+        weights: Some(weights),
+        write_report: !a.no_report,
+        cancel: None,
+    };
+    Ok((model, opts))
+}
+
+/// SIGINT and SIGTERM set a flag that the run checks between batches: it then removes its
+/// temporary files and returns, and the process exits with 130 or 143 as if killed by the signal.
+/// A second signal ends the process at once (the kernel releases its locks; a rerun resumes). The
+/// handlers stay registered after the run: signal-hook cannot restore the default action, and an
+/// unregistered signal would then be ignored.
+struct Signals {
+    int: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
+    any: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn register() -> Result<Self> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let s = Signals {
+            int: Arc::new(AtomicBool::new(false)),
+            term: Arc::new(AtomicBool::new(false)),
+            any: Arc::new(AtomicBool::new(false)),
+        };
+        for (sig, own) in [(SIGINT, &s.int), (SIGTERM, &s.term)] {
+            // Order matters: the shutdown hook sees the flag set only from the second signal on.
+            flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&s.any))?;
+            flag::register(sig, Arc::clone(own))?;
+            flag::register(sig, Arc::clone(&s.any))?;
+        }
+        Ok(s)
+    }
+
+    /// The exit code of the signal received, if any.
+    fn exit_code(&self) -> Option<i32> {
+        if self.int.load(Ordering::Relaxed) {
+            Some(130)
+        } else if self.term.load(Ordering::Relaxed) {
+            Some(143)
+        } else {
+            None
+        }
+    }
+}
+
+/// Runs `viclip score`.
+pub fn run(a: &ScoreArgs) -> Result<()> {
+    if a.plan {
+        return run_plan(a);
+    }
+    let (model, mut opts) = options(a)?;
+    let signals = Signals::register()?;
+    opts.cancel = Some(Arc::clone(&signals.any));
+    let t0 = Instant::now();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = ProgressBar::new(0);
+        b.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} rows  {msg}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut last_log = Instant::now();
+    let every = Duration::from_secs(a.log_every.max(1));
+    let mut show = |p: &Progress| {
+        if let Some(n) = &p.note {
+            match &bar {
+                Some(b) => b.println(format!("viclip score: {n}")),
+                None => eprintln!("viclip score: {n}"),
+            }
+            return;
+        }
+        let rate = p.clips as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+        let msg = format!("{rate:.1} clips/s, {} failed", p.rows_failed);
+        if let Some(b) = &bar {
+            b.set_length(p.rows_total);
+            b.set_position(p.rows_done);
+            b.set_message(msg);
+        } else if last_log.elapsed() >= every || p.shards_done == p.shards_total {
+            last_log = Instant::now();
+            eprintln!(
+                "viclip score: {}/{} rows, {}/{} shards, {msg}",
+                p.rows_done, p.rows_total, p.shards_done, p.shards_total
+            );
+        }
+    };
+    let summary = match score(&model, &opts, &mut show) {
+        Err(viclip::Error::Interrupted) => {
+            if let Some(b) = &bar {
+                b.abandon();
+            }
+            eprintln!("viclip score: {}", viclip::Error::Interrupted);
+            std::process::exit(signals.exit_code().unwrap_or(130));
+        }
+        // A refused rerun lists one differing setting a line; the binary's error handler joins
+        // lines into one, so the list is printed here and the error keeps its first line.
+        Err(e) if e.to_string().contains('\n') => {
+            let text = e.to_string();
+            let (head, list) = text.split_once('\n').unwrap_or((&text, ""));
+            eprintln!("viclip score: {head}\n{list}");
+            let short = head.split("; this command's value").next().unwrap_or(head);
+            bail!("{short}; the settings that differ are listed above");
+        }
+        r => r?,
+    };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let rows: u64 = summary.scored.iter().map(|s| s.rows).sum();
+    let ok: u64 = summary.scored.iter().map(|s| s.ok).sum();
+    eprintln!(
+        "viclip score: {} shard(s) scored ({rows} rows, {ok} ok, {} failed), {} already complete, {:.1} s; {} rows in {} shards in the table",
+        summary.scored.len(),
+        rows - ok,
+        summary.skipped,
+        summary.seconds,
+        summary.table_rows,
+        summary.table_shards
+    );
+    match &summary.report {
+        Some(r) => eprint!("{}", report::format_report(r)),
+        None if !a.no_report => eprintln!(
+            "viclip score: other shards are not complete yet; run `viclip report {}` when every task has finished",
+            a.out.display()
+        ),
+        None => {}
+    }
+    Ok(())
+}
+
+/// Runs `viclip report DIR`: writes `report.json` and the histograms, prints the quantiles (refused
+/// on a run with a shard missing or damaged).
+pub fn run_report(a: &ReportArgs) -> Result<()> {
+    let r = report::write_report(&a.dir)?;
+    print!("{}", report::format_report(&r));
+    Ok(())
+}

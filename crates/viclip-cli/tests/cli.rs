@@ -1,0 +1,235 @@
+//! The CLI contract: `tokenize`, `embed-text`, `embed-video` on the golden tiny model, and one-line
+//! errors naming the file, tensor or line at fault.
+
+#[path = "../../../tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use candle_core::{Device, Tensor};
+use common::{assert_close, fixture, get, golden};
+
+fn viclip(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_viclip"))
+        .args(args)
+        .output()
+        .expect("run viclip")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = viclip(args);
+    assert!(
+        out.status.success(),
+        "viclip {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// Runs a command that must fail; returns its stderr, which must be one line.
+fn fails(args: &[&str]) -> String {
+    let out = viclip(args);
+    assert!(!out.status.success(), "viclip {args:?} should fail");
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(err.lines().count(), 1, "error is not one line: {err}");
+    err
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn tokenize_prints_reference_ids() {
+    let out = ok(&["tokenize", "--texts", p(&fixture("tiny_a/captions.jsonl"))]);
+    let inter = golden("tiny_a/intermediates.safetensors");
+    let want = get(&inter, "text.input_ids").to_vec2::<i64>().unwrap();
+    let got: Vec<Vec<i64>> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json array"))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn embed_text_and_video_match_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = fixture("tiny_a/model.pth");
+    let config = fixture("tiny_a/config.json");
+    let out_t = dir.path().join("t.npy");
+    ok(&[
+        "embed-text",
+        "--weights",
+        p(&weights),
+        "--config",
+        p(&config),
+        "--texts",
+        p(&fixture("tiny_a/captions.jsonl")),
+        "--out",
+        p(&out_t),
+        "--batch-size",
+        "2",
+    ]);
+    let out_v = dir.path().join("v.npy");
+    ok(&[
+        "embed-video",
+        "--weights",
+        p(&fixture("tiny_a/model.safetensors")),
+        "--config",
+        p(&config),
+        "--tensor",
+        p(&fixture("tiny_a/videos.npy")),
+        "--out",
+        p(&out_v),
+        "--batch-size",
+        "2",
+    ]);
+    let out_i = dir.path().join("i.npy");
+    ok(&[
+        "embed-video",
+        "--weights",
+        p(&weights),
+        "--config",
+        p(&config),
+        "--tensor",
+        p(&fixture("tiny_a/images.npy")),
+        "--out",
+        p(&out_i),
+    ]);
+    let want = golden("tiny_a/outputs_f32.safetensors");
+    let read = |f: &Path| {
+        Tensor::read_npy(f)
+            .unwrap()
+            .to_device(&Device::Cpu)
+            .unwrap()
+    };
+    assert_close("cli text", &read(&out_t), get(&want, "text_embeds"), 1e-4);
+    assert_close("cli video", &read(&out_v), get(&want, "video_embeds"), 1e-4);
+    assert_close("cli image", &read(&out_i), get(&want, "image_embeds"), 1e-4);
+}
+
+#[test]
+fn bad_inputs_fail_with_one_line_naming_the_culprit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture("tiny_a/config.json");
+    let weights = fixture("tiny_a/model.safetensors");
+
+    let bad_jsonl = dir.path().join("bad.jsonl");
+    std::fs::write(&bad_jsonl, "{\"text\": \"ok\"}\nnot json\n").unwrap();
+    let err = fails(&["tokenize", "--texts", p(&bad_jsonl)]);
+    assert!(err.contains("bad.jsonl:2"), "{err}");
+
+    let no_text = dir.path().join("notext.jsonl");
+    std::fs::write(&no_text, "{\"caption\": \"x\"}\n").unwrap();
+    let err = fails(&["tokenize", "--texts", p(&no_text)]);
+    assert!(
+        err.contains("notext.jsonl:1") && err.contains("text"),
+        "{err}"
+    );
+
+    // A (B, T, 3, H, W) tensor at the wrong resolution.
+    let small = dir.path().join("small.npy");
+    Tensor::zeros((1, 8, 3, 56, 56), candle_core::DType::F32, &Device::Cpu)
+        .unwrap()
+        .write_npy(&small)
+        .unwrap();
+    let out = dir.path().join("o.npy");
+    let err = fails(&[
+        "embed-video",
+        "--weights",
+        p(&weights),
+        "--config",
+        p(&config),
+        "--tensor",
+        p(&small),
+        "--out",
+        p(&out),
+    ]);
+    assert!(err.contains("small.npy") && err.contains("112"), "{err}");
+    assert!(!out.exists());
+
+    let err = fails(&[
+        "embed-video",
+        "--weights",
+        p(&fixture("tiny_a/captions.jsonl")),
+        "--config",
+        p(&config),
+        "--tensor",
+        p(&fixture("tiny_a/videos.npy")),
+        "--out",
+        p(&out),
+    ]);
+    assert!(err.contains("captions.jsonl"), "{err}");
+
+    let err = fails(&[
+        "embed-text",
+        "--weights",
+        p(&weights),
+        "--config",
+        "viclip-b16",
+        "--texts",
+        p(&fixture("tiny_a/captions.jsonl")),
+        "--out",
+        p(&out),
+    ]);
+    assert!(
+        err.contains("model.safetensors") && err.contains("vision_encoder"),
+        "{err}"
+    );
+
+    let err = fails(&[
+        "embed-text",
+        "--weights",
+        p(&weights),
+        "--config",
+        p(&config),
+        "--device",
+        "cuda:zero",
+        "--texts",
+        p(&fixture("tiny_a/captions.jsonl")),
+        "--out",
+        p(&out),
+    ]);
+    assert!(err.contains("cuda:zero"), "{err}");
+}
+
+#[test]
+fn demo_runs_on_the_bundled_fixture() {
+    let out = ok(&["demo"]);
+    assert!(out.contains("cosine similarity"), "{out}");
+    assert!(out.contains("clip 2"), "{out}");
+}
+
+#[test]
+fn subset_flt_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("flt.jsonl");
+    ok(&[
+        "subset",
+        "flt",
+        "--input",
+        p(&fixture("subset/internvid_flt_aes.jsonl")),
+        "--out",
+        p(&out),
+        "--score-col",
+        "UMT_Score",
+        "--top-frac",
+        "0.5",
+        "--quiet",
+    ]);
+    let input: Vec<String> = std::fs::read_to_string(fixture("subset/internvid_flt_aes.jsonl"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let kept: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    // Rows 0, 3, 6 and 9 of the fixture survive the duration bounds and the top half by UMT_Score,
+    // copied byte for byte.
+    let want: Vec<String> = [0, 3, 6, 9].iter().map(|&i| input[i].clone()).collect();
+    assert_eq!(kept, want);
+}

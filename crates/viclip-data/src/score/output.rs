@@ -1,0 +1,166 @@
+//! Writing one finished shard: the scored parquet, the embedding files and the stats, each under a
+//! temporary name, fsynced and renamed; the stats file goes last, lists the others with their sizes
+//! and SHA-256, and marks the shard complete. The temporary names (`{file}.tmp`) are the shard's
+//! own: only the process holding the shard's lock (`super::lock`) writes them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{Field, Schema};
+use parquet::file::metadata::KeyValue;
+
+use super::arrow_util::{f32_array, i32_list_array, output_fields, str_array, OUTPUT_COLUMNS};
+use super::input::ShardInput;
+use super::shards::{parquet_path, stats_path, stem, ShardStats};
+use super::verify::FileRecord;
+use super::work::RowOut;
+use super::write_npy_f16;
+use crate::table::{Format, TableWriter};
+use viclip::{Error, Result};
+
+/// `{path}.tmp`: where a file is written before it is renamed into place.
+pub(crate) fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// The output rows: each input batch with the job's columns appended (input columns of the same
+/// names are dropped: a scored table can be scored again).
+fn output_batches(shard: &ShardInput, rows: &[RowOut]) -> Result<Vec<RecordBatch>> {
+    let n_in: usize = shard.batches.iter().map(RecordBatch::num_rows).sum();
+    if n_in != rows.len() || rows.len() != shard.tasks.len() {
+        return Err(Error::InvalidInput(format!(
+            "shard {}: {n_in} input rows but {} results; this is a bug, please report it",
+            shard.index,
+            rows.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(shard.batches.len());
+    let mut at = 0;
+    for b in &shard.batches {
+        let schema = b.schema();
+        let keep: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| !OUTPUT_COLUMNS.contains(&schema.field(i).name().as_str()))
+            .collect();
+        let mut fields: Vec<Field> = keep.iter().map(|&i| schema.field(i).clone()).collect();
+        fields.extend(output_fields());
+        let mut cols: Vec<ArrayRef> = keep.iter().map(|&i| b.column(i).clone()).collect();
+        let r = &rows[at..at + b.num_rows()];
+        cols.push(f32_array(r.iter().map(|o| o.sim)));
+        cols.push(f32_array(r.iter().map(|o| o.aesthetic)));
+        cols.push(str_array(r.iter().map(|o| {
+            Some(o.failure.as_ref().map_or("ok", |f| f.kind.as_str()))
+        })));
+        cols.push(str_array(
+            r.iter()
+                .map(|o| o.failure.as_ref().map(|f| f.message.as_str())),
+        ));
+        cols.push(i32_list_array(r.iter().map(|o| o.frames.as_deref())));
+        cols.push(str_array(r.iter().map(|o| o.color.as_deref())));
+        cols.push(str_array(r.iter().map(|o| o.warning.as_deref())));
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+            .map_err(|e| Error::InvalidInput(format!("shard {}: {e}", shard.index)))?;
+        out.push(batch);
+        at += b.num_rows();
+    }
+    Ok(out)
+}
+
+fn write_parquet(path: &Path, batches: &[RecordBatch], kv: &[KeyValue]) -> Result<()> {
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let mut w = TableWriter::create(path, Format::Parquet, first.schema(), kv.to_vec())?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.finish()?;
+    Ok(())
+}
+
+/// Rows of embeddings (zeros where a row has none), flattened.
+fn emb_matrix(
+    rows: &[RowOut],
+    dim: usize,
+    pick: impl Fn(&RowOut) -> Option<&Vec<f32>>,
+) -> Vec<f32> {
+    let mut m = vec![0f32; rows.len() * dim];
+    for (o, dst) in rows.iter().zip(m.chunks_exact_mut(dim.max(1))) {
+        if let Some(e) = pick(o).filter(|e| e.len() == dim) {
+            dst.copy_from_slice(e);
+        }
+    }
+    m
+}
+
+/// Writes shard `shard`'s files under `out`, then `stats` with the files recorded; see the module
+/// docs. Returns the stats as written.
+pub(crate) fn write_shard(
+    out: &Path,
+    shard: &ShardInput,
+    rows: &[RowOut],
+    embeddings: Option<usize>,
+    kv: &[KeyValue],
+    mut stats: ShardStats,
+) -> Result<ShardStats> {
+    let batches = output_batches(shard, rows)?;
+    let s = stem(shard.index);
+    let mut files = Vec::new();
+    if let Some(dim) = embeddings {
+        for (dir, pick) in [
+            (
+                "video_emb",
+                (|o: &RowOut| o.video_emb.as_ref()) as fn(&RowOut) -> Option<&Vec<f32>>,
+            ),
+            ("text_emb", |o: &RowOut| o.text_emb.as_ref()),
+        ] {
+            let d = out.join(dir);
+            std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+            let m = emb_matrix(rows, dim, pick);
+            write_npy_f16(&d.join(format!("{dir}_{s}.npy")), rows.len(), dim, &m)?;
+            files.push(format!("{dir}/{dir}_{s}.npy"));
+        }
+        let d = out.join("metadata");
+        std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+        write_parquet(&d.join(format!("metadata_{s}.parquet")), &batches, kv)?;
+        files.push(format!("metadata/metadata_{s}.parquet"));
+    }
+    write_parquet(&parquet_path(out, shard.index), &batches, kv)?;
+    files.push(format!("{s}.parquet"));
+    // Hashed back from the files just written (in the page cache), so the record is of the bytes
+    // on disk, whatever the writers did.
+    stats.files = files
+        .iter()
+        .map(|f| FileRecord::of(out, f))
+        .collect::<Result<_>>()?;
+    let text = serde_json::to_string_pretty(&stats)
+        .map_err(|e| Error::InvalidInput(format!("shard {s} stats: {e}")))?;
+    write_atomic(&stats_path(out, shard.index), text.as_bytes())?;
+    sync_dir(out);
+    Ok(stats)
+}
+
+/// Writes `bytes` to `path` through a synced temporary file.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = tmp_path(path);
+    let r = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = r {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&tmp, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Makes the renames durable (a power cut after the run must not bring back the temporary names).
+/// Best effort: not every filesystem lets a directory be opened and synced.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}

@@ -1,0 +1,200 @@
+//! The fields of one table row: the video file (a path column or a file-name pattern, with the
+//! extension fallback), the clip span (start / end columns or a video2dataset `clips` cell).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::input::{Columns, VIDEO_EXTENSIONS};
+use super::{RowFailure, RowStatus};
+use crate::table::StrColumn;
+use viclip::video::{parse_timestamp, ClipSpan};
+
+/// The `{column}` names of a file-name pattern.
+pub(crate) fn pattern_fields(p: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = p;
+    while let Some(a) = rest.find('{') {
+        let Some(b) = rest[a..].find('}') else { break };
+        let name = rest[a + 1..a + b].to_string();
+        if !out.contains(&name) {
+            out.push(name);
+        }
+        rest = &rest[a + b + 1..];
+    }
+    out
+}
+
+pub(crate) fn start_end_span(
+    start: Option<&StrColumn>,
+    end: Option<&StrColumn>,
+    i: usize,
+    row: u64,
+    cols: &Columns,
+) -> std::result::Result<ClipSpan, RowFailure> {
+    let bad = |m: String| RowFailure::new(RowStatus::BadSpan, format!("row {row}: {m}"));
+    let get = |c: Option<&StrColumn>,
+               name: &Option<String>|
+     -> std::result::Result<Option<i64>, RowFailure> {
+        let Some(c) = c else { return Ok(None) };
+        let name = name.as_deref().unwrap_or_default();
+        match c.get(i).map(str::trim).filter(|s| !s.is_empty()) {
+            None => Err(bad(format!("column `{name}` is empty; give a timestamp"))),
+            Some(t) => parse_timestamp(t)
+                .map(Some)
+                .map_err(|e| bad(format!("column `{name}`: {e}"))),
+        }
+    };
+    let s = get(start, &cols.start)?.unwrap_or(0);
+    let e = get(end, &cols.end)?;
+    Ok(ClipSpan {
+        start_us: s,
+        end_us: e,
+    })
+}
+
+/// The one span of a video2dataset `clips` cell: `[[s, e]]` or `[s, e]`, numbers or timestamps.
+pub(crate) fn clips_span(
+    cell: std::result::Result<Option<serde_json::Value>, String>,
+    row: u64,
+    name: &str,
+) -> std::result::Result<ClipSpan, RowFailure> {
+    use serde_json::Value;
+    let bad = |m: String| {
+        RowFailure::new(
+            RowStatus::BadSpan,
+            format!("row {row}: column `{name}`: {m}"),
+        )
+    };
+    let v = cell
+        .map_err(bad)?
+        .ok_or_else(|| bad("is empty; give [[start, end]]".into()))?;
+    let pair = match &v {
+        Value::Array(a) if a.len() == 2 && !a[0].is_array() => a.clone(),
+        Value::Array(a) if a.len() == 1 => match &a[0] {
+            Value::Array(p) if p.len() == 2 => p.clone(),
+            _ => return Err(bad(format!("`{v}` is not [[start, end]]"))),
+        },
+        Value::Array(a) if a.len() > 1 => {
+            return Err(bad(format!(
+                "holds {} spans; `viclip score` writes one row per input row, so give one clip per row \
+                 (explode the clips list first)",
+                a.len()
+            )))
+        }
+        _ => return Err(bad(format!("`{v}` is not [[start, end]]"))),
+    };
+    let t = |x: &Value| match x {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|s| *s >= 0.0)
+            .map(|s| (s * 1e6).round() as i64)
+            .ok_or_else(|| bad(format!("`{x}` is not a valid time"))),
+        Value::String(s) => parse_timestamp(s).map_err(|e| bad(e.to_string())),
+        _ => Err(bad(format!("`{x}` is not a time"))),
+    };
+    Ok(ClipSpan {
+        start_us: t(&pair[0])?,
+        end_us: Some(t(&pair[1])?),
+    })
+}
+
+/// Finds video files, trying [`VIDEO_EXTENSIONS`], with a cache: many rows share a file.
+pub(crate) struct Resolver {
+    root: Option<PathBuf>,
+    cache: HashMap<String, std::result::Result<PathBuf, String>>,
+}
+
+impl Resolver {
+    pub(crate) fn new(cols: &Columns) -> Self {
+        Resolver {
+            root: cols.video_root.clone(),
+            cache: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn resolve(
+        &mut self,
+        name: &str,
+        row: u64,
+    ) -> std::result::Result<PathBuf, RowFailure> {
+        if self.cache.len() > 100_000 {
+            self.cache.clear(); // bounded memory on huge tables; it only saves stat calls
+        }
+        let root = self.root.clone();
+        let found = self
+            .cache
+            .entry(name.to_string())
+            .or_insert_with(|| find_video(root.as_deref(), name));
+        found
+            .clone()
+            .map_err(|m| RowFailure::new(RowStatus::MissingVideo, format!("row {row}: {m}")))
+    }
+}
+
+fn find_video(root: Option<&Path>, name: &str) -> std::result::Result<PathBuf, String> {
+    let p = Path::new(name);
+    let p = match root {
+        Some(r) if p.is_relative() => r.join(p),
+        _ => p.to_path_buf(),
+    };
+    if p.is_file() {
+        return Ok(p);
+    }
+    // What the path is when it exists but is not a file; reported when no candidate is a file.
+    let mut special = not_special(&p).err();
+    let known = p
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+    let base = if known {
+        p.with_extension("")
+    } else {
+        p.clone()
+    };
+    for ext in VIDEO_EXTENSIONS {
+        let mut c = base.clone().into_os_string();
+        c.push(".");
+        c.push(ext);
+        let c = PathBuf::from(c);
+        if c.is_file() {
+            return Ok(c);
+        }
+        special = special.or_else(|| not_special(&c).err());
+    }
+    if let Some(s) = special {
+        return Err(s);
+    }
+    if p.exists() {
+        // A FIFO, device or directory under the video's name: say what it is (never opened).
+        if let Err(m) = viclip::frames::check_regular_file(&p, "a video file") {
+            return Err(format!("{}: {m}", p.display()));
+        }
+    }
+    Err(format!(
+        "{}: no such video (also tried .{}); check --video-root and the file-name pattern",
+        p.display(),
+        VIDEO_EXTENSIONS.join(", .")
+    ))
+}
+
+/// Refuses a path that exists but is not a regular file: handing a FIFO or a device to the decoder
+/// would block or read forever, and "no such video" would send the user looking for a missing file.
+fn not_special(p: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(p) else {
+        return Ok(());
+    };
+    let t = meta.file_type();
+    let what = if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        return Ok(());
+    };
+    Err(format!("{}: is {what}, not a video file", p.display()))
+}

@@ -1,0 +1,343 @@
+//! The run: which shards to score, scoring them one after the other, the report at the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parquet::file::metadata::KeyValue;
+use serde_json::json;
+
+use super::claims::Claims;
+use super::identity::{run_identity, HashCache};
+use super::input::Input;
+use super::lock::{self, TempSpace};
+use super::report::{write_report, RunReport};
+use super::shards::{stats_path, ShardStats};
+use super::tasks::ShareRequest;
+use super::verify::{check_complete, shard_state, ShardState};
+use super::{output, preflight, runfile, work};
+use viclip::aesthetic::{AestheticScorer, Reduce};
+use viclip::pipeline::PipelineOptions;
+use viclip::preprocess::Preprocess;
+use viclip::{Error, Result, ViClip};
+
+/// The aesthetic column: a scorer and how clips are reduced to one score.
+#[derive(Debug, Clone)]
+pub struct AestheticOptions {
+    pub scorer: AestheticScorer,
+    /// Frames sampled uniformly per clip (InternVid: 4).
+    pub frames: usize,
+    /// How frame scores become the clip's (InternVid: max).
+    pub reduce: Reduce,
+    /// What the scorer is (e.g. [`viclip::aesthetic::ScorerInfo`] as JSON), recorded in the output.
+    pub info: serde_json::Value,
+    /// The files the scorer was loaded from (CLIP weights, then the head), hashed into the run
+    /// identity.
+    pub files: Vec<PathBuf>,
+}
+
+/// Everything `viclip score` needs besides the model.
+#[derive(Debug, Clone)]
+pub struct ScoreOptions {
+    pub input: Input,
+    /// Output directory (created); reruns into it resume.
+    pub out: PathBuf,
+    /// Rows per shard (the unit of output files, of resume and of splitting across processes).
+    pub shard_size: u64,
+    /// Which share of the table this process takes (flags and scheduler variables), resolved
+    /// against the run's records `OUT/table.json` and `OUT/split.json` when the run starts.
+    pub shards: ShareRequest,
+    /// Frame sampling, resize, `T` and size of the ViCLIP input.
+    pub preprocess: Preprocess,
+    /// Clips per video-tower batch.
+    pub batch_size: usize,
+    /// Decode / preprocess threads (0: one per core).
+    pub workers: usize,
+    /// Also write clip-retrieval's `video_emb/`, `text_emb/`, `metadata/`.
+    pub embeddings: bool,
+    pub aesthetic: Option<AestheticOptions>,
+    /// How the model was named (weights file or manifest name), recorded in the output.
+    pub model_name: String,
+    /// The checkpoint file, hashed into the run identity (`None`: only `model_name` is recorded).
+    pub weights: Option<PathBuf>,
+    /// Set (by a signal handler) to stop the run between two batches: the run then returns
+    /// [`Error::Interrupted`] after removing its temporary files.
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Write the report (quantiles, histograms) when every shard of the table is complete.
+    pub write_report: bool,
+}
+
+/// Where the run stands, after every model batch and every shard.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// Rows of this process's shards still to score when the run started.
+    pub rows_total: u64,
+    pub rows_done: u64,
+    /// Rows written with a status other than `ok`.
+    pub rows_failed: u64,
+    /// Clips through the decode pipeline so far.
+    pub clips: u64,
+    pub shards_total: u64,
+    pub shards_done: u64,
+    /// An event to log, set for one call: a shard scored, skipped because another process holds
+    /// it, or redone because its files were damaged.
+    pub note: Option<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Rows in the input table.
+    pub table_rows: u64,
+    /// Shards of the whole table.
+    pub table_shards: u64,
+    /// Shards this process scored now, and those it found complete.
+    pub scored: Vec<ShardStats>,
+    pub skipped: u64,
+    pub seconds: f64,
+    /// The report, when every shard of the table is complete.
+    pub report: Option<RunReport>,
+}
+
+fn key_values(model: &ViClip, opts: &ScoreOptions, identity: &serde_json::Value) -> Vec<KeyValue> {
+    let p = &opts.preprocess;
+    let kv = |k: &str, v: String| KeyValue::new(format!("viclip.{k}"), v);
+    let mut out = vec![
+        kv("version", env!("CARGO_PKG_VERSION").into()),
+        kv("model", opts.model_name.clone()),
+        kv(
+            "config",
+            serde_json::to_string(model.config()).unwrap_or_default(),
+        ),
+        kv("dtype", format!("{:?}", model.options().dtype)),
+        kv("device", format!("{:?}", model.options().device)),
+        kv("sampling", p.sampling.to_string()),
+        kv("resize", p.resize.to_string()),
+        kv("num_frames", p.frames_per_clip().to_string()),
+        kv("input_size", p.size.to_string()),
+        kv("normalization", "imagenet".into()),
+        kv("batch_size", opts.batch_size.to_string()),
+        kv("settings", identity.to_string()),
+    ];
+    if let Some(sha) = identity.pointer("/weights/sha256").and_then(|v| v.as_str()) {
+        out.push(kv("weights_sha256", sha.into()));
+    }
+    if let Some(a) = &opts.aesthetic {
+        out.push(kv("aesthetic", a.info.to_string()));
+        out.push(kv("aesthetic_frames", format!("uniform({})", a.frames)));
+        out.push(kv("aesthetic_reduce", a.reduce.as_str().into()));
+    }
+    out
+}
+
+/// The input as the table record names it (informational).
+pub(crate) fn input_name(input: &Input) -> String {
+    match input {
+        Input::Table { path, .. } => path.display().to_string(),
+        Input::WebDataset { tars } => format!("{} webdataset tar files", tars.len()),
+    }
+}
+
+/// Progress with a one-off note.
+fn say(progress: &mut dyn FnMut(&Progress), p: &mut Progress, note: String) {
+    p.note = Some(note);
+    progress(p);
+    p.note = None;
+}
+
+/// Scores the input; see the [module docs](super). `progress` is called after every model batch.
+pub fn score(
+    model: &ViClip,
+    opts: &ScoreOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<RunSummary> {
+    let t0 = Instant::now();
+    if opts.shard_size == 0 || opts.batch_size == 0 {
+        return Err(Error::InvalidInput(
+            "--shard-size and --batch-size must be >= 1".into(),
+        ));
+    }
+    preflight::check_video_root(&opts.input)?;
+    preflight::check_out(&opts.out, &opts.input)?;
+    let temp = TempSpace::create(&opts.out)?;
+    let table_rows = opts.input.count_rows()?;
+    let table_shards = table_rows.div_ceil(opts.shard_size);
+    let mut cache = HashCache::open(&opts.out);
+    let identity = run_identity(
+        model.config(),
+        model.options().dtype,
+        opts,
+        table_rows,
+        &mut cache,
+    )?;
+    cache.save(temp.path());
+    let kv = key_values(model, opts, &identity);
+    let scored_with = json!({
+        "batch_size": opts.batch_size,
+        "workers": opts.workers,
+        "device": format!("{:?}", model.options().device),
+    });
+    runfile::adopt(&opts.out, &identity, temp.path())?;
+    if let Some(&k) = runfile::stray_shards(&opts.out, table_shards)?.first() {
+        return Err(Error::InvalidInput(format!(
+            "{}: shard {k:05} is beyond the {table_shards} shard(s) of this input's {table_rows} \
+             rows: the directory holds the output of another input; use a new --out",
+            opts.out.display()
+        )));
+    }
+    // The share after the identity check, so that a refused command records no table or split.
+    let share = opts.shards.assign(
+        &opts.out,
+        table_rows,
+        opts.shard_size,
+        &input_name(&opts.input),
+    )?;
+    // Every shard of this process checked before any work.
+    let mut todo = BTreeSet::new();
+    let mut skipped = 0;
+    let mut p = Progress::default();
+    for k in (0..table_shards).filter(|&k| share.selection.owns(k)) {
+        match shard_state(&opts.out, k, &identity, true)? {
+            ShardState::Complete => {
+                skipped += 1;
+                continue;
+            }
+            ShardState::Foreign(lines) => {
+                return Err(runfile::foreign(
+                    &opts.out,
+                    &format!("shard {k:05}"),
+                    &lines,
+                ))
+            }
+            ShardState::Damaged(why) => say(
+                progress,
+                &mut p,
+                format!("shard {k:05}: {why}; scoring it again"),
+            ),
+            ShardState::Missing => {}
+        }
+        todo.insert(k);
+        p.rows_total += opts.shard_size.min(table_rows - k * opts.shard_size);
+    }
+    p.shards_total = todo.len() as u64;
+    let todo_list: Vec<u64> = todo.iter().copied().collect();
+    // The task's log says which share it derived, so a wrong split is visible before any work.
+    eprintln!("{}", share.log_line(&todo_list, skipped));
+    progress(&p);
+
+    let mut pipeline = PipelineOptions::new(opts.preprocess.clone());
+    pipeline.batch_size = opts.batch_size;
+    pipeline.workers = opts.workers;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.workers)
+        .build()
+        .map_err(|e| {
+            Error::InvalidInput(format!("cannot start {} worker threads: {e}", opts.workers))
+        })?;
+    let cancel = opts.cancel.as_deref();
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+    let ctx = work::Ctx {
+        model,
+        pipeline,
+        aesthetic: opts.aesthetic.as_ref(),
+        pool: &pool,
+        cancel,
+    };
+    let embed_dim = opts.embeddings.then_some(model.config().embed_dim);
+    let claims = Claims::new(&opts.out, &identity);
+    let mut scored = Vec::new();
+    opts.input.for_each_shard(
+        opts.shard_size,
+        &|k| {
+            // Asked as the stream reaches each shard, so a signal also stops the reading past
+            // other processes' shards.
+            if cancelled() {
+                return Err(Error::Interrupted);
+            }
+            if !todo.contains(&k) {
+                return Ok(false);
+            }
+            claims.claim(k)
+        },
+        temp.path(),
+        &mut |shard| {
+            for n in claims.take_notes() {
+                say(progress, &mut p, n);
+            }
+            let t = Instant::now();
+            let rows = work::score_shard(&ctx, &shard.tasks, &mut |c| {
+                p.clips += c;
+                progress(&p);
+            })?;
+            if cancelled() {
+                return Err(Error::Interrupted);
+            }
+            let mut failed = BTreeMap::new();
+            for f in rows.iter().filter_map(|r| r.failure.as_ref()) {
+                *failed.entry(f.kind.as_str().to_string()).or_insert(0u64) += 1;
+            }
+            let n_failed: u64 = failed.values().sum();
+            let clips = rows.iter().filter(|r| r.video_emb.is_some()).count() as u64;
+            let seconds = t.elapsed().as_secs_f64();
+            let stats = ShardStats {
+                shard: shard.index,
+                first_row: shard.first_row,
+                rows: rows.len() as u64,
+                ok: rows.len() as u64 - n_failed,
+                failed,
+                clips,
+                seconds,
+                clips_per_s: clips as f64 / seconds.max(1e-9),
+                settings: identity.clone(),
+                files: Vec::new(),
+                scored_with: scored_with.clone(),
+            };
+            let stats = output::write_shard(&opts.out, &shard, &rows, embed_dim, &kv, stats)?;
+            claims.release(shard.index); // the files are final
+            p.rows_done += stats.rows;
+            p.rows_failed += n_failed;
+            p.shards_done += 1;
+            let note = format!("shard {:05}: scored ({} rows)", shard.index, stats.rows);
+            say(progress, &mut p, note);
+            progress(&p);
+            scored.push(stats);
+            Ok(())
+        },
+    )?;
+    for n in claims.take_notes() {
+        say(progress, &mut p, n);
+    }
+    // A signal during the last shard's write still counts: the exit code tells it was stopped.
+    if cancelled() {
+        return Err(Error::Interrupted);
+    }
+    drop(temp);
+
+    let all_done = (0..table_shards).all(|k| stats_path(&opts.out, k).is_file());
+    let mut report = None;
+    if opts.write_report && all_done && table_shards > 0 {
+        // One writer at a time: the last two processes of a run may both get here, and the
+        // other one's report is as good.
+        match lock::try_lock(&opts.out.join(".locks").join("report.lock"))? {
+            None => say(
+                progress,
+                &mut p,
+                "another process is writing the report".into(),
+            ),
+            Some(_lock) => match check_complete(&opts.out) {
+                Ok(()) => report = Some(write_report(&opts.out)?),
+                Err(e) => say(progress, &mut p, format!("no report: {e}")),
+            },
+        }
+    }
+    Ok(RunSummary {
+        table_rows,
+        table_shards,
+        scored,
+        skipped,
+        seconds: t0.elapsed().as_secs_f64(),
+        report,
+    })
+}

@@ -1,0 +1,257 @@
+//! Scoring the rows of one shard: clips through the decode pipeline and the video tower, captions
+//! through the text tower, cosine per row, and optionally the aesthetic score.
+//!
+//! Determinism: the shard's good clips go to the model in row order (grouped by file, files in order
+//! of first appearance) in batches of `batch_size`, so a batch's composition depends only on the
+//! shard's rows, and a rerun after a crash computes the same values bit for bit.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use image::RgbImage;
+
+use super::run::AestheticOptions;
+use super::{RowFailure, RowStatus, RowTask};
+use viclip::pipeline::{ClipSource, Pipeline, PipelineOptions};
+use viclip::preprocess::RgbFrame;
+use viclip::video::ClipSpan;
+use viclip::{Result, ViClip};
+
+/// What the job computed for one row.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RowOut {
+    pub failure: Option<RowFailure>,
+    pub sim: Option<f32>,
+    pub aesthetic: Option<f32>,
+    pub frames: Option<Vec<i32>>,
+    /// The clip's colour conversion, e.g. `bt709 limited 8-bit rot0` (`video_color`).
+    pub color: Option<String>,
+    /// A decode warning (`warning`), e.g. the share of frames lost to damage.
+    pub warning: Option<String>,
+    pub video_emb: Option<Vec<f32>>,
+    pub text_emb: Option<Vec<f32>>,
+}
+
+pub(crate) struct Ctx<'a> {
+    pub model: &'a ViClip,
+    pub pipeline: PipelineOptions,
+    pub aesthetic: Option<&'a AestheticOptions>,
+    pub pool: &'a rayon::ThreadPool,
+    /// Set to stop between two batches ([`viclip::Error::Interrupted`]).
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
+/// Clip groups: one per file, files in order of first appearance, spans in row order.
+fn groups(
+    tasks: &[RowTask],
+    rows: impl Fn(usize) -> bool,
+) -> Vec<(PathBuf, Vec<(usize, ClipSpan)>)> {
+    let mut out: Vec<(PathBuf, Vec<(usize, ClipSpan)>)> = Vec::new();
+    let mut at: HashMap<PathBuf, usize> = HashMap::new();
+    for (r, t) in tasks.iter().enumerate() {
+        if let (Ok((p, s)), true) = (&t.clip, rows(r)) {
+            let g = *at.entry(p.clone()).or_insert_with(|| {
+                out.push((p.clone(), Vec::new()));
+                out.len() - 1
+            });
+            out[g].1.push((r, *s));
+        }
+    }
+    out
+}
+
+/// Scores a shard's rows; `on_clips(n)` reports clips as they leave the video tower. Errors are
+/// per row; the `Result` is only for the pipeline failing to start.
+pub(crate) fn score_shard(
+    ctx: &Ctx,
+    tasks: &[RowTask],
+    on_clips: &mut dyn FnMut(u64),
+) -> Result<Vec<RowOut>> {
+    let n = tasks.len();
+    let mut video_fail: Vec<Option<RowFailure>> =
+        tasks.iter().map(|t| t.clip.clone().err()).collect();
+    let mut out: Vec<RowOut> = vec![RowOut::default(); n];
+    let mut aes_fail: Vec<Option<RowFailure>> = vec![None; n];
+
+    // Video side: every file decoded once for all its spans in this shard; with the aesthetic column
+    // the same decode also hands over each clip's uniformly sampled frames for the CLIP tower.
+    let groups = groups(tasks, |_| true);
+    let clip_rows: Vec<usize> = groups
+        .iter()
+        .flat_map(|g| g.1.iter().map(|c| c.0))
+        .collect();
+    let sources = groups
+        .iter()
+        .map(|(p, spans)| ClipSource::Video {
+            path: p.clone(),
+            spans: spans.iter().map(|s| s.1).collect(),
+        })
+        .collect();
+    let mut pipeline = ctx.pipeline.clone();
+    pipeline.extra_frames = ctx.aesthetic.map_or(0, |a| a.frames.max(1));
+    if !clip_rows.is_empty() {
+        for batch in Pipeline::spawn(sources, pipeline)? {
+            if ctx
+                .cancel
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                return Err(viclip::Error::Interrupted);
+            }
+            for f in &batch.failures {
+                if let Some(&r) = clip_rows.get(f.clip_index) {
+                    video_fail[r] = Some(RowFailure::new(
+                        RowStatus::of_error(&f.error),
+                        f.error.to_string(),
+                    ));
+                }
+            }
+            let rows: Vec<usize> = batch
+                .clips
+                .iter()
+                .filter_map(|c| clip_rows.get(c.clip_index).copied())
+                .collect();
+            if let Some(videos) = &batch.videos {
+                match ctx.model.embed_videos(videos).and_then(|e| e.to_vec2()) {
+                    Ok(embs) => {
+                        for ((&r, info), e) in rows.iter().zip(&batch.clips).zip(embs) {
+                            out[r].video_emb = Some(e);
+                            out[r].frames =
+                                Some(info.frame_indices.iter().map(|&i| i as i32).collect());
+                            out[r].color = info.color.as_ref().map(|c| c.to_string());
+                            out[r].warning = info.warning.clone();
+                        }
+                    }
+                    Err(e) => {
+                        for &r in &rows {
+                            video_fail[r] = Some(RowFailure::new(
+                                RowStatus::ModelError,
+                                format!("video tower failed on the batch holding this clip: {e}"),
+                            ));
+                        }
+                    }
+                }
+            }
+            if let Some(a) = ctx.aesthetic {
+                let items = rows.iter().zip(&batch.clips).zip(&batch.extra_frames);
+                let items = items.map(|((&r, c), f)| (r, c.num_source_frames, f.as_slice()));
+                // On the job's pool, so the scorer's parallel parts use its thread count.
+                ctx.pool
+                    .install(|| aesthetic(a, items, &mut out, &mut aes_fail));
+            }
+            on_clips((batch.clips.len() + batch.failures.len()) as u64);
+        }
+    }
+
+    // Text side: one call; the model packs captions by their own lengths and batches them itself.
+    let mut text_fail: Vec<Option<RowFailure>> =
+        tasks.iter().map(|t| t.caption.clone().err()).collect();
+    let text_rows: Vec<usize> = (0..n).filter(|&r| tasks[r].caption.is_ok()).collect();
+    let captions: Vec<&str> = text_rows
+        .iter()
+        .filter_map(|&r| tasks[r].caption.as_ref().ok().map(String::as_str))
+        .collect();
+    if !captions.is_empty() {
+        match ctx.model.embed_texts(&captions).and_then(|e| e.to_vec2()) {
+            Ok(embs) => {
+                for (&r, e) in text_rows.iter().zip(embs) {
+                    out[r].text_emb = Some(e);
+                }
+            }
+            Err(e) => {
+                for &r in &text_rows {
+                    text_fail[r] = Some(RowFailure::new(
+                        RowStatus::ModelError,
+                        format!("text tower failed: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    for (r, o) in out.iter_mut().enumerate() {
+        if let (Some(v), Some(t)) = (&o.video_emb, &o.text_emb) {
+            o.sim = Some(v.iter().zip(t).map(|(a, b)| a * b).sum());
+        }
+        o.failure = merge([
+            video_fail[r].take(),
+            text_fail[r].take(),
+            aes_fail[r].take(),
+        ]);
+    }
+    Ok(out)
+}
+
+/// The row's status: its first failure (video, caption, aesthetic); distinct messages are joined.
+fn merge(fails: [Option<RowFailure>; 3]) -> Option<RowFailure> {
+    let fails: Vec<RowFailure> = fails.into_iter().flatten().collect();
+    let first = fails.first()?.clone();
+    let mut msgs: Vec<&str> = Vec::new();
+    for f in &fails {
+        if !msgs.contains(&f.message.as_str()) {
+            msgs.push(&f.message);
+        }
+    }
+    Some(RowFailure::new(first.kind, msgs.join("; ")))
+}
+
+/// Aesthetic scores of one pipeline batch's clips `(row, frames in the clip, its uniformly sampled
+/// frames)`: the frames come from the decode that fed ViCLIP, so each clip is decoded once.
+fn aesthetic<'f>(
+    a: &AestheticOptions,
+    clips: impl Iterator<Item = (usize, usize, &'f [RgbFrame])>,
+    out: &mut [RowOut],
+    fail: &mut [Option<RowFailure>],
+) {
+    let k = a.frames.max(1);
+    let mut ok: Vec<(usize, String, Vec<RgbImage>)> = Vec::new();
+    for (r, n, frames) in clips {
+        let images = if frames.len() == k {
+            to_images(frames)
+        } else {
+            Err(viclip::Error::TooFewFrames {
+                clip: format!("row {r}"),
+                needed: k,
+                got: n,
+            })
+        };
+        match images {
+            Ok(f) => ok.push((r, format!("row {r}"), f)),
+            Err(e) => {
+                fail[r] = Some(RowFailure::new(
+                    RowStatus::AestheticError,
+                    format!("aesthetic frames: {e}"),
+                ))
+            }
+        }
+    }
+    let items: Vec<(&str, &[RgbImage])> = ok
+        .iter()
+        .map(|(_, l, f)| (l.as_str(), f.as_slice()))
+        .collect();
+    let scores = a.scorer.score_clips(&items, k, a.reduce);
+    for ((r, _, _), s) in ok.iter().zip(scores) {
+        match s {
+            Ok(s) => out[*r].aesthetic = Some(s.score),
+            Err(e) => {
+                fail[*r] = Some(RowFailure::new(
+                    RowStatus::AestheticError,
+                    format!("aesthetic scorer: {e}"),
+                ))
+            }
+        }
+    }
+}
+
+fn to_images(frames: &[RgbFrame]) -> Result<Vec<RgbImage>> {
+    frames
+        .iter()
+        .map(|f| {
+            let (w, h) = (f.width() as u32, f.height() as u32);
+            RgbImage::from_raw(w, h, f.data().to_vec()).ok_or_else(|| {
+                viclip::Error::InvalidInput(format!(
+                    "a decoded frame of {w}x{h} has the wrong size"
+                ))
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,363 @@
+//! InternVid's subsets, rebuilt from score columns (docs/reference/datasets.md §2): uniform random, DIV (weighted by
+//! 1 / clips of the source video), FLT (duration bounds, top 30% by clip-caption similarity, then DIV),
+//! AES (aesthetic score >= 4, or the top k) and semantic deduplication (SemDeDup) on clip embeddings.
+//!
+//! [`build`] runs one [`SubsetJob`]: one pass over the columns the method needs ([`crate::table`]
+//! projects them, so a 234M-row table never has to fit in memory; the per-row state is listed in
+//! `docs/subsets.md`), the selection (pure functions: [`random_rows`], [`div_sample`], [`flt_select`],
+//! [`aes_select`], [`semdedup`]), a second pass copying the chosen rows with every column in the
+//! input's format ([`crate::table::Table::copy_rows`]) and a [`Summary`] written beside the output
+//! as `{out}.summary.json`. Everything is deterministic for a seed: random keys come from SplitMix64
+//! indexed by row ([`rng`]), ties go to the lower row index.
+
+mod bits;
+mod dedup;
+mod embeddings;
+mod filter;
+mod load;
+pub mod rng;
+mod sample;
+mod summary;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub use bits::Bits;
+pub use dedup::{semdedup, Dedup, DedupOptions};
+pub use embeddings::EmbeddingMatrix;
+pub use filter::{
+    aes_select, flt_select, top_fraction_count, top_k_rows, AesOptions, FltOptions, Step,
+};
+pub use load::{duration_within, video_id_from_path};
+pub use sample::{div_sample, random_rows, random_subset};
+pub use summary::{quantile_sorted, DedupReport, ScoreSummary, Stats, Summary, QUANTILES};
+
+use crate::table::Table;
+use viclip::{Error, Result};
+
+/// Video-id columns tried, in order, when none is given.
+pub const VIDEO_ID_COLUMNS: [&str; 5] = ["YoutubeID", "youtube_id", "video_id", "videoID", "vid"];
+/// Score columns reported in summaries when present.
+pub const SCORE_COLUMNS: [&str; 4] = ["viclip_sim", "aesthetic", "UMT_Score", "Aesthetic_Score"];
+/// Start / end column pairs tried, in order, when none is given.
+pub const SPAN_COLUMNS: [(&str, &str); 4] = [
+    ("Start_timestamp", "End_timestamp"),
+    ("start", "end"),
+    ("start_time", "end_time"),
+    ("start_timestamp", "end_timestamp"),
+];
+
+/// Where a row's source video id comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoSource {
+    /// A column holding the id (`YoutubeID`).
+    Column(String),
+    /// The first `chars` characters of the file name in a path column (InternVid's script: 11).
+    PathPrefix { column: String, chars: usize },
+}
+
+/// The selection a job makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Method {
+    /// `n` rows uniformly at random.
+    Random {
+        n: u64,
+        seed: u64,
+    },
+    /// `n` rows weighted by 1 / (clips of the source video), without replacement.
+    Div {
+        n: u64,
+        seed: u64,
+    },
+    Flt(FltOptions),
+    Aes(AesOptions),
+    /// SemDeDup on the embeddings at `embeddings` (a dir from `viclip score --embeddings` or .npy).
+    Dedup {
+        embeddings: PathBuf,
+        kind: String,
+        opts: DedupOptions,
+    },
+}
+
+impl Method {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Random { .. } => "random",
+            Method::Div { .. } => "div",
+            Method::Flt(_) => "flt",
+            Method::Aes(_) => "aes",
+            Method::Dedup { .. } => "dedup",
+        }
+    }
+}
+
+/// One subset run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubsetJob {
+    /// A table file or a directory of shards (see [`crate::table::Table::open`]).
+    pub input: PathBuf,
+    /// The output table; use the input's extension to keep its format exactly.
+    pub output: PathBuf,
+    pub method: Method,
+    /// `None`: the first of [`VIDEO_ID_COLUMNS`] present (required by DIV and FLT with `n`).
+    pub video: Option<VideoSource>,
+    /// FLT's start / end columns; `None`: the first pair of [`SPAN_COLUMNS`] present.
+    pub span: Option<(String, String)>,
+    /// Score columns to report; `None`: those of [`SCORE_COLUMNS`] present.
+    pub report: Option<Vec<String>>,
+    /// Rows per read batch.
+    pub batch_size: usize,
+}
+
+impl SubsetJob {
+    pub fn new(input: impl Into<PathBuf>, output: impl Into<PathBuf>, method: Method) -> Self {
+        Self {
+            input: input.into(),
+            output: output.into(),
+            method,
+            video: None,
+            span: None,
+            report: None,
+            batch_size: 65_536,
+        }
+    }
+}
+
+fn missing(table: &Table, what: &str, names: &[String], hint: &str) -> Error {
+    Error::InvalidInput(format!(
+        "{}: {what} (columns: {}); {hint}",
+        table.path().display(),
+        names.join(", ")
+    ))
+}
+
+/// Runs `job`: reads, selects, writes the chosen rows and `{out}.summary.json`; returns the summary.
+pub fn build(job: &SubsetJob) -> Result<Summary> {
+    let t0 = Instant::now();
+    if job.input == job.output {
+        return Err(Error::InvalidInput(format!(
+            "{}: --out must differ from --input",
+            job.output.display()
+        )));
+    }
+    let table = Table::open(&job.input)?;
+    let names = table.column_names()?;
+    let has = |c: &str| names.iter().any(|n| n == c);
+    let needs_video = matches!(job.method, Method::Div { .. })
+        || matches!(&job.method, Method::Flt(o) if o.n.is_some());
+    let video = match &job.video {
+        Some(v) => Some(v.clone()),
+        None => VIDEO_ID_COLUMNS
+            .iter()
+            .find(|c| has(c))
+            .map(|c| VideoSource::Column(c.to_string())),
+    };
+    if needs_video && video.is_none() {
+        return Err(missing(
+            &table,
+            "no video id column",
+            &names,
+            "pass --video-id-col COL or --video-id-from-path 11",
+        ));
+    }
+    let criterion = match &job.method {
+        Method::Flt(o) => Some(o.score_col.clone()),
+        Method::Aes(o) => Some(o.score_col.clone()),
+        _ => None,
+    };
+    if let Some(c) = criterion.as_deref().filter(|c| !has(c)) {
+        let alt = if matches!(job.method, Method::Aes(_)) {
+            "Aesthetic_Score"
+        } else {
+            "UMT_Score"
+        };
+        return Err(missing(
+            &table,
+            &format!("no score column `{c}`"),
+            &names,
+            &format!("pass --score-col (InternVid's files: {alt})"),
+        ));
+    }
+    let reported: Vec<String> = match &job.report {
+        Some(r) => r.clone(),
+        None => SCORE_COLUMNS
+            .iter()
+            .filter(|c| has(c))
+            .map(|c| c.to_string())
+            .collect(),
+    };
+    let reported: Vec<String> = reported
+        .into_iter()
+        .filter(|c| Some(c) != criterion.as_ref())
+        .collect();
+    let span = match &job.method {
+        Method::Flt(o) => {
+            let pair = match &job.span {
+                Some(p) => p.clone(),
+                None => SPAN_COLUMNS
+                    .iter()
+                    .find(|(s, e)| has(s) && has(e))
+                    .map(|(s, e)| (s.to_string(), e.to_string()))
+                    .ok_or_else(|| {
+                        missing(
+                            &table,
+                            "no start / end columns",
+                            &names,
+                            "pass --start-col and --end-col",
+                        )
+                    })?,
+            };
+            Some((pair.0, pair.1, o.min_duration, o.max_duration))
+        }
+        _ => None,
+    };
+    let plan = load::Plan {
+        criterion: criterion.clone(),
+        reported: reported.clone(),
+        span,
+        video: video.clone(),
+    };
+    let state = load::load(&table, &plan, job.batch_size.max(1))?;
+    let n_rows = state.n_rows;
+    let video_slice = state.video.as_deref().map(|v| (v, state.n_videos));
+    let mut steps = Vec::new();
+    let mut dedup_report = None;
+    let crit: &[f64] = state.criterion.as_deref().unwrap_or(&[]);
+    if let Some(c) = &criterion {
+        filter::check_numeric_criterion(&table, c, crit)?;
+    }
+    let (rows, params) = match &job.method {
+        Method::Random { n, seed } => (
+            random_rows(n_rows, *n, *seed),
+            serde_json::json!({"n": n, "seed": seed}),
+        ),
+        Method::Div { n, seed } => {
+            let (v, nv) = video_slice
+                .ok_or_else(|| missing(&table, "no video id", &names, "pass --video-id-col"))?;
+            let rows = div_sample((0..n_rows).map(|r| (r, v[r as usize])), nv, *n, *seed);
+            (rows, serde_json::json!({"n": n, "seed": seed}))
+        }
+        Method::Flt(o) => {
+            let ok = state
+                .duration_ok
+                .clone()
+                .unwrap_or_else(|| Bits::new(crit.len()));
+            let (rows, s) = flt_select(crit, &ok, video_slice, o)?;
+            steps = s;
+            (rows, serde_json::to_value(o).unwrap_or_default())
+        }
+        Method::Aes(o) => {
+            let (rows, s) = aes_select(crit, o)?;
+            steps = s;
+            (rows, serde_json::to_value(o).unwrap_or_default())
+        }
+        Method::Dedup {
+            embeddings,
+            kind,
+            opts,
+        } => {
+            let (rows, report) = dedup_rows(&table, n_rows, embeddings, kind, opts)?;
+            dedup_report = Some(report);
+            let mut p = serde_json::to_value(opts).unwrap_or_default();
+            p["embeddings"] = serde_json::json!(embeddings);
+            (rows, p)
+        }
+    };
+    table.copy_rows(&rows, &job.output)?;
+    let mut scores = Vec::new();
+    if let (Some(c), Some(v)) = (&criterion, &state.criterion) {
+        scores.push(score_summary(c, v.len(), |i| v[i], &rows));
+    }
+    for (c, v) in reported.iter().zip(&state.reported) {
+        scores.push(score_summary(c, v.len(), |i| f64::from(v[i]), &rows));
+    }
+    let (videos_in, videos_out) = match &state.video {
+        Some(v) => {
+            let mut seen = Bits::new(state.n_videos);
+            rows.iter().for_each(|&r| seen.set(v[r as usize] as usize));
+            (Some(state.n_videos as u64), Some(seen.count()))
+        }
+        None => (None, None),
+    };
+    let summary = Summary {
+        method: job.method.name().into(),
+        input: job.input.clone(),
+        output: job.output.clone(),
+        params,
+        rows_in: n_rows,
+        rows_out: rows.len() as u64,
+        videos_in,
+        videos_out,
+        video_key: video.map(|v| match v {
+            VideoSource::Column(c) => format!("column {c}"),
+            VideoSource::PathPrefix { column, chars } => {
+                format!("first {chars} chars of the file name in {column}")
+            }
+        }),
+        rows_without_video_id: state.video_missing,
+        rows_without_span: state.span_missing,
+        steps,
+        scores,
+        dedup: dedup_report,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    summary.write_json(&Summary::path_for(&job.output))?;
+    Ok(summary)
+}
+
+fn score_summary(
+    column: &str,
+    n: usize,
+    value: impl Fn(usize) -> f64,
+    rows: &[u64],
+) -> ScoreSummary {
+    ScoreSummary {
+        column: column.into(),
+        before: Stats::of((0..n).map(&value)),
+        after: Stats::of(rows.iter().map(|&r| value(r as usize))),
+    }
+}
+
+/// SemDeDup over the embeddings row-aligned with `table`: the rows kept at `opts.eps` and the report.
+fn dedup_rows(
+    table: &Table,
+    n_rows: u64,
+    embeddings: &std::path::Path,
+    kind: &str,
+    opts: &DedupOptions,
+) -> Result<(Vec<u64>, DedupReport)> {
+    let emb = EmbeddingMatrix::load(embeddings, kind)?;
+    if emb.len() as u64 != n_rows {
+        return Err(Error::InvalidInput(format!(
+            "{}: {} embedding rows but {} has {n_rows} rows; pass the embeddings of this table (same shards, same order)",
+            embeddings.display(),
+            emb.len(),
+            table.path().display()
+        )));
+    }
+    let d = semdedup(&emb, opts)?;
+    let with_emb = (0..emb.len()).filter(|&i| emb.is_valid(i)).count() as u64;
+    let kept = |dropped: usize| match with_emb {
+        0 => 1.0,
+        n => 1.0 - dropped as f64 / n as f64,
+    };
+    let kept_fraction = d
+        .dropped
+        .iter()
+        .map(|(eps, dr)| (*eps, kept(dr.len())))
+        .collect();
+    let mut dropped = Bits::new(n_rows as usize);
+    if let Some((_, rows)) = d.dropped.first() {
+        rows.iter().for_each(|&r| dropped.set(r as usize));
+    }
+    let report = DedupReport {
+        clusters: d.clusters,
+        iterations: d.iterations,
+        eps: opts.eps,
+        kept_fraction,
+        rows_without_embedding: n_rows - with_emb,
+        largest_cluster: d.largest_cluster,
+    };
+    let rows = (0..n_rows).filter(|&r| !dropped.get(r as usize)).collect();
+    Ok((rows, report))
+}
