@@ -89,14 +89,25 @@ impl FramesDir {
                 self.files.len()
             ),
         })?;
+        // Without the codecs, say which feature decodes the file rather than "unsupported format".
+        #[cfg(not(feature = "image"))]
+        return Err(Error::Decode {
+            path: path.clone(),
+            span: format!("frame {i} of {}", self.dir.display()),
+            msg: "decoding PNG/JPEG frames needs viclip's `image` feature".into(),
+        });
+        #[cfg(feature = "image")]
         let img = image::open(path).map_err(|e| Error::Decode {
             path: path.clone(),
             span: format!("frame {i} of {}", self.dir.display()),
             msg: format!("cannot decode the image ({e}); frames must be PNG or JPEG files"),
         })?;
-        let rgb = img.to_rgb8();
-        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
-        RgbFrame::new(w, h, rgb.into_raw())
+        #[cfg(feature = "image")]
+        {
+            let rgb = img.to_rgb8();
+            let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+            RgbFrame::new(w, h, rgb.into_raw())
+        }
     }
 
     /// Reads every frame.

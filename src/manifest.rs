@@ -1,10 +1,14 @@
 //! The released checkpoints (`weights-manifest.toml`, compiled in) and, with the `hub` feature, their
 //! download through `hf-hub` into the standard Hugging Face cache with sha256 verification.
 
+#[cfg(feature = "checksum")]
 use std::io::Read;
-use std::path::{Path, PathBuf};
+#[cfg(feature = "checksum")]
+use std::path::Path;
+use std::path::PathBuf;
 
 use serde::Deserialize;
+#[cfg(feature = "checksum")]
 use sha2::{Digest, Sha256};
 
 use crate::config::ViClipConfig;
@@ -119,7 +123,8 @@ pub fn find(name: &str) -> Result<ManifestEntry> {
         })
 }
 
-/// sha256 of a file as lower-case hex, read in 1 MiB blocks.
+/// sha256 of a file as lower-case hex, read in 1 MiB blocks (`checksum` feature).
+#[cfg(feature = "checksum")]
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
@@ -139,7 +144,8 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// Checks `path` against the entry's pinned hash. Returns the computed hash (to report when none is
-/// pinned) or [`Error::Checksum`].
+/// pinned) or [`Error::Checksum`] (`checksum` feature).
+#[cfg(feature = "checksum")]
 pub fn verify(entry: &ManifestEntry, path: &Path) -> Result<String> {
     let actual = sha256_file(path)?;
     match &entry.sha256 {
@@ -248,6 +254,7 @@ mod tests {
         assert!(find("nope").is_err());
     }
 
+    #[cfg(feature = "checksum")]
     #[test]
     fn verify_reports_and_checks_hashes() {
         let dir = std::env::temp_dir().join(format!("viclip-manifest-{}", std::process::id()));

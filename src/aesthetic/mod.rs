@@ -114,16 +114,25 @@ pub struct ClipScore {
 }
 
 /// Decodes an image file to 8-bit RGB (alpha dropped, grey and palette expanded). No EXIF rotation, as
-/// PIL's `Image.open` does none.
+/// PIL's `Image.open` does none. Needs the `image` feature (the PNG and JPEG codecs); without it this
+/// is an error that says so.
 pub fn load_image(path: impl AsRef<Path>) -> Result<RgbImage> {
     let path = path.as_ref();
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| Error::io(path, e))?
-        .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?;
-    let img = reader.decode().map_err(|source| Error::ImageDecode {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(img.to_rgb8())
+    #[cfg(not(feature = "image"))]
+    return Err(Error::InvalidInput(format!(
+        "{}: decoding PNG/JPEG images needs viclip's `image` feature",
+        path.display()
+    )));
+    #[cfg(feature = "image")]
+    {
+        let reader = image::ImageReader::open(path)
+            .map_err(|e| Error::io(path, e))?
+            .with_guessed_format()
+            .map_err(|e| Error::io(path, e))?;
+        let img = reader.decode().map_err(|source| Error::ImageDecode {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(img.to_rgb8())
+    }
 }
