@@ -151,15 +151,22 @@ fn attend(src: &[f32], segs: &[Segment], w3: usize, h: usize, causal: bool) -> R
     if w3 % 3 != 0 || h == 0 || w % h != 0 {
         candle_core::bail!("fused attention: width {w3} is not 3 × heads({h}) × head_dim");
     }
+    if rows_spanned(segs) * w3 > src.len() {
+        candle_core::bail!(
+            "fused attention: segments span {} rows, the input has {}",
+            rows_spanned(segs),
+            src.len() / w3
+        );
+    }
     let d = w / h;
     let scale = 1.0 / (d as f32).sqrt();
     #[cfg(target_arch = "x86_64")]
     if super::attention_tiles::available()
         && !FORCE_PORTABLE.load(std::sync::atomic::Ordering::Relaxed)
     {
-        return Ok(super::attention_tiles::attend(
-            src, segs, w, h, causal, scale,
-        ));
+        // SAFETY: `available()` just confirmed AVX2 and FMA; the segments lie within `src` and
+        // `w % h == 0`, both checked above.
+        return Ok(unsafe { super::attention_tiles::attend(src, segs, w, h, causal, scale) });
     }
     Ok(attend_gemm(src, segs, w, h, causal, scale))
 }

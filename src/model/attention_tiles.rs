@@ -55,7 +55,13 @@ fn pack(src: &[f32], seg: Segment, w: usize, d: usize, hi: usize) -> (Vec<f32>, 
 
 /// Attention of every segment of `src [N, 3W]` → `[N, W]` (heads concatenated). `scale` multiplies
 /// the scores; `causal` hides keys after the query (positions counted within the segment).
-pub(super) fn attend(
+///
+/// # Safety
+///
+/// The CPU must support AVX2 and FMA ([`available`] returns true): the microkernels are compiled for
+/// them and would execute illegal instructions otherwise. `segs` must lie within the rows of `src`
+/// (as [`segment_tasks`] and [`rows_spanned`] assume), and `w` must be a multiple of `h`.
+pub(super) unsafe fn attend(
     src: &[f32],
     segs: &[Segment],
     w: usize,
@@ -93,7 +99,7 @@ pub(super) fn attend(
                     causal,
                     scale,
                 };
-                // SAFETY: the CPU has AVX2 and FMA (checked by the caller through `available`); every
+                // SAFETY: the CPU has AVX2 and FMA (this function's contract); every
                 // pointer the block forms stays inside `src`, the packed buffers and the scratch (sized
                 // for the longest segment); the output rows × head columns of this task are its own.
                 unsafe { block.run(kt, vp, scratch, out_ptr.get()) };
@@ -177,8 +183,10 @@ impl Block<'_> {
         }
 
         // p·v into the accumulator, chunk by chunk of keys, one 16-channel slice of v at a time.
-        let acc = scratch.acc.as_mut_ptr();
+        // Zero first, then take the pointer: a pointer taken before the `fill` (which reborrows the
+        // whole vector mutably) would be invalidated by it under the aliasing rules.
         scratch.acc[..self.rows * dp].fill(0.0);
+        let acc = scratch.acc.as_mut_ptr();
         for jc in (0..keys).step_by(KEY_CHUNK) {
             for dt in (0..dp).step_by(16) {
                 for p0 in (0..self.rows).step_by(MR) {
