@@ -9,7 +9,7 @@
 //! causal mask (the text tower's `triu(-inf, 1)`), softmax, weighted sum of values.
 //!
 //! On x86-64 CPUs with AVX2 and FMA the work goes to the register-tiled kernels of
-//! [`super::attention_tiles`]; the GEMM-call path below is the portable fallback. Both take a list of
+//! `attention_tiles`; the GEMM-call path below is the portable fallback. Both take a list of
 //! segments (sequences) of a packed `[N, 3W]` projection, so one call serves a uniform batch
 //! (`[B, L, 3W]`, B segments of L) or captions of different lengths packed back to back.
 
@@ -141,8 +141,13 @@ pub(super) fn segment_tasks(
 
 /// Set to route every call through the portable GEMM path (tests and benchmarks of the fallback on
 /// machines that have AVX2).
+/// A test hook: public only with the `internal` feature.
+#[cfg(feature = "internal")]
 #[doc(hidden)]
 pub static FORCE_PORTABLE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+#[cfg(not(feature = "internal"))]
+pub(crate) static FORCE_PORTABLE: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
 /// Attention of `segs` of `src [N, 3W]` with `h` heads → `[N, W]`.

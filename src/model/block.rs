@@ -120,7 +120,7 @@ impl Attention {
     }
 
     /// Attention from composed tensor ops (any device and dtype): scores in chunks of at most
-    /// [`SCORE_BUDGET_BYTES`], softmax accumulated in f32.
+    /// `SCORE_BUDGET_BYTES`, softmax accumulated in f32.
     ///
     /// # Shapes
     /// `qkv [B, L, 3W]` → `[B, L, W]`.
@@ -302,7 +302,7 @@ impl ResidualBlock {
 }
 
 /// Row `rows[b]` of each sequence: `x [B, L, W]` → `[B, W]`.
-pub fn gather_rows(x: &Tensor, rows: &[usize]) -> Result<Tensor> {
+pub(crate) fn gather_rows(x: &Tensor, rows: &[usize]) -> Result<Tensor> {
     let (b, l, w) = x.dims3()?;
     if rows.len() != b || rows.iter().any(|&r| r >= l) {
         candle_core::bail!(

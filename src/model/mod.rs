@@ -28,8 +28,13 @@ use crate::config::ViClipConfig;
 
 /// Set to run every op through the device-generic composed path (the one CUDA and Metal take) even
 /// for f32 on the CPU, so that path can be checked against the golden data on a machine without a GPU.
+/// A test hook: public only with the `internal` feature.
+#[cfg(feature = "internal")]
 #[doc(hidden)]
 pub static GENERIC_OPS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+#[cfg(not(feature = "internal"))]
+pub(crate) static GENERIC_OPS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 /// Whether `t` goes through the CPU f32 kernels: f32 on the CPU, unless [`GENERIC_OPS`] is set.
 pub(crate) fn cpu_kernels(device: &Device, dtype: DType) -> bool {

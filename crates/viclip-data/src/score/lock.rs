@@ -84,7 +84,7 @@ pub(crate) fn claim(path: &Path) -> Result<Option<FileLock>> {
 }
 
 /// Whether another process holds the lock at `path` now (a missing file is not held). Takes the
-/// lock for an instant when it is free (see [`claim`]).
+/// lock for an instant when it is free (see `claim`).
 pub fn is_locked(path: &Path) -> Result<bool> {
     match File::open(path) {
         Ok(f) => Ok(!try_flock(&f, path)?),

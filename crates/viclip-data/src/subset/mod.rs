@@ -4,30 +4,45 @@
 //!
 //! [`build`] runs one [`SubsetJob`]: one pass over the columns the method needs ([`crate::table`]
 //! projects them, so a 234M-row table never has to fit in memory; the per-row state is listed in
-//! `docs/subsets.md`), the selection (pure functions: [`random_rows`], [`div_sample`], [`flt_select`],
+//! `docs/subsets.md`), the selection (pure functions: [`random_rows`], [`div_sample`], `flt_select`,
 //! [`aes_select`], [`semdedup`]), a second pass copying the chosen rows with every column in the
 //! input's format ([`crate::table::Table::copy_rows`]) and a [`Summary`] written beside the output
 //! as `{out}.summary.json`. Everything is deterministic for a seed: random keys come from SplitMix64
-//! indexed by row ([`rng`]), ties go to the lower row index.
+//! indexed by row, ties go to the lower row index.
 
+// Bit sets and the seeded generator are internals; the `internal` feature opens them to this crate's
+// tests (as does flt_select/top_k_rows, whose signatures use `Bits`).
+#[cfg_attr(not(feature = "internal"), allow(dead_code))]
 mod bits;
 mod dedup;
 mod embeddings;
 mod filter;
 mod load;
+#[cfg(feature = "internal")]
+#[doc(hidden)]
 pub mod rng;
+#[cfg(not(feature = "internal"))]
+#[allow(dead_code)]
+mod rng;
 mod sample;
 mod summary;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
+#[cfg(feature = "internal")]
+#[doc(hidden)]
 pub use bits::Bits;
+#[cfg(not(feature = "internal"))]
+use bits::Bits;
 pub use dedup::{semdedup, Dedup, DedupOptions};
 pub use embeddings::EmbeddingMatrix;
-pub use filter::{
-    aes_select, flt_select, top_fraction_count, top_k_rows, AesOptions, FltOptions, Step,
-};
+#[cfg(not(feature = "internal"))]
+use filter::flt_select;
+pub use filter::{aes_select, top_fraction_count, AesOptions, FltOptions, Step};
+#[cfg(feature = "internal")]
+#[doc(hidden)]
+pub use filter::{flt_select, top_k_rows};
 pub use load::{duration_within, video_id_from_path};
 pub use sample::{div_sample, random_rows, random_subset};
 pub use summary::{quantile_sorted, DedupReport, ScoreSummary, Stats, Summary, QUANTILES};
