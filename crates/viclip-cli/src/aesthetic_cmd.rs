@@ -263,11 +263,7 @@ fn write_json(path: &Path, value: &Value) -> Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create directory", dir.display()))?;
     }
-    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(&tmp, text + "\n")
-        .with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    viclip_data::atomic::write_atomic(path, text.as_bytes())?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! File formats the CLI reads and writes: `{"text": ...}` JSON lines, `.npy` arrays.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{DType, Tensor};
@@ -63,11 +63,16 @@ pub fn write_npy(t: &Tensor, path: &Path) -> Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create directory", dir.display()))?;
     }
-    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    t.to_dtype(DType::F32)?
-        .to_device(&candle_core::Device::Cpu)?
-        .write_npy(&tmp)
-        .map_err(|e| anyhow!("{}: cannot write ({e})", tmp.display()))?;
+    // candle writes the file itself, so the temporary name comes from the shared helper but the
+    // cleanup is done here.
+    let tmp = viclip_data::atomic::tmp_path(path);
+    let t = t
+        .to_dtype(DType::F32)?
+        .to_device(&candle_core::Device::Cpu)?;
+    if let Err(e) = t.write_npy(&tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(anyhow!("{}: cannot write ({e})", tmp.display()));
+    }
     std::fs::rename(&tmp, path)
         .with_context(|| format!("{}: cannot rename into place", path.display()))?;
     Ok(())

@@ -6,9 +6,12 @@
 //! - [`subset`]: InternVid's subsets (random, DIV, FLT, AES) and SemDeDup over a scored table.
 //! - [`eval`]: zero-shot classification and retrieval metrics.
 //!
+//! - [`atomic`]: files written under a temporary name, synced and renamed into place.
+//!
 //! Errors are the model crate's [`viclip::Error`].
 #![warn(clippy::unwrap_used)]
 
+pub mod atomic;
 pub mod eval;
 pub mod score;
 pub mod subset;

@@ -1,5 +1,5 @@
-//! float16 `.npy` files (clip-retrieval's embedding layout), written atomically: to `{name}.tmp`,
-//! fsynced, renamed. Written by hand rather than through `Tensor::write_npy` so the file can be synced
+//! float16 `.npy` files (clip-retrieval's embedding layout), written atomically ([`crate::atomic`]): to
+//! `{name}.tmp`, fsynced, renamed. Written by hand rather than through `Tensor::write_npy` so the file can be synced
 //! before the rename and a failure removes the temporary file.
 
 use std::fs::File;
@@ -8,6 +8,7 @@ use std::path::Path;
 
 use half::f16;
 
+use crate::atomic::AtomicFile;
 use viclip::{Error, Result};
 
 /// Writes `data` (`rows x dim` f32, row-major) as a float16 `(rows, dim)` array.
@@ -19,9 +20,8 @@ pub fn write_npy_f16(path: &Path, rows: usize, dim: usize, data: &[f32]) -> Resu
             data.len()
         )));
     }
-    let tmp = super::output::tmp_path(path);
-    let result = (|| -> std::io::Result<()> {
-        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+    let (atomic, mut w) = AtomicFile::create(path)?;
+    let result = (|w: &mut BufWriter<File>| -> std::io::Result<()> {
         let mut header =
             format!("{{'descr': '<f2', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
         // Magic (6) + version (2) + length (2) + header + '\n' is padded to a multiple of 64.
@@ -39,14 +39,11 @@ pub fn write_npy_f16(path: &Path, rows: usize, dim: usize, data: &[f32]) -> Resu
             }
             w.write_all(&buf)?;
         }
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(&tmp, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        Ok(())
+    })(&mut w);
+    // On an error the guard's drop removes the temporary file.
+    result.map_err(|e| Error::io(atomic.tmp(), e))?;
+    atomic.commit(w)
 }
 
 /// Reads a float16 2-D `.npy` written by [`write_npy_f16`]: `((rows, dim), values as f32)`. The header

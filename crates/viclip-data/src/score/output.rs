@@ -3,7 +3,7 @@
 //! and SHA-256, and marks the shard complete. The temporary names (`{file}.tmp`) are the shard's
 //! own: only the process holding the shard's lock (`super::lock`) writes them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
@@ -16,15 +16,9 @@ use super::shards::{parquet_path, stats_path, stem, ShardStats};
 use super::verify::FileRecord;
 use super::work::RowOut;
 use super::write_npy_f16;
+use crate::atomic::write_atomic;
 use crate::table::{Format, TableWriter};
 use viclip::{Error, Result};
-
-/// `{path}.tmp`: where a file is written before it is renamed into place.
-pub(crate) fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
 
 /// The output rows: each input batch with the job's columns appended (input columns of the same
 /// names are dropped: a scored table can be scored again).
@@ -140,21 +134,6 @@ pub(crate) fn write_shard(
     write_atomic(&stats_path(out, shard.index), text.as_bytes())?;
     sync_dir(out);
     Ok(stats)
-}
-
-/// Writes `bytes` to `path` through a synced temporary file.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = tmp_path(path);
-    let r = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    if let Err(e) = r {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(&tmp, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Makes the renames durable (a power cut after the run must not bring back the temporary names).

@@ -124,7 +124,7 @@ pub fn write_report(dir: &Path) -> Result<RunReport> {
     };
     let json = serde_json::to_string_pretty(&report)
         .map_err(|e| Error::InvalidInput(format!("report: {e}")))?;
-    super::output::write_atomic(&dir.join("report.json"), json.as_bytes())?;
+    crate::atomic::write_atomic(&dir.join("report.json"), json.as_bytes())?;
     Ok(report)
 }
 

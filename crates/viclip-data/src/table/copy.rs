@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::arrow::ArrowWriter;
@@ -14,47 +14,8 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use super::{csv as tcsv, jsonl, parquet as tpq, Format, ReadOptions, Table, TableWriter};
+use crate::atomic::AtomicFile;
 use viclip::{Error, Result};
-
-/// A file written under `{path}.tmp` and renamed on [`Atomic::commit`]; removed when dropped before.
-struct Atomic {
-    path: PathBuf,
-    tmp: PathBuf,
-    done: bool,
-}
-
-impl Atomic {
-    fn new(path: &Path) -> Result<(Self, BufWriter<File>)> {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".tmp");
-        let tmp = path.with_file_name(name);
-        let f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let a = Atomic {
-            path: path.to_path_buf(),
-            tmp,
-            done: false,
-        };
-        Ok((a, BufWriter::with_capacity(1 << 20, f)))
-    }
-
-    fn commit(mut self, w: BufWriter<File>) -> Result<()> {
-        let f = w
-            .into_inner()
-            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
-        self.done = true;
-        Ok(())
-    }
-}
-
-impl Drop for Atomic {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
 
 impl Table {
     /// Writes the rows whose table-wide indices are in `rows` (strictly increasing) to `out`, all
@@ -86,7 +47,7 @@ impl Table {
     }
 
     fn copy_jsonl(&self, rows: &[u64], out: &Path) -> Result<u64> {
-        let (atomic, mut w) = Atomic::new(out)?;
+        let (atomic, mut w) = AtomicFile::create(out)?;
         let (mut row, mut next, mut buf) = (0u64, 0usize, Vec::new());
         for path in self.files() {
             let mut lines = jsonl::Lines::open(path)?;
@@ -106,7 +67,7 @@ impl Table {
     }
 
     fn copy_csv(&self, rows: &[u64], out: &Path) -> Result<u64> {
-        let (atomic, w) = Atomic::new(out)?;
+        let (atomic, w) = AtomicFile::create(out)?;
         let mut w = csv::WriterBuilder::new()
             .delimiter(self.format().delimiter())
             .from_writer(w);
@@ -139,7 +100,7 @@ impl Table {
     }
 
     fn copy_parquet(&self, rows: &[u64], out: &Path) -> Result<u64> {
-        let (atomic, w) = Atomic::new(out)?;
+        let (atomic, w) = AtomicFile::create(out)?;
         let mut writer: Option<ArrowWriter<BufWriter<File>>> = None;
         let mut first_schema: Option<arrow_schema::SchemaRef> = None;
         let mut w = Some(w);

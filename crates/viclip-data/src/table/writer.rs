@@ -47,9 +47,7 @@ impl TableWriter {
         key_values: Vec<KeyValue>,
     ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".tmp");
-        let tmp = path.with_file_name(name);
+        let tmp = crate::atomic::tmp_path(&path);
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let out = BufWriter::with_capacity(1 << 20, file);
         let inner = match format {
