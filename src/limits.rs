@@ -96,6 +96,15 @@ pub fn check_batch_size(batch_size: usize) -> Result<usize> {
     Ok(batch_size)
 }
 
+/// `(grid² + 1, 3·patch²)`: the tokens of one image (patches and the class token) and the inputs of
+/// one patch, the two sizes a ViT's patch embedding is built from. `None` when they overflow (a
+/// validated config never does).
+pub fn patch_embedding_sizes(grid: usize, patch: usize) -> Option<(usize, usize)> {
+    let tokens = grid.checked_mul(grid)?.checked_add(1)?;
+    let patch_in = patch.checked_mul(patch)?.checked_mul(3)?;
+    Some((tokens, patch_in))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

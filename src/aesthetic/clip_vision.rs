@@ -137,14 +137,7 @@ impl ClipVisionModel {
             source_name: "CLIP vision config".into(),
             msg: "sizes overflow".into(),
         };
-        let n_pos = g
-            .checked_mul(g)
-            .and_then(|n| n.checked_add(1))
-            .ok_or_else(overflow)?;
-        let patch_in = p
-            .checked_mul(p)
-            .and_then(|n| n.checked_mul(3))
-            .ok_or_else(overflow)?;
+        let (n_pos, patch_in) = crate::limits::patch_embedding_sizes(g, p).ok_or_else(overflow)?;
         let class_embedding = st.vision("embeddings.class_embedding", &[w])?;
         let conv = st.vision("embeddings.patch_embedding.weight", &[w, 3, p, p])?;
         let patch_weight = conv.reshape((w, patch_in))?.t()?.contiguous()?;

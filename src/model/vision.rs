@@ -46,14 +46,7 @@ impl VisionTransformer {
         let p = cfg.patch_size;
         // Checked: the sizes come from a user's config (validated ranges keep these far from overflow).
         let overflow = || candle_core::Error::Msg("vision config sizes overflow".into());
-        let n_pos = g
-            .checked_mul(g)
-            .and_then(|n| n.checked_add(1))
-            .ok_or_else(overflow)?;
-        let patch_in = p
-            .checked_mul(p)
-            .and_then(|n| n.checked_mul(3))
-            .ok_or_else(overflow)?;
+        let (n_pos, patch_in) = crate::limits::patch_embedding_sizes(g, p).ok_or_else(overflow)?;
         // Requested in state-dict order (parameters of a module before its children).
         let class_embedding = vb.get(w, "class_embedding")?;
         let positional_embedding = vb.get((n_pos, w), "positional_embedding")?;

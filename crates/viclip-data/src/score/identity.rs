@@ -50,13 +50,8 @@ fn hex(d: impl AsRef<[u8]>) -> String {
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// SHA-256 of the whole file, hex.
-pub(crate) fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
-    Ok(hex(h.finalize()))
-}
+/// SHA-256 of the whole file, hex: the core's checksum (the same one the manifest pins).
+pub(crate) use viclip::manifest::sha256_file;
 
 /// The sampled content fingerprint of one file (see the module docs), fed into `h`.
 fn fingerprint_into(path: &Path, h: &mut Sha256) -> Result<u64> {
