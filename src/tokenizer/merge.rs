@@ -17,8 +17,46 @@ const NONE: usize = usize::MAX;
 /// `(rank, position of the left symbol, left id, right id)`, smallest first.
 type Entry = Reverse<(u32, usize, u32, u32)>;
 
+/// Words of at most this many symbols take the reference's loop (see [`merge_quadratic`]); longer ones
+/// the heap. Real words are a few symbols long; the cut only bounds the cost of hostile ones.
+const SHORT_WORD: usize = 32;
+
 /// Merges `word` (symbol ids) in place with `merges`: `(left, right)` → `(rank, merged id)`.
 pub(crate) fn merge_word(word: &mut Vec<u32>, merges: &HashMap<(u32, u32), (u32, u32)>) {
+    if word.len() <= SHORT_WORD {
+        *word = merge_quadratic(std::mem::take(word), merges);
+    } else {
+        merge_heap(word, merges);
+    }
+}
+
+/// The reference's loop: one scan of the word per merge. Quadratic, but for the short words of real
+/// text it beats the heap's bookkeeping.
+fn merge_quadratic(mut word: Vec<u32>, merges: &HashMap<(u32, u32), (u32, u32)>) -> Vec<u32> {
+    while word.len() > 1 {
+        let best = word
+            .windows(2)
+            .filter_map(|w| merges.get(&(w[0], w[1])).map(|&(r, m)| (r, w[0], w[1], m)))
+            .min_by_key(|m| m.0);
+        let Some((_, a, b, m)) = best else { break };
+        let mut out = Vec::with_capacity(word.len());
+        let mut i = 0;
+        while i < word.len() {
+            if word[i] == a && i + 1 < word.len() && word[i + 1] == b {
+                out.push(m);
+                i += 2;
+            } else {
+                out.push(word[i]);
+                i += 1;
+            }
+        }
+        word = out;
+    }
+    word
+}
+
+/// [`merge_word`] in O(n log n), for long words.
+fn merge_heap(word: &mut Vec<u32>, merges: &HashMap<(u32, u32), (u32, u32)>) {
     let n = word.len();
     if n < 2 {
         return;
@@ -81,30 +119,6 @@ pub(crate) fn merge_word(word: &mut Vec<u32>, merges: &HashMap<(u32, u32), (u32,
 mod tests {
     use super::*;
 
-    /// The reference's loop, for comparison.
-    fn quadratic(mut word: Vec<u32>, merges: &HashMap<(u32, u32), (u32, u32)>) -> Vec<u32> {
-        while word.len() > 1 {
-            let best = word
-                .windows(2)
-                .filter_map(|w| merges.get(&(w[0], w[1])).map(|&(r, m)| (r, w[0], w[1], m)))
-                .min_by_key(|m| m.0);
-            let Some((_, a, b, m)) = best else { break };
-            let mut out = Vec::with_capacity(word.len());
-            let mut i = 0;
-            while i < word.len() {
-                if word[i] == a && i + 1 < word.len() && word[i + 1] == b {
-                    out.push(m);
-                    i += 2;
-                } else {
-                    out.push(word[i]);
-                    i += 1;
-                }
-            }
-            word = out;
-        }
-        word
-    }
-
     #[test]
     fn equals_the_reference_loop_on_random_vocabularies() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -132,8 +146,12 @@ mod tests {
             let len = rnd(40) as usize;
             let word: Vec<u32> = (0..len).map(|_| rnd(4) as u32).collect();
             let mut fast = word.clone();
-            merge_word(&mut fast, &merges);
-            assert_eq!(fast, quadratic(word.clone(), &merges), "word {word:?}");
+            merge_heap(&mut fast, &merges);
+            assert_eq!(
+                fast,
+                merge_quadratic(word.clone(), &merges),
+                "word {word:?}"
+            );
         }
     }
 }
