@@ -24,7 +24,7 @@ fn main() -> Result<()> {
         bail!("usage: forward_server WEIGHTS CONFIG video|text INPUT.npy");
     };
     let cfg = ViClipConfig::from_name_or_path(config)?;
-    let model = load_model(weights.as_ref(), &cfg, DType::F32, &Device::Cpu)?;
+    let model = load_model(weights.as_ref(), &cfg, &Device::Cpu, DType::F32)?;
     let x = Tensor::read_npy(input).with_context(|| format!("reading {input}"))?;
     let ids: Vec<Vec<u32>> = if what == "text" {
         x.to_dtype(DType::U32)?.to_vec2::<u32>()?

@@ -6,18 +6,42 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
+use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
 
 use crate::config::ViClipConfig;
 use crate::model::{parameter_shapes, ViClipModel};
-use crate::weights::{read_checkpoint, NamedTensors};
+use crate::weights::{
+    is_safetensors_head, read_checkpoint, read_head, safetensors_shapes, LazyBackend,
+    MappedSafetensors, NamedTensors,
+};
 use crate::{Error, Result};
 
 /// Checks `tensors` (read from `path`) hold exactly the parameters of `cfg`, with the right shapes and a
 /// floating-point dtype. The first problem found is returned, naming the tensor.
 pub fn check_state_dict(cfg: &ViClipConfig, tensors: &NamedTensors, path: &Path) -> Result<()> {
+    let got = tensors
+        .iter()
+        .map(|(n, t)| {
+            let dtype = format!("{:?}", t.dtype());
+            (n.clone(), (t.dims().to_vec(), dtype, t.dtype().is_float()))
+        })
+        .collect();
+    check_entries(cfg, &got, tensors.iter().map(|(n, _)| n.as_str()), path)
+}
+
+/// Name -> (shape, dtype name, is floating point): what the strict check needs of a checkpoint.
+type Entries = HashMap<String, (Vec<usize>, String, bool)>;
+
+/// The strict check over names, shapes and dtypes; `order` is the file order, so that the first
+/// unexpected tensor reported is the first in the file.
+fn check_entries<'a>(
+    cfg: &ViClipConfig,
+    got: &Entries,
+    order: impl Iterator<Item = &'a str>,
+    path: &Path,
+) -> Result<()> {
     let expected = parameter_shapes(cfg)?;
-    let got: HashMap<&str, &Tensor> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     for (name, shape) in &expected {
         match got.get(name.as_str()) {
             None => {
@@ -27,30 +51,30 @@ pub fn check_state_dict(cfg: &ViClipConfig, tensors: &NamedTensors, path: &Path)
                     expected: shape.clone(),
                 })
             }
-            Some(t) if t.dims() != shape.as_slice() => {
+            Some((dims, _, _)) if dims != shape => {
                 return Err(Error::ShapeMismatch {
                     path: path.to_path_buf(),
                     name: name.clone(),
                     expected: shape.clone(),
-                    got: t.dims().to_vec(),
+                    got: dims.clone(),
                 })
             }
-            Some(t) if !t.dtype().is_float() => {
+            Some((_, dtype, false)) => {
                 return Err(Error::UnsupportedDType {
                     path: path.to_path_buf(),
                     name: name.clone(),
-                    dtype: format!("{:?}", t.dtype()),
+                    dtype: dtype.clone(),
                 })
             }
             Some(_) => {}
         }
     }
     let known: std::collections::HashSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
-    if let Some((name, t)) = tensors.iter().find(|(n, _)| !known.contains(n.as_str())) {
+    if let Some(name) = order.into_iter().find(|n| !known.contains(n)) {
         return Err(Error::UnexpectedTensor {
             path: path.to_path_buf(),
-            name: name.clone(),
-            shape: t.dims().to_vec(),
+            name: name.to_string(),
+            shape: got.get(name).map(|(d, _, _)| d.clone()).unwrap_or_default(),
         });
     }
     Ok(())
@@ -61,8 +85,8 @@ pub fn model_from_tensors(
     cfg: &ViClipConfig,
     tensors: NamedTensors,
     path: &Path,
-    dtype: DType,
     device: &Device,
+    dtype: DType,
 ) -> Result<ViClipModel> {
     check_state_dict(cfg, &tensors, path)?;
     let map: HashMap<String, Tensor> = tensors.into_iter().collect();
@@ -71,13 +95,28 @@ pub fn model_from_tensors(
 }
 
 /// Reads `path` (`.pth` with its `model` entry, a plain state dict, or `.safetensors`) and builds the
-/// model for `cfg` strictly.
+/// model for `cfg` strictly, in `dtype` on `device`.
+///
+/// A `.safetensors` file is checked from its header alone, then each parameter is read from the
+/// memory-mapped file when the model takes it and converted at once: loading holds the model plus one
+/// tensor. A `.pth` file is read whole first (its storages are compressed or interleaved in a zip).
 pub fn load_model(
     path: &Path,
     cfg: &ViClipConfig,
-    dtype: DType,
     device: &Device,
+    dtype: DType,
 ) -> Result<ViClipModel> {
-    let tensors = read_checkpoint(path)?;
-    model_from_tensors(cfg, tensors, path, dtype, device)
+    if !is_safetensors_head(&read_head(path)?) {
+        return model_from_tensors(cfg, read_checkpoint(path)?, path, device, dtype);
+    }
+    let st = MappedSafetensors::open(path)?;
+    check_entries(
+        cfg,
+        &safetensors_shapes(&st),
+        st.names().iter().map(String::as_str),
+        path,
+    )?;
+    let backend: Box<dyn SimpleBackend> = Box::new(LazyBackend(st));
+    let vb = VarBuilder::from_backend(backend, dtype, device.clone());
+    Ok(ViClipModel::new(cfg, vb)?)
 }

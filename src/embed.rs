@@ -79,7 +79,7 @@ impl ViClip {
         cfg: &ViClipConfig,
         opts: LoadOptions,
     ) -> Result<Self> {
-        let model = load_model(weights.as_ref(), cfg, opts.dtype, &opts.device)?;
+        let model = load_model(weights.as_ref(), cfg, &opts.device, opts.dtype)?;
         Ok(Self::new(model, Tokenizer::new()?, opts))
     }
 

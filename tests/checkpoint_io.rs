@@ -381,3 +381,51 @@ fn corrupt_pickles_never_panic() {
         }
     }
 }
+
+/// A FIFO or a directory given as a checkpoint is refused by name instead of blocking in `open`.
+#[cfg(unix)]
+#[test]
+fn special_files_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("model.safetensors");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(st.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let paths = [fifo.clone(), dir.path().to_path_buf()];
+    std::thread::spawn(move || {
+        let out: Vec<String> = paths
+            .iter()
+            .flat_map(|p| {
+                [
+                    read_checkpoint(p).map(|_| ()),
+                    read_safetensors(p).map(|_| ()),
+                    viclip::load_model(
+                        p,
+                        &viclip::ViClipConfig::viclip_b16(),
+                        &candle_core::Device::Cpu,
+                        candle_core::DType::F32,
+                    )
+                    .map(|_| ()),
+                ]
+            })
+            .map(|r| r.expect_err("a special file must be refused").to_string())
+            .collect();
+        let _ = tx.send(out);
+    });
+    // Only a guard against a hang: a correct reader answers at once.
+    let msgs = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("reading a FIFO checkpoint blocked");
+    for m in &msgs[..3] {
+        assert!(
+            m.contains("model.safetensors") && m.contains("is a FIFO"),
+            "{m}"
+        );
+    }
+    for m in &msgs[3..] {
+        assert!(m.contains("is a directory, not a checkpoint"), "{m}");
+    }
+}

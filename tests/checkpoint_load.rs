@@ -16,7 +16,7 @@ fn config() -> ViClipConfig {
 }
 
 fn video_embeds(path: &Path) -> Tensor {
-    let m = load_model(path, &config(), DType::F32, &Device::Cpu).expect("load");
+    let m = load_model(path, &config(), &Device::Cpu, DType::F32).expect("load");
     let inputs = golden("tiny_a/inputs.safetensors");
     m.encode_video(get(&inputs, "videos")).expect("forward")
 }
@@ -32,6 +32,33 @@ fn pth_trainstyle_and_safetensors_give_identical_results() {
     assert!(max_abs(&a, get(&want, "video_embeds_prenorm")) <= 1e-4);
 }
 
+/// The memory-mapped safetensors path converts each tensor as it is read; in bf16 and in f16 it must
+/// give the same model as converting the tensors of the `.pth` file.
+#[test]
+fn lazy_safetensors_conversion_matches_the_pth_path() {
+    let inputs = golden("tiny_a/inputs.safetensors");
+    let videos = get(&inputs, "videos");
+    for dtype in [DType::BF16, DType::F16] {
+        let st = load_model(
+            &fixture("tiny_a/model.safetensors"),
+            &config(),
+            &Device::Cpu,
+            dtype,
+        )
+        .expect("safetensors");
+        let pth = fixture("tiny_a/model.pth");
+        let tensors = viclip::weights::read_checkpoint(&pth).expect("pth");
+        let eager =
+            viclip::checkpoint::model_from_tensors(&config(), tensors, &pth, &Device::Cpu, dtype)
+                .expect("pth model");
+        let a = st.encode_video(&videos.to_dtype(dtype).unwrap()).unwrap();
+        let b = eager
+            .encode_video(&videos.to_dtype(dtype).unwrap())
+            .unwrap();
+        assert_eq!(max_abs(&a, &b), 0.0, "{dtype:?}");
+    }
+}
+
 /// Writes the tiny model's tensors after `edit` to a safetensors file in `dir`.
 fn edited(dir: &Path, edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> std::path::PathBuf {
     let mut map =
@@ -43,7 +70,7 @@ fn edited(dir: &Path, edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> std::p
 }
 
 fn load_err(path: &Path) -> Error {
-    load_model(path, &config(), DType::F32, &Device::Cpu).expect_err("must fail")
+    load_model(path, &config(), &Device::Cpu, DType::F32).expect_err("must fail")
 }
 
 #[test]

@@ -72,7 +72,7 @@ pub fn read_checkpoint(path: &Path) -> Result<NamedTensors> {
     let head = read_head(path)?;
     if head.starts_with(b"PK\x03\x04") {
         read_pth_auto(path)
-    } else if head.len() > 8 && head[8] == b'{' {
+    } else if is_safetensors_head(&head) {
         super::read_safetensors(path)
     } else {
         Err(Error::checkpoint(path, unrecognized(&head)))
@@ -80,7 +80,20 @@ pub fn read_checkpoint(path: &Path) -> Result<NamedTensors> {
 }
 
 /// The first bytes of a file, for sniffing its format.
-fn read_head(path: &Path) -> Result<Vec<u8>> {
+/// Whether the first bytes of a file look like safetensors: an 8-byte header length, then `{`.
+pub(crate) fn is_safetensors_head(head: &[u8]) -> bool {
+    head.len() > 8 && head[8] == b'{'
+}
+
+pub(crate) fn read_head(path: &Path) -> Result<Vec<u8>> {
+    // A FIFO or device would block `open` or never end: refuse it by name first.
+    if !std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .is_file()
+    {
+        crate::frames::check_regular_file(path, "a checkpoint")
+            .map_err(|msg| Error::checkpoint(path, msg))?;
+    }
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut head = Vec::with_capacity(512);
     file.take(512)

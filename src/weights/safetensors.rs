@@ -1,167 +1,267 @@
-//! `.safetensors` files as named candle tensors, in the same form as the `.pth` reader.
+//! `.safetensors` files over a memory map, through the `safetensors` crate.
 //!
 //! The format: an 8-byte little-endian header length `n`, `n` bytes of JSON mapping each tensor name to
-//! `{dtype, shape, data_offsets: [begin, end]}` (offsets relative to the end of the header; an optional
-//! `__metadata__` entry of strings), then the data. The file is read tensor by tensor, so peak memory is the
-//! result plus one tensor; every size is checked against the file length before anything is allocated.
+//! `{dtype, shape, data_offsets}`, then the data. The `safetensors` crate validates the header (at most
+//! 100 MB, offsets contiguous from 0, each entry's byte count equal to its shape times its dtype, the data
+//! filling the rest of the file exactly), so nothing a header claims can make us allocate more than the
+//! file holds.
+//!
+//! Each tensor is copied once, from the mapped file into its own CPU tensor; the mapped pages are then
+//! handed back to the kernel (`MADV_DONTNEED`), so the process's resident memory while loading is the
+//! tensors built so far plus one tensor's file pages, not the whole file on top of the model.
+//!
+//! A memory map assumes the file does not change while it is mapped: if another process truncates the
+//! checkpoint during loading, a read of a vanished page ends the process with SIGBUS. The map lives only
+//! while loading.
 
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
+use memmap2::{Mmap, UncheckedAdvice};
+use safetensors::tensor::{Dtype, Metadata, TensorInfo};
+use safetensors::SafeTensors;
 
 use super::pth::{widen_i8, NamedTensors};
 use crate::{Error, Result};
 
-/// The format's own limit on the JSON header (100 MB); larger values mean a corrupt or foreign file.
-const MAX_HEADER: u64 = 100_000_000;
+/// Bytes copied out of the map between two releases of its pages (a multiple of the page size).
+const CHUNK: usize = 8 << 20;
 
-/// Reads a `.safetensors` file. Tensors come out on the CPU in file (data offset) order, in their stored
-/// dtype (I8 widened to I16 and BOOL read as U8, since candle has neither).
-pub fn read_safetensors(path: &Path) -> Result<NamedTensors> {
-    let err = |msg: String| Error::checkpoint(path, msg);
-    let io = |e| Error::io(path, e);
-    let mut file = File::open(path).map_err(io)?;
-    let file_len = file.metadata().map_err(io)?.len();
-    let not_st =
-        "not a safetensors file (too short or bad header length); check the path or re-download it";
-    if file_len < 8 {
-        return Err(err(not_st.into()));
-    }
-    let mut len = [0u8; 8];
-    file.read_exact(&mut len).map_err(io)?;
-    let header_len = u64::from_le_bytes(len);
-    if header_len > MAX_HEADER || header_len > file_len - 8 {
-        return Err(err(not_st.into()));
-    }
-    let mut header = vec![0u8; header_len as usize];
-    file.read_exact(&mut header).map_err(io)?;
-    let data_start = 8 + header_len;
-    let data_len = file_len - data_start;
-    let header: serde_json::Value = serde_json::from_slice(&header).map_err(|e| {
-        err(format!(
-            "safetensors header is not valid JSON ({e}); the file is corrupt"
-        ))
-    })?;
-    let entries = header
-        .as_object()
-        .ok_or_else(|| err("safetensors header is not a JSON object".into()))?;
+/// A `.safetensors` file mapped into memory, its header validated; tensors are read one at a time.
+pub struct MappedSafetensors {
+    path: PathBuf,
+    mmap: Mmap,
+    /// Where the data section starts in the file (8 + header length).
+    data_start: usize,
+    metadata: Metadata,
+}
 
-    let mut specs = Vec::with_capacity(entries.len());
-    for (name, info) in entries {
-        if name == "__metadata__" {
-            continue;
+impl std::fmt::Debug for MappedSafetensors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappedSafetensors")
+            .field("path", &self.path)
+            .field("tensors", &self.metadata.tensors().len())
+            .finish()
+    }
+}
+
+impl MappedSafetensors {
+    /// Maps `path` and validates its header.
+    pub fn open(path: &Path) -> Result<Self> {
+        // A FIFO or device would block `open` or cannot be mapped: refuse it by name first.
+        if !std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .is_file()
+        {
+            crate::frames::check_regular_file(path, "a checkpoint")
+                .map_err(|msg| Error::checkpoint(path, msg))?;
         }
-        let spec = parse_entry(info, data_len).map_err(|e| err(format!("tensor `{name}`: {e}")))?;
-        specs.push((name.as_str(), spec));
-    }
-    specs.sort_by_key(|(name, s)| (s.begin, *name));
-    // Tensors may not share bytes (the format forbids it): otherwise a small file whose entries all
-    // point at one large region would make the reader allocate that region once per entry.
-    for w in specs.windows(2) {
-        let ((a, sa), (b, sb)) = (&w[0], &w[1]);
-        if sa.bytes > 0 && sb.begin < sa.begin + sa.bytes as u64 {
-            return Err(err(format!(
-                "tensors `{a}` and `{b}` overlap in the data section; the file is corrupt"
-            )));
-        }
-    }
-
-    let mut out = Vec::with_capacity(specs.len());
-    for (name, s) in specs {
-        file.seek(SeekFrom::Start(data_start + s.begin))
-            .map_err(io)?;
-        let mut bytes = vec![0u8; s.bytes];
-        file.read_exact(&mut bytes).map_err(|e| {
-            err(format!(
-                "tensor `{name}`: reading {} bytes failed ({e}); the file is truncated",
-                s.bytes
-            ))
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        // SAFETY: the map is read-only and private to this struct, which lives only while a checkpoint
+        // is loaded. Its contents are only undefined if another process changes the file meanwhile
+        // (see the module docs); that is the premise of every memory-mapped reader.
+        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let (n, metadata) = SafeTensors::read_metadata(&mmap).map_err(|e| {
+            Error::checkpoint(
+                path,
+                format!(
+                    "not a valid safetensors file ({e}); the file is truncated, corrupt or of another \
+                     format: check the path or download it again"
+                ),
+            )
         })?;
-        if s.widen {
-            bytes = widen_i8(&bytes);
-        }
-        let t = Tensor::from_raw_buffer(&bytes, s.dtype, &s.shape, &Device::Cpu)
-            .map_err(|e| err(format!("tensor `{name}`: {e}")))?;
-        out.push((name.to_string(), t));
+        Ok(Self {
+            path: path.to_path_buf(),
+            mmap,
+            data_start: 8 + n,
+            metadata,
+        })
     }
-    Ok(out)
+
+    /// The file this was mapped from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Tensor names in data-offset (file) order.
+    pub fn names(&self) -> Vec<String> {
+        self.metadata.offset_keys()
+    }
+
+    /// The shape and the dtype name (as the file spells it, e.g. `F32`) of tensor `name`.
+    pub fn info(&self, name: &str) -> Option<(&[usize], String)> {
+        self.metadata
+            .info(name)
+            .map(|i| (i.shape.as_slice(), format!("{:?}", i.dtype)))
+    }
+
+    /// Whether `name` is stored with a floating-point dtype a model can load (f64, f32, f16, bf16).
+    pub fn is_float(&self, name: &str) -> bool {
+        self.metadata
+            .info(name)
+            .is_some_and(|i| matches!(i.dtype, Dtype::F64 | Dtype::F32 | Dtype::F16 | Dtype::BF16))
+    }
+
+    /// Tensor `name` as a CPU tensor in its stored dtype (I8 widened to I16 and BOOL read as U8, since
+    /// candle has neither), copied once out of the map.
+    pub fn tensor(&self, name: &str) -> Result<Tensor> {
+        let err = |msg: String| Error::checkpoint(&self.path, format!("tensor `{name}`: {msg}"));
+        let info = self
+            .metadata
+            .info(name)
+            .ok_or_else(|| err("not in the file".into()))?;
+        let (dtype, widen) = candle_dtype(info).map_err(err)?;
+        let (begin, end) = info.data_offsets;
+        // The header was validated against the file length, so these cannot fail; checked anyway.
+        let range = self
+            .data_start
+            .checked_add(begin)
+            .zip(self.data_start.checked_add(end));
+        let bytes = range
+            .and_then(|(b, e)| self.mmap.get(b..e))
+            .ok_or_else(|| {
+                err(format!(
+                    "data_offsets [{begin}, {end}] lie outside the file"
+                ))
+            })?;
+        let at = self.data_start + begin;
+        let shape = info.shape.as_slice();
+        let tensor = match dtype {
+            // The model's weights: decoded in chunks straight into the tensor's own buffer, each chunk's
+            // pages released once copied, so a tensor never sits in memory twice.
+            DType::F32 => self.decode(bytes, at, f32::from_le_bytes, shape),
+            DType::F16 => self.decode(bytes, at, half::f16::from_le_bytes, shape),
+            DType::BF16 => self.decode(bytes, at, half::bf16::from_le_bytes, shape),
+            _ if widen => Tensor::from_raw_buffer(&widen_i8(bytes), dtype, shape, &Device::Cpu),
+            _ => Tensor::from_raw_buffer(bytes, dtype, shape, &Device::Cpu),
+        }
+        .map_err(|e| err(e.to_string()))?;
+        self.release(at, bytes.len());
+        Ok(tensor)
+    }
+
+    /// Decodes little-endian elements of `N` bytes into a tensor of `shape`, releasing the mapped pages
+    /// every [`CHUNK`] bytes (`at`: where `bytes` starts in the map).
+    fn decode<T: candle_core::WithDType, const N: usize>(
+        &self,
+        bytes: &[u8],
+        at: usize,
+        from_le: fn([u8; N]) -> T,
+        shape: &[usize],
+    ) -> candle_core::Result<Tensor> {
+        let mut out = Vec::with_capacity(bytes.len() / N);
+        for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
+            out.extend(chunk.chunks_exact(N).map(|b| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(b);
+                from_le(a)
+            }));
+            self.release(at + i * CHUNK, chunk.len());
+        }
+        Tensor::from_vec(out, shape, &Device::Cpu)
+    }
+
+    /// Every tensor, in file order.
+    pub fn read_all(&self) -> Result<NamedTensors> {
+        self.names()
+            .into_iter()
+            .map(|name| Ok((name.clone(), self.tensor(&name)?)))
+            .collect()
+    }
+
+    /// Hands the pages of `len` bytes at `offset` back to the kernel once they have been copied, so that
+    /// they stop counting towards the process's memory. Only advice: a failure changes nothing.
+    fn release(&self, offset: usize, len: usize) {
+        if len == 0 {
+            return;
+        }
+        // SAFETY: the map is a read-only shared mapping of a file. MADV_DONTNEED drops this process's
+        // page-table entries for the range; a later read (a neighbouring tensor sharing a boundary
+        // page) faults the same bytes back in from the file, so no value seen through the map changes.
+        let _ = unsafe {
+            self.mmap
+                .unchecked_advise_range(UncheckedAdvice::DontNeed, offset, len)
+        };
+    }
 }
 
-/// One header entry, validated.
-struct Entry {
-    dtype: DType,
-    /// Stored as int8, to be widened to i16.
-    widen: bool,
-    shape: Vec<usize>,
-    begin: u64,
-    bytes: usize,
-}
-
-fn parse_entry(info: &serde_json::Value, data_len: u64) -> Result<Entry, String> {
-    let dtype = info
-        .get("dtype")
-        .and_then(|d| d.as_str())
-        .ok_or("no dtype")?;
-    let (dtype, widen, es) = match dtype {
-        "F64" => (DType::F64, false, 8),
-        "F32" => (DType::F32, false, 4),
-        "F16" => (DType::F16, false, 2),
-        "BF16" => (DType::BF16, false, 2),
-        "I64" => (DType::I64, false, 8),
-        "I32" => (DType::I32, false, 4),
-        "U32" => (DType::U32, false, 4),
-        "I16" => (DType::I16, false, 2),
-        "I8" => (DType::I16, true, 1),
-        "U8" | "BOOL" => (DType::U8, false, 1),
-        "F8_E4M3" => (DType::F8E4M3, false, 1),
+/// The candle dtype a stored dtype is read as, and whether it is int8 to be widened to i16.
+fn candle_dtype(info: &TensorInfo) -> std::result::Result<(DType, bool), String> {
+    Ok(match info.dtype {
+        Dtype::F64 => (DType::F64, false),
+        Dtype::F32 => (DType::F32, false),
+        Dtype::F16 => (DType::F16, false),
+        Dtype::BF16 => (DType::BF16, false),
+        Dtype::I64 => (DType::I64, false),
+        Dtype::I32 => (DType::I32, false),
+        Dtype::U32 => (DType::U32, false),
+        Dtype::I16 => (DType::I16, false),
+        Dtype::I8 => (DType::I16, true),
+        Dtype::U8 | Dtype::BOOL => (DType::U8, false),
+        Dtype::F8_E4M3 => (DType::F8E4M3, false),
         other => {
             return Err(format!(
-                "dtype {other} is not supported; convert it to f32, f16 or bf16"
+                "dtype {other:?} is not supported; convert it to f32, f16 or bf16"
             ))
         }
-    };
-    let shape = info
-        .get("shape")
-        .and_then(|s| s.as_array())
-        .ok_or("no shape")?;
-    let shape: Vec<usize> = shape
-        .iter()
-        .map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok()))
-        .collect::<Option<_>>()
-        .ok_or("shape holds a non-integer")?;
-    let offsets = info
-        .get("data_offsets")
-        .and_then(|o| o.as_array())
-        .ok_or("no data_offsets")?;
-    let (begin, end) = match offsets.as_slice() {
-        [b, e] => (
-            b.as_u64().ok_or("bad data_offsets")?,
-            e.as_u64().ok_or("bad data_offsets")?,
-        ),
-        _ => return Err("data_offsets is not [begin, end]".into()),
-    };
-    if begin > end || end > data_len {
-        return Err(format!(
-            "data_offsets [{begin}, {end}] lie outside the {data_len} data bytes; the file is truncated or corrupt"
-        ));
-    }
-    let bytes = shape
-        .iter()
-        .try_fold(es, |acc: usize, &n| acc.checked_mul(n))
-        .ok_or("shape overflows")?;
-    if bytes as u64 != end - begin {
-        return Err(format!(
-            "shape {shape:?} needs {bytes} bytes but data_offsets span {}",
-            end - begin
-        ));
-    }
-    Ok(Entry {
-        dtype,
-        widen,
-        shape,
-        begin,
-        bytes,
     })
+}
+
+/// Reads a `.safetensors` file: every tensor on the CPU in file (data offset) order, in its stored dtype
+/// (see [`MappedSafetensors::tensor`]).
+pub fn read_safetensors(path: &Path) -> Result<NamedTensors> {
+    MappedSafetensors::open(path)?.read_all()
+}
+
+/// A [`candle_nn::VarBuilder`] backend that reads each parameter from the map when the model asks for
+/// it and converts it to the run dtype and device at once: while loading, memory holds the model built
+/// so far plus one tensor in its stored dtype, never the whole checkpoint twice.
+pub(crate) struct LazyBackend(pub(crate) MappedSafetensors);
+
+impl candle_nn::var_builder::SimpleBackend for LazyBackend {
+    fn get(
+        &self,
+        s: candle_core::Shape,
+        name: &str,
+        _: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let t = self.get_unchecked(name, dtype, dev)?;
+        if t.shape() != &s {
+            candle_core::bail!(
+                "{}: tensor `{name}` has shape {:?}, the model expects {:?}",
+                self.0.path.display(),
+                t.dims(),
+                s.dims()
+            );
+        }
+        Ok(t)
+    }
+
+    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        let t = self
+            .0
+            .tensor(name)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        t.to_dtype(dtype)?.to_device(dev)
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.0.metadata.info(name).is_some()
+    }
+}
+
+/// Names and shapes of every tensor, for checks that need no data.
+pub(crate) fn shapes(st: &MappedSafetensors) -> HashMap<String, (Vec<usize>, String, bool)> {
+    st.metadata
+        .tensors()
+        .into_iter()
+        .map(|(name, i)| {
+            let is_float = st.is_float(&name);
+            (name, (i.shape.clone(), format!("{:?}", i.dtype), is_float))
+        })
+        .collect()
 }
