@@ -56,8 +56,8 @@ enum Command {
     Status(status_cmd::StatusArgs),
     /// Build InternVid's subsets (random, DIV, FLT, AES, SemDeDup) from a scored table.
     Subset(subset_cmd::SubsetArgs),
-    /// Run the built-in tiny model on the bundled sample clips and captions: embeddings and a
-    /// similarity table.
+    /// Score a bundled clip table of short sample videos end to end with the tiny built-in model (random
+    /// weights): decoding, embeddings, CLIP-SIM, a parquet shard; prints the rows.
     Demo(demo::DemoArgs),
     /// List the released checkpoints of the built-in manifest.
     Models,

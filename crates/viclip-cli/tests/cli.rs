@@ -194,11 +194,45 @@ fn bad_inputs_fail_with_one_line_naming_the_culprit() {
     assert!(err.contains("cuda:zero"), "{err}");
 }
 
+/// The demo scores the bundled sample table end to end: five rows, each decoded and scored, the
+/// tagged bt709 file read as bt709, the random weights said plainly, the temporary output removed.
 #[test]
-fn demo_runs_on_the_bundled_fixture() {
+fn demo_scores_the_bundled_sample_videos() {
     let out = ok(&["demo"]);
-    assert!(out.contains("cosine similarity"), "{out}");
-    assert!(out.contains("clip 2"), "{out}");
+    assert!(out.contains("RANDOM weights"), "{out}");
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains(".mp4 ")).collect();
+    assert_eq!(rows.len(), 5, "{out}");
+    for row in &rows {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert!(cells.contains(&"ok"), "{row}");
+        let sim: f64 = cells
+            .iter()
+            .find(|c| c.starts_with('+') || c.starts_with('-'))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no CLIP-SIM in {row}"));
+        assert!((-1.0..=1.0).contains(&sim), "{row}");
+    }
+    assert!(rows[4].starts_with("gradient_bt709.mp4") && rows[4].contains("bt709 limited"));
+    assert!(rows[0].contains("bt601 limited"), "{}", rows[0]);
+    let dir = out
+        .lines()
+        .find_map(|l| l.strip_prefix("output: "))
+        .and_then(|l| l.split(" (").next())
+        .expect("output line");
+    assert!(!std::path::Path::new(dir).exists(), "{dir} left behind");
+}
+
+/// `demo --out DIR` keeps the scored shard, which holds the table's columns and the scores.
+#[test]
+fn demo_keeps_its_output_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("kept");
+    ok(&["demo", "--out", p(&kept)]);
+    let shard = kept.join("00000.parquet");
+    let file = std::fs::File::open(&shard).expect("shard");
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 5);
 }
 
 #[test]
