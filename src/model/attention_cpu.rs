@@ -178,7 +178,7 @@ fn attend(src: &[f32], segs: &[Segment], w3: usize, h: usize, causal: bool) -> R
 
 /// The portable path: per (segment, head, block of query rows) one GEMM for the scores, a softmax in
 /// place, one GEMM against v.
-fn attend_gemm(
+pub(super) fn attend_gemm(
     src: &[f32],
     segs: &[Segment],
     w: usize,

@@ -2,8 +2,10 @@
 //! exactly as in the original state dict (`docs/reference/checkpoint-format.md` §3). No preprocessing and no normalisation here;
 //! see [`crate::ViClip`] for the high-level API.
 
-pub mod attention_cpu;
 #[cfg(target_arch = "x86_64")]
+#[cfg(test)]
+mod attention_check;
+pub mod attention_cpu;
 mod attention_tiles;
 pub mod block;
 mod cpu_ops;
