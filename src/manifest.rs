@@ -223,7 +223,7 @@ pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
     Err(Error::Download {
         repo: entry.source(),
         file: entry.file.clone(),
-        msg: "this build has no hub support; rebuild with `--features hub`, or download the file yourself and pass --weights".into(),
+        msg: "this build has no hub support; rebuild viclip with the `hub` feature, or download the file yourself and load it with `ViClip::from_files`".into(),
     })
 }
 

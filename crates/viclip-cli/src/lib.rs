@@ -7,6 +7,7 @@ pub mod aesthetic_clips;
 pub mod aesthetic_cmd;
 pub mod demo;
 pub mod embed_video;
+pub mod flags;
 pub mod io;
 pub mod score_cmd;
 pub mod status_cmd;

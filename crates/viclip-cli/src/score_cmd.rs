@@ -370,13 +370,19 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
         // A refused rerun lists one differing setting a line; the binary's error handler joins
         // lines into one, so the list is printed here and the error keeps its first line.
         Err(e) if e.to_string().contains('\n') => {
-            let text = e.to_string();
+            let text = crate::flags::flag_names(&e.to_string());
             let (head, list) = text.split_once('\n').unwrap_or((&text, ""));
             eprintln!("viclip score: {head}\n{list}");
-            let short = head.split("; this command's value").next().unwrap_or(head);
+            let short = head.split("; this run's value").next().unwrap_or(head);
             bail!("{short}; the settings that differ are listed above");
         }
-        r => r?,
+        Err(viclip::Error::Output { path, source }) if path == a.out => {
+            return Err(crate::flags::in_flag_terms(
+                anyhow::Error::new(viclip::Error::Output { path, source })
+                    .context(format!("--out {}: not writable", a.out.display())),
+            ));
+        }
+        r => r.map_err(|e| crate::flags::in_flag_terms(e.into()))?,
     };
     if let Some(b) = &bar {
         b.finish_and_clear();
