@@ -45,10 +45,18 @@ pub struct ModelArgs {
     batch_size: usize,
 }
 
+/// The load options of the `--device`, `--dtype` and `--batch-size` flags; `--batch-size 0` (the
+/// command line's "automatic") leaves the batch to be picked when the model is loaded.
+pub fn load_options(device: &str, dtype: &str, batch_size: usize) -> Result<LoadOptions> {
+    viclip::limits::check_batch_size(batch_size)?;
+    Ok(LoadOptions::from_names(device, dtype)?
+        .with_batch_size((batch_size > 0).then_some(batch_size)))
+}
+
 impl ModelArgs {
+    /// Loads the model the flags name.
     pub fn load(&self) -> Result<ViClip> {
-        viclip::limits::check_batch_size(self.batch_size)?;
-        let opts = LoadOptions::from_flags(&self.device, &self.dtype, self.batch_size)?;
+        let opts = load_options(&self.device, &self.dtype, self.batch_size)?;
         let (weights, cfg) = match (&self.model, &self.weights, &self.config) {
             (Some(name), _, _) => {
                 let entry = viclip::manifest::find(name)?;

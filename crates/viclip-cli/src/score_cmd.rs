@@ -13,7 +13,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use viclip::aesthetic::{AestheticScorer, ClipVisionConfig, HeadKind, Reduce, ScorerOptions};
 use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
-use viclip::{LoadOptions, ViClip, ViClipConfig};
+use viclip::{ViClip, ViClipConfig};
 use viclip_data::score::{
     report, score, AestheticOptions, Columns, Input, Progress, ScoreOptions, ShareRequest,
     VideoLocator,
@@ -148,8 +148,7 @@ fn parse_reduce(s: &str) -> std::result::Result<Reduce, String> {
 
 /// The model, its name for the output, and the checkpoint file (hashed into the run identity).
 fn load_model(a: &ScoreArgs) -> Result<(ViClip, String, PathBuf)> {
-    viclip::limits::check_batch_size(a.batch_size)?;
-    let opts = LoadOptions::from_flags(&a.device, &a.dtype, a.batch_size)?;
+    let opts = crate::load_options(&a.device, &a.dtype, a.batch_size)?;
     let (weights, cfg, name) = match (&a.model, &a.weights, &a.config) {
         (Some(name), _, _) => {
             let entry = viclip::manifest::find(name)?;
@@ -261,7 +260,7 @@ pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
         shard_size: a.shard_size,
         shards,
         preprocess,
-        batch_size: model.options().batch_size,
+        batch_size: model.batch_size(),
         // 0 picks one per core; anything else is capped before threads are started.
         workers: match a.workers {
             0 => 0,
