@@ -130,6 +130,34 @@ impl ViClip {
         Ok(Self::new(model, Tokenizer::new()?, opts))
     }
 
+    /// Loads a released checkpoint by its name in the built-in weights manifest (`viclip models`
+    /// lists them; e.g. `viclip-l14-internvid-10m-flt`) with the entry's config (`hub` feature).
+    ///
+    /// The file is fetched into the Hugging Face cache, or found there when `HF_HUB_OFFLINE` is set,
+    /// and checked against the manifest's sha256 ([`crate::manifest::fetch`]). Fails with
+    /// [`Error::Config`] naming `name` when the manifest has no ViCLIP checkpoint of that name (before
+    /// any download), [`Error::Download`] naming it when the file cannot be had, and
+    /// [`Error::Checksum`] when it does not match.
+    #[cfg(feature = "hub")]
+    pub fn from_pretrained(name: &str, opts: LoadOptions) -> Result<Self> {
+        Ok(Self::from_pretrained_with_path(name, opts)?.0)
+    }
+
+    /// [`ViClip::from_pretrained`], also returning the fetched file: its path in the cache and its
+    /// sha256 (for a record of which weights produced a result, e.g. a run identity).
+    #[cfg(feature = "hub")]
+    pub fn from_pretrained_with_path(
+        name: &str,
+        opts: LoadOptions,
+    ) -> Result<(Self, crate::manifest::Fetched)> {
+        let entry = crate::manifest::find(name)?;
+        // Before the download: a name that is not a ViCLIP checkpoint costs no transfer.
+        let cfg = entry.config()?;
+        let fetched = crate::manifest::fetch(&entry)?;
+        let model = Self::from_files(&fetched.path, &cfg, opts)?;
+        Ok((model, fetched))
+    }
+
     /// The model's two towers.
     pub fn model(&self) -> &ViClipModel {
         &self.model

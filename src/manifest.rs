@@ -182,11 +182,7 @@ pub struct Fetched {
 /// Fetches `entry` into the Hugging Face cache (or finds it there in offline mode) and verifies it.
 #[cfg(feature = "hub")]
 pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
-    let dl_err = |msg: String| Error::Download {
-        repo: entry.source(),
-        file: entry.file.clone(),
-        msg,
-    };
+    let dl_err = |msg: String| download_error(entry, msg);
     let Some(repo) = entry.repo.clone() else {
         return Err(dl_err(format!(
             "not on the Hugging Face hub; download {} yourself and pass its path",
@@ -220,11 +216,29 @@ pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
 /// Without the `hub` feature there is no network code: say how to get it.
 #[cfg(not(feature = "hub"))]
 pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
-    Err(Error::Download {
-        repo: entry.source(),
+    Err(download_error(
+        entry,
+        "this build has no hub support; rebuild viclip with the `hub` feature, or download the file \
+         yourself and load it with `ViClip::from_files`"
+            .into(),
+    ))
+}
+
+/// [`Error::Download`] for `entry`, naming the entry as well as where its file comes from.
+fn download_error(entry: &ManifestEntry, msg: String) -> Error {
+    Error::Download {
+        // The error prints `{repo}/{file}`: a direct address loses its last segment when it is the file.
+        repo: match (&entry.repo, &entry.url) {
+            (Some(repo), _) => repo.clone(),
+            (None, Some(url)) => url
+                .strip_suffix(&format!("/{}", entry.file))
+                .unwrap_or(url)
+                .to_string(),
+            (None, None) => String::new(),
+        },
         file: entry.file.clone(),
-        msg: "this build has no hub support; rebuild viclip with the `hub` feature, or download the file yourself and load it with `ViClip::from_files`".into(),
-    })
+        msg: format!("checkpoint `{}`: {msg}", entry.name),
+    }
 }
 
 #[cfg(test)]

@@ -149,21 +149,20 @@ fn parse_reduce(s: &str) -> std::result::Result<Reduce, String> {
 /// The model, its name for the output, and the checkpoint file (hashed into the run identity).
 fn load_model(a: &ScoreArgs) -> Result<(ViClip, String, PathBuf)> {
     let opts = crate::load_options(&a.device, &a.dtype, a.batch_size)?;
-    let (weights, cfg, name) = match (&a.model, &a.weights, &a.config) {
+    match (&a.model, &a.weights, &a.config) {
         (Some(name), _, _) => {
-            let entry = viclip::manifest::find(name)?;
-            let fetched = viclip::manifest::fetch(&entry)?;
-            (fetched.path, entry.config()?, name.clone())
+            let (model, weights) = crate::pretrained(name, opts)?;
+            Ok((model, name.clone(), weights))
         }
         (None, Some(w), Some(c)) => {
             let file = w.file_name().map_or(w.display().to_string(), |f| {
                 f.to_string_lossy().into_owned()
             });
-            (w.clone(), ViClipConfig::from_name_or_path(c)?, file)
+            let model = ViClip::from_files(w, &ViClipConfig::from_name_or_path(c)?, opts)?;
+            Ok((model, file, w.clone()))
         }
         _ => bail!("pass --weights W --config C, or --model NAME"),
-    };
-    Ok((ViClip::from_files(&weights, &cfg, opts)?, name, weights))
+    }
 }
 
 /// The input the flags describe.
