@@ -112,8 +112,11 @@ pub enum Error {
     /// Downloading from the Hugging Face hub failed.
     #[error("download of {repo}/{file} failed: {msg}")]
     Download {
+        /// The hub repository (`owner/name`) or the address the file comes from.
         repo: String,
+        /// The file name.
         file: String,
+        /// Which checkpoint, what went wrong and what would help.
         msg: String,
     },
 
@@ -136,8 +139,11 @@ pub enum Error {
     /// A clip has fewer (decodable) frames than the frame sampling asks for.
     #[error("{clip}: {got} decodable frame(s), {needed} needed; lower the frames sampled per clip (`frames_per_clip`) or check the clip")]
     TooFewFrames {
+        /// The clip (file and span).
         clip: String,
+        /// Frames the sampling asks for.
         needed: usize,
+        /// Frames the clip has.
         got: usize,
     },
 

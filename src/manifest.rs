@@ -173,7 +173,9 @@ pub fn offline_mode() -> bool {
 /// A downloaded (or cached) checkpoint and the sha256 computed over its bytes.
 #[derive(Debug, Clone)]
 pub struct Fetched {
+    /// The file, in the Hugging Face cache.
     pub path: PathBuf,
+    /// Lower-case hex sha256 of the file's bytes.
     pub sha256: String,
     /// Whether the manifest pinned a hash (and it matched).
     pub pinned: bool,

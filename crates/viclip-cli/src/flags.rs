@@ -44,7 +44,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("LoadOptions::batch_size", "--batch-size"),
 ];
 
-/// `text` with every library option name of [`FLAGS`] replaced by its flag.
+/// `text` with every library option name of the module's table replaced by its flag.
 pub fn flag_names(text: &str) -> String {
     let mut out = text.to_string();
     for (term, flag) in FLAGS {
