@@ -310,6 +310,34 @@ fn a_failed_write_is_an_output_error_not_invalid_input() {
         }
         assert!(err.to_string().contains("cannot write"), "{err}");
     }
+    // A full disk (Linux's /dev/full answers every write with ENOSPC) reads as a failed write.
+    let full = Path::new("/dev/full");
+    if full.exists() {
+        let summary = viclip_data::subset::Summary {
+            method: "random".into(),
+            input: input.clone(),
+            output: dir.path().join("out.jsonl"),
+            params: serde_json::json!({}),
+            rows_in: 3,
+            rows_out: 1,
+            videos_in: None,
+            videos_out: None,
+            video_key: None,
+            rows_without_video_id: 0,
+            rows_without_span: 0,
+            steps: Vec::new(),
+            scores: Vec::new(),
+            dedup: None,
+            seconds: 0.0,
+        };
+        let err = summary.write_json(full).unwrap_err();
+        assert!(
+            matches!(&err, viclip::Error::Output { path, source }
+                if path == full && source.kind() == std::io::ErrorKind::StorageFull),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains("invalid"), "{err}");
+    }
     // The synced-temporary-file helper every JSON record goes through, too.
     let w = viclip_data::atomic::write_atomic(&missing.join("report.json"), b"{}").unwrap_err();
     assert!(matches!(w, viclip::Error::Output { .. }), "{w:?}");
