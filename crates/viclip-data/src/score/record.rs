@@ -126,7 +126,7 @@ pub struct Assignment {
     pub wrote_split: bool,
     /// The request, described (who this process is).
     pub who: String,
-    /// This process's id (array task id, index, procid or `--shard-index`); `None`: a lone process.
+    /// This process's id (array task id, index, procid or `ShareRequest::shard_index`); `None`: a lone process.
     pub task: Option<u64>,
 }
 

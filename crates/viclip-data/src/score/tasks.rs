@@ -103,9 +103,9 @@ pub enum Scheduler {
 /// What the flags and the environment ask for, before the run record is consulted.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShareRequest {
-    /// `--shard-index`: this process's share, explicitly.
+    /// This process's share, explicitly (the CLI's `--shard-index`).
     pub shard_index: Option<u64>,
-    /// `--num-shards`: the number of shares (must match the record's when one exists).
+    /// The number of shares (must match the record's when one exists; the CLI's `--num-shards`).
     pub num_shards: Option<u64>,
     pub scheduler: Scheduler,
     /// `SLURM_RESTART_COUNT` (requeues of this task), for the log.
@@ -123,7 +123,7 @@ pub struct SplitPlan {
 }
 
 impl SplitPlan {
-    /// Share of the process whose id (array task id, index, procid or `--shard-index`) is `t`.
+    /// Share of the process whose id (array task id, index, procid or `shard_index`) is `t`.
     fn share_of(&self, req: &ShareRequest, t: u64) -> Result<u64> {
         share_of(req, t, self.first_task, self.task_step, self.shares, None)
     }
@@ -239,7 +239,7 @@ impl ShareRequest {
         Self::from_env(shard_index, num_shards, |k| std::env::var(k).ok())
     }
 
-    /// This process's id: `--shard-index`, else the array task id, completion index or procid;
+    /// This process's id: `shard_index`, else the array task id, completion index or procid;
     /// `None` for a process that is not one of several.
     pub fn task_id(&self) -> Option<u64> {
         self.shard_index.or(match self.scheduler {
@@ -250,7 +250,7 @@ impl ShareRequest {
         })
     }
 
-    /// The split this process records when it is the first to start: `--num-shards`, else the
+    /// The split this process records when it is the first to start: `num_shards`, else the
     /// array's task count (a range `min-max:step`; task id `t` is share `(t - min) / step`), the
     /// step's task count, or one share.
     pub fn first_start(&self) -> Result<SplitPlan> {

@@ -189,7 +189,7 @@ pub fn flt_select(
 pub struct AesOptions {
     pub min_aesthetic: Option<f64>,
     pub top_k: Option<u64>,
-    /// `aesthetic` as `viclip score --aesthetic` writes it; InternVid's files have `Aesthetic_Score`.
+    /// `aesthetic` as a score run with an aesthetic scorer writes it; InternVid's files have `Aesthetic_Score`.
     pub score_col: String,
 }
 
@@ -225,7 +225,7 @@ pub fn aes_select(score: &[f64], opts: &AesOptions) -> Result<(Vec<u64>, Vec<Ste
 }
 
 /// Refuses a criterion column in which no row holds a number although it is not stored as numbers
-/// (a caption column passed as `--score-col`, say): selecting on it would keep no row at all. A
+/// (a caption column given as the score column, say): selecting on it would keep no row at all. A
 /// numeric column that is entirely null is left to the selection (it reports zero rows kept).
 pub(crate) fn check_numeric_criterion(table: &Table, col: &str, values: &[f64]) -> Result<()> {
     if values.is_empty() || values.iter().any(|x| !x.is_nan()) {

@@ -86,7 +86,7 @@ pub enum Method {
     },
     Flt(FltOptions),
     Aes(AesOptions),
-    /// SemDeDup on the embeddings at `embeddings` (a dir from `viclip score --embeddings` or .npy).
+    /// SemDeDup on the embeddings at `embeddings` (a dir from a score run with `ScoreOptions::embeddings`, or .npy).
     Dedup {
         embeddings: PathBuf,
         kind: String,
