@@ -107,7 +107,7 @@ fn text_flop(cfg: &ViClipConfig, positions: &[usize]) -> f64 {
 fn video_tower(c: &mut Criterion, name: &str, cfg: &ViClipConfig) {
     let dev = device();
     let dt = dtype(&dev);
-    let model = random_model(cfg, 1, dt, &dev).expect("random model");
+    let model = random_model(cfg, 1, &dev, dt).expect("random model");
     let v = &cfg.vision;
     let mut g = c.benchmark_group(format!("{dev:?}-{dt:?}/video-{name}").to_lowercase());
     g.sample_size(10);
@@ -134,7 +134,7 @@ fn video_tower(c: &mut Criterion, name: &str, cfg: &ViClipConfig) {
 fn text_tower(c: &mut Criterion, name: &str, cfg: &ViClipConfig) {
     let dev = device();
     let dt = dtype(&dev);
-    let model = random_model(cfg, 2, dt, &dev).expect("random model");
+    let model = random_model(cfg, 2, &dev, dt).expect("random model");
     let tok = Tokenizer::new().expect("tokenizer");
     let captions: Vec<String> = (0..64)
         .map(|i| {

@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     let dev = viclip::device::parse_device(args.get(3).map_or("cpu", String::as_str))?;
     let dtype = viclip::device::parse_dtype(args.get(4).map_or("f32", String::as_str))?;
     let free_before = viclip::device::free_memory(&dev);
-    let model = random_model(&cfg, 1, dtype, &dev)?;
+    let model = random_model(&cfg, 1, &dev, dtype)?;
     let v = &cfg.vision;
     let shape = (
         batch,

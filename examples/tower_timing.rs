@@ -73,7 +73,7 @@ fn main() -> anyhow::Result<()> {
     if args.iter().any(|a| a == "--no-tower") {
         return Ok(());
     }
-    let model = random_model(&cfg, 1, DType::F32, &dev)?;
+    let model = random_model(&cfg, 1, &dev, DType::F32)?;
     let clip = Tensor::randn(
         0f32,
         1.0,

@@ -12,42 +12,88 @@ use crate::model::ViClipModel;
 use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
 
-/// Where and how to run.
+/// Where and how to run: device, dtype and batch sizes.
+///
+/// Built with [`LoadOptions::new`] (or [`Default`]: the CPU, f32) and the `with_…` methods; `None`
+/// batch sizes are picked when the model is loaded ([`ViClip::new`]). `#[non_exhaustive]`: other
+/// crates build it through those methods, so options can be added without breaking them.
+///
+/// ```
+/// use candle_core::{DType, Device};
+/// let opts = viclip::LoadOptions::new(Device::Cpu, DType::F32).with_batch_size(16);
+/// assert_eq!(opts.batch_size, Some(16));
+/// assert_eq!(opts.text_batch_size, None);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LoadOptions {
+    /// Where the weights live and the model runs.
     pub device: Device,
     /// Dtype of weights and activations (LayerNorm and softmax always accumulate in f32).
     pub dtype: DType,
-    /// Videos per forward pass of the video tower; 0 picks it when the model is loaded: from the free
-    /// memory on a GPU ([`crate::device::auto_video_batch`]), 8 on the CPU.
-    pub batch_size: usize,
-    /// Captions per forward pass of the text tower (captions are ~100x cheaper than clips).
-    pub text_batch_size: usize,
+    /// Videos per forward pass of the video tower; `None` picks it when the model is loaded: from
+    /// the free memory on a GPU ([`crate::device::auto_video_batch`]), 8 on the CPU.
+    pub batch_size: Option<usize>,
+    /// Captions per forward pass of the text tower; `None`: 32 times the video batch, at least 256
+    /// (a caption costs about 1/300 of a clip).
+    pub text_batch_size: Option<usize>,
 }
 
 impl Default for LoadOptions {
+    /// The CPU, f32, batch sizes picked at load time.
     fn default() -> Self {
-        Self {
-            device: Device::Cpu,
-            dtype: DType::F32,
-            batch_size: 8,
-            text_batch_size: 256,
-        }
+        Self::new(Device::Cpu, DType::F32)
     }
 }
 
 impl LoadOptions {
-    /// From the strings and numbers command lines take (`cpu|cuda[:N]|metal`, `f32|f16|bf16`, clips per
-    /// batch, 0 for automatic). Captions go 32 times as many per batch (at least 256): a caption costs
-    /// ~1/300 of a clip.
-    pub fn from_flags(device: &str, dtype: &str, batch_size: usize) -> Result<Self> {
-        Ok(Self {
-            device: crate::parse_device(device)?,
-            dtype: crate::parse_dtype(dtype)?,
-            batch_size,
-            text_batch_size: (batch_size * 32).max(256),
-        })
+    /// `device` and `dtype`, batch sizes picked when the model is loaded.
+    pub fn new(device: Device, dtype: DType) -> Self {
+        Self {
+            device,
+            dtype,
+            batch_size: None,
+            text_batch_size: None,
+        }
     }
+
+    /// From the device and dtype as text: `cpu`, `cuda`, `cuda:N` or `metal` ([`crate::parse_device`])
+    /// and `f32`, `f16` or `bf16` ([`crate::parse_dtype`]); batch sizes picked at load time.
+    pub fn from_names(device: &str, dtype: &str) -> Result<Self> {
+        Ok(Self::new(
+            crate::parse_device(device)?,
+            crate::parse_dtype(dtype)?,
+        ))
+    }
+
+    /// Runs on `device`.
+    pub fn with_device(mut self, device: Device) -> Self {
+        self.device = device;
+        self
+    }
+
+    /// Weights and activations in `dtype`.
+    pub fn with_dtype(mut self, dtype: DType) -> Self {
+        self.dtype = dtype;
+        self
+    }
+
+    /// `n` videos per forward pass (0 counts as 1); `None` picks it at load time.
+    pub fn with_batch_size(mut self, n: impl Into<Option<usize>>) -> Self {
+        self.batch_size = n.into();
+        self
+    }
+
+    /// `n` captions per forward pass (0 counts as 1); `None` derives it from the video batch.
+    pub fn with_text_batch_size(mut self, n: impl Into<Option<usize>>) -> Self {
+        self.text_batch_size = n.into();
+        self
+    }
+}
+
+/// The text batch that goes with a video batch: 32 times as many, at least 256.
+fn text_batch_for(video_batch: usize) -> usize {
+    video_batch.saturating_mul(32).max(256)
 }
 
 /// A ViCLIP model ready to embed. `Clone + Send + Sync`; every method takes `&self`.
@@ -59,13 +105,14 @@ pub struct ViClip {
 }
 
 impl ViClip {
-    /// Wraps an already-built model; a `batch_size` of 0 is resolved here (see [`LoadOptions`]).
+    /// Wraps an already-built model; batch sizes left `None` are picked here (see [`LoadOptions`]),
+    /// so [`ViClip::options`] holds `Some` for both.
     pub fn new(model: ViClipModel, tokenizer: Tokenizer, mut opts: LoadOptions) -> Self {
-        if opts.batch_size == 0 {
-            opts.batch_size =
-                crate::device::auto_video_batch(model.config(), &opts.device).unwrap_or(8);
-            opts.text_batch_size = (opts.batch_size * 32).max(256);
-        }
+        let video = *opts.batch_size.get_or_insert_with(|| {
+            crate::device::auto_video_batch(model.config(), &opts.device).unwrap_or(8)
+        });
+        opts.text_batch_size
+            .get_or_insert_with(|| text_batch_for(video));
         Self {
             model,
             tokenizer,
@@ -83,21 +130,65 @@ impl ViClip {
         Ok(Self::new(model, Tokenizer::new()?, opts))
     }
 
+    /// Loads a released checkpoint by its name in the built-in weights manifest (`viclip models`
+    /// lists them; e.g. `viclip-l14-internvid-10m-flt`) with the entry's config (`hub` feature).
+    ///
+    /// The file is fetched into the Hugging Face cache, or found there when `HF_HUB_OFFLINE` is set,
+    /// and checked against the manifest's sha256 ([`crate::manifest::fetch`]). Fails with
+    /// [`Error::Config`] naming `name` when the manifest has no ViCLIP checkpoint of that name (before
+    /// any download), [`Error::Download`] naming it when the file cannot be had, and
+    /// [`Error::Checksum`] when it does not match.
+    #[cfg(feature = "hub")]
+    pub fn from_pretrained(name: &str, opts: LoadOptions) -> Result<Self> {
+        Ok(Self::from_pretrained_with_path(name, opts)?.0)
+    }
+
+    /// [`ViClip::from_pretrained`], also returning the fetched file: its path in the cache and its
+    /// sha256 (for a record of which weights produced a result, e.g. a run identity).
+    #[cfg(feature = "hub")]
+    pub fn from_pretrained_with_path(
+        name: &str,
+        opts: LoadOptions,
+    ) -> Result<(Self, crate::manifest::Fetched)> {
+        let entry = crate::manifest::find(name)?;
+        // Before the download: a name that is not a ViCLIP checkpoint costs no transfer.
+        let cfg = entry.config()?;
+        let fetched = crate::manifest::fetch(&entry)?;
+        let model = Self::from_files(&fetched.path, &cfg, opts)?;
+        Ok((model, fetched))
+    }
+
+    /// The model's two towers.
     pub fn model(&self) -> &ViClipModel {
         &self.model
     }
+
+    /// The CLIP BPE tokenizer captions go through.
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
     }
+
+    /// The model's config.
     pub fn config(&self) -> &ViClipConfig {
         self.model.config()
     }
+
+    /// The options the model runs with, batch sizes resolved.
     pub fn options(&self) -> &LoadOptions {
         &self.opts
     }
 
-    fn batch_size(&self) -> usize {
-        self.opts.batch_size.max(1)
+    /// Videos per forward pass of the video tower (at least 1).
+    pub fn batch_size(&self) -> usize {
+        self.opts.batch_size.unwrap_or(8).max(1)
+    }
+
+    /// Captions per forward pass of the text tower (at least 1).
+    pub fn text_batch_size(&self) -> usize {
+        self.opts
+            .text_batch_size
+            .unwrap_or_else(|| text_batch_for(self.batch_size()))
+            .max(1)
     }
 
     /// Checks a video batch and moves it to the run device and dtype.
@@ -198,7 +289,7 @@ impl ViClip {
             }
         }
         let mut outs = Vec::new();
-        for chunk in ids.chunks(self.opts.text_batch_size.max(1)) {
+        for chunk in ids.chunks(self.text_batch_size()) {
             let e = self.model.encode_text(chunk, &self.opts.device)?;
             outs.push(e.to_dtype(DType::F32)?);
         }

@@ -24,6 +24,7 @@ impl Embeddings {
         &self.0
     }
 
+    /// The `[n, E]` float32 tensor, taken out.
     pub fn into_tensor(self) -> Tensor {
         self.0
     }
@@ -33,6 +34,7 @@ impl Embeddings {
         self.0.dims().first().copied().unwrap_or(0)
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -45,6 +47,28 @@ impl Embeddings {
     /// The rows as vectors (copied to the CPU).
     pub fn to_vec2(&self) -> Result<Vec<Vec<f32>>> {
         Ok(self.0.to_vec2::<f32>()?)
+    }
+
+    /// The rows as an `ndarray::Array2<f32>` of shape `[n, E]` (`ndarray` feature).
+    ///
+    /// "Without a copy where possible" means one copy, not zero: candle's storage is shared
+    /// (reference-counted) and, on a GPU, lives on the device, so the values are copied once into a
+    /// flat `Vec<f32>` (on a GPU that copy is the transfer to the host), and that `Vec` becomes the
+    /// array's buffer as it is ([`ndarray::Array2::from_shape_vec`]), without a second copy.
+    #[cfg(feature = "ndarray")]
+    pub fn to_ndarray(&self) -> Result<ndarray::Array2<f32>> {
+        let (n, e) = (self.len(), self.dim());
+        // A contiguous tensor flattens as a view; only a strided one is made contiguous first.
+        let flat = self.0.flatten_all()?.to_vec1::<f32>()?;
+        ndarray::Array2::from_shape_vec((n, e), flat)
+            .map_err(|err| Error::Internal(format!("embeddings [{n}, {e}] as an ndarray: {err}")))
+    }
+
+    /// [`Embeddings::to_ndarray`], consuming the embeddings: the same single copy, and the tensor's
+    /// memory is released when this was its last reference (`ndarray` feature).
+    #[cfg(feature = "ndarray")]
+    pub fn into_ndarray(self) -> Result<ndarray::Array2<f32>> {
+        self.to_ndarray()
     }
 
     fn check_dims(&self, other: &Embeddings, what: &str) -> Result<()> {

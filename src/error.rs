@@ -7,13 +7,50 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Reading or writing a file failed.
+    /// Reading a file or directory failed (missing, unreadable, truncated while read). Failures to
+    /// write results are [`Error::Output`].
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or directory read.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+
+    /// Writing a result failed: creating, writing, syncing or renaming an output file or creating an
+    /// output directory (a full disk, a read-only file system, no permission, a vanished directory).
+    #[error("{}: cannot write ({source}); check the free space and that the directory is writable", path.display())]
+    Output {
+        /// The file or directory written.
+        path: PathBuf,
+        /// What the operating system (or the encoder writing the file) said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An output directory holds another run's results (other settings, another input, another
+    /// split), or another process changed it underneath this one.
+    #[error("{}: {msg}", path.display())]
+    Conflict {
+        /// The output directory or record file.
+        path: PathBuf,
+        /// What differs and how to proceed.
+        msg: String,
+    },
+
+    /// The system refused a resource the run needs (threads, a temporary directory).
+    #[error("{what}: {msg}")]
+    Resource {
+        /// The resource, e.g. `8 worker threads`.
+        what: String,
+        /// What the system said and what would help.
+        msg: String,
+    },
+
+    /// A broken internal invariant: a bug in viclip, not a problem with the input.
+    #[error("internal error: {0}; this is a bug in viclip, please report it")]
+    Internal(String),
 
     /// A checkpoint or tensor file could not be parsed (not a checkpoint, truncated, unsupported layout).
     #[error("{}: {msg}", path.display())]
@@ -68,15 +105,18 @@ pub enum Error {
     #[error("BPE vocabulary {source_name}: {msg}")]
     Vocab { source_name: String, msg: String },
 
-    /// An input (tensor, text list, option) has the wrong shape or content.
+    /// An input (tensor, text list, option value, table content) has the wrong shape or content.
     #[error("{0}")]
     InvalidInput(String),
 
     /// Downloading from the Hugging Face hub failed.
     #[error("download of {repo}/{file} failed: {msg}")]
     Download {
+        /// The hub repository (`owner/name`) or the address the file comes from.
         repo: String,
+        /// The file name.
         file: String,
+        /// Which checkpoint, what went wrong and what would help.
         msg: String,
     },
 
@@ -97,10 +137,13 @@ pub enum Error {
     UnknownHead { path: PathBuf, msg: String },
 
     /// A clip has fewer (decodable) frames than the frame sampling asks for.
-    #[error("{clip}: {got} decodable frame(s), {needed} needed; lower --frames-per-clip or check the clip")]
+    #[error("{clip}: {got} decodable frame(s), {needed} needed; lower the frames sampled per clip (`frames_per_clip`) or check the clip")]
     TooFewFrames {
+        /// The clip (file and span).
         clip: String,
+        /// Frames the sampling asks for.
         needed: usize,
+        /// Frames the clip has.
         got: usize,
     },
 
@@ -145,11 +188,33 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Wraps an I/O error with the path it happened on.
+    /// Wraps an I/O error of reading `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// Wraps an I/O error of writing the result at `path` (see [`Error::Output`]).
+    pub fn output(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Output {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A failure of an encoder writing `path` (parquet, CSV, PNG) as [`Error::Output`]: the encoders'
+    /// errors are mostly I/O underneath, and a caller handles them as a failed write either way.
+    pub fn output_other(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
+        Self::output(path, std::io::Error::other(e.to_string()))
+    }
+
+    /// A conflict with the output directory or record at `path` (see [`Error::Conflict`]).
+    pub fn conflict(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Conflict {
+            path: path.into(),
+            msg: msg.into(),
         }
     }
 

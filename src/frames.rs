@@ -34,7 +34,7 @@ impl FramesDir {
         };
         if !dir.is_dir() {
             return Err(err(
-                "not a directory; --frames takes a directory of png/jpg frames".into(),
+                "not a directory; FramesDir::open takes a directory of png/jpg frames".into(),
             ));
         }
         let rd =

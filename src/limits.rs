@@ -29,9 +29,9 @@ pub const MAX_VOCAB: usize = 1 << 20;
 /// Most parameters a config may describe (about 4× ViT-bigG's image and text towers together).
 pub const MAX_PARAMETERS: u64 = 10_000_000_000;
 
-/// Most decode / worker threads (`--workers`).
+/// Most decode / worker threads (`PipelineOptions::workers`, `ScoreOptions::workers`).
 pub const MAX_WORKERS: usize = 256;
-/// Largest `--batch-size` (videos or images per forward pass).
+/// Largest batch size (`LoadOptions::batch_size`: videos or images per forward pass).
 pub const MAX_BATCH_SIZE: usize = 4_096;
 
 /// Checks `value` of `field` lies in `lo..=hi`; the message names the field and the range.
@@ -83,16 +83,19 @@ pub fn check_parameters(what: &str, n: Option<u64>) -> std::result::Result<(), S
     }
 }
 
-/// Checks a `--workers` value: 1..=[`MAX_WORKERS`] (0 is refused; callers that treat 0 as "pick one"
+/// Checks a worker-thread count (`PipelineOptions::workers`): 1..=[`MAX_WORKERS`] (0 is refused; callers that treat 0 as "pick one"
 /// resolve it first).
 pub fn check_workers(workers: usize) -> Result<usize> {
-    check_range("--workers", workers, 1, MAX_WORKERS).map_err(Error::InvalidInput)?;
+    check_range("PipelineOptions::workers", workers, 1, MAX_WORKERS)
+        .map_err(Error::InvalidInput)?;
     Ok(workers)
 }
 
-/// Checks a `--batch-size` value: 0 (where the command picks one) or up to [`MAX_BATCH_SIZE`].
+/// Checks a batch size (`LoadOptions::batch_size`): 0 (where the caller picks one) or up to
+/// [`MAX_BATCH_SIZE`].
 pub fn check_batch_size(batch_size: usize) -> Result<usize> {
-    check_range("--batch-size", batch_size, 0, MAX_BATCH_SIZE).map_err(Error::InvalidInput)?;
+    check_range("LoadOptions::batch_size", batch_size, 0, MAX_BATCH_SIZE)
+        .map_err(Error::InvalidInput)?;
     Ok(batch_size)
 }
 

@@ -173,7 +173,9 @@ pub fn offline_mode() -> bool {
 /// A downloaded (or cached) checkpoint and the sha256 computed over its bytes.
 #[derive(Debug, Clone)]
 pub struct Fetched {
+    /// The file, in the Hugging Face cache.
     pub path: PathBuf,
+    /// Lower-case hex sha256 of the file's bytes.
     pub sha256: String,
     /// Whether the manifest pinned a hash (and it matched).
     pub pinned: bool,
@@ -182,11 +184,7 @@ pub struct Fetched {
 /// Fetches `entry` into the Hugging Face cache (or finds it there in offline mode) and verifies it.
 #[cfg(feature = "hub")]
 pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
-    let dl_err = |msg: String| Error::Download {
-        repo: entry.source(),
-        file: entry.file.clone(),
-        msg,
-    };
+    let dl_err = |msg: String| download_error(entry, msg);
     let Some(repo) = entry.repo.clone() else {
         return Err(dl_err(format!(
             "not on the Hugging Face hub; download {} yourself and pass its path",
@@ -220,11 +218,29 @@ pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
 /// Without the `hub` feature there is no network code: say how to get it.
 #[cfg(not(feature = "hub"))]
 pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
-    Err(Error::Download {
-        repo: entry.source(),
+    Err(download_error(
+        entry,
+        "this build has no hub support; rebuild viclip with the `hub` feature, or download the file \
+         yourself and load it with `ViClip::from_files`"
+            .into(),
+    ))
+}
+
+/// [`Error::Download`] for `entry`, naming the entry as well as where its file comes from.
+fn download_error(entry: &ManifestEntry, msg: String) -> Error {
+    Error::Download {
+        // The error prints `{repo}/{file}`: a direct address loses its last segment when it is the file.
+        repo: match (&entry.repo, &entry.url) {
+            (Some(repo), _) => repo.clone(),
+            (None, Some(url)) => url
+                .strip_suffix(&format!("/{}", entry.file))
+                .unwrap_or(url)
+                .to_string(),
+            (None, None) => String::new(),
+        },
         file: entry.file.clone(),
-        msg: "this build has no hub support; rebuild with `--features hub`, or download the file yourself and pass --weights".into(),
-    })
+        msg: format!("checkpoint `{}`: {msg}", entry.name),
+    }
 }
 
 #[cfg(test)]

@@ -14,11 +14,9 @@ fn tiny(opts: LoadOptions) -> ViClip {
 }
 
 fn opts(batch: usize) -> LoadOptions {
-    LoadOptions {
-        batch_size: batch,
-        text_batch_size: batch,
-        ..LoadOptions::default()
-    }
+    LoadOptions::default()
+        .with_batch_size(batch)
+        .with_text_batch_size(batch)
 }
 
 #[test]
@@ -108,10 +106,7 @@ fn half_precision_runs_close_to_f32() {
         .embed_texts(&["a dog runs", "a red car"])
         .unwrap();
     for dt in [DType::F16, DType::BF16] {
-        let m = tiny(LoadOptions {
-            dtype: dt,
-            ..opts(2)
-        });
+        let m = tiny(opts(2).with_dtype(dt));
         let v = m.embed_videos(videos).unwrap();
         let t = m.embed_texts(&["a dog runs", "a red car"]).unwrap();
         // Cosine between the f32 and half-precision embedding of each item.
@@ -186,4 +181,25 @@ fn packed_captions_keep_input_order() {
         let d = max_abs(&whole.narrow(0, i, 1).unwrap(), &one);
         assert!(d <= 1e-6, "caption {i}: {d:e}");
     }
+}
+
+#[test]
+fn load_options_resolve_unset_batch_sizes_at_load_time() {
+    let o = LoadOptions::new(Device::Cpu, DType::F16);
+    assert_eq!((o.batch_size, o.text_batch_size), (None, None));
+    assert_eq!(o.dtype, DType::F16);
+    // On the CPU an unset video batch is 8 and the caption batch 32 times that, at least 256.
+    let m = tiny(LoadOptions::default());
+    assert_eq!(m.options().batch_size, Some(8));
+    assert_eq!(m.options().text_batch_size, Some(256));
+    assert_eq!((m.batch_size(), m.text_batch_size()), (8, 256));
+    let m = tiny(LoadOptions::default().with_batch_size(16));
+    assert_eq!(m.text_batch_size(), 512);
+    let m = tiny(opts(3).with_batch_size(None));
+    assert_eq!((m.batch_size(), m.text_batch_size()), (8, 3));
+    // A zero batch runs one item at a time instead of never.
+    assert_eq!(tiny(opts(0)).batch_size(), 1);
+    let parsed = LoadOptions::from_names("cpu", "bf16").unwrap();
+    assert_eq!(parsed.dtype, DType::BF16);
+    assert!(LoadOptions::from_names("cpu", "f64").is_err());
 }

@@ -45,12 +45,12 @@ pub fn random_state_dict(cfg: &ViClipConfig, seed: u64) -> Result<HashMap<String
     Ok(out)
 }
 
-/// A model for `cfg` with [`random_state_dict`] weights, in `dtype` on `device`.
+/// A model for `cfg` with [`random_state_dict`] weights, on `device` in `dtype`.
 pub fn random_model(
     cfg: &ViClipConfig,
     seed: u64,
-    dtype: DType,
     device: &Device,
+    dtype: DType,
 ) -> Result<ViClipModel> {
     let vb = VarBuilder::from_tensors(random_state_dict(cfg, seed)?, dtype, device);
     ViClipModel::new(cfg, vb)

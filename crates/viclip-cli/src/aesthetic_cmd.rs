@@ -159,8 +159,8 @@ pub fn run_clips(args: &AestheticArgs, clips: Vec<DecodedInput>) -> Result<()> {
             Ok(_) => scored
                 .next()
                 .unwrap_or_else(|| {
-                    Err(viclip::Error::InvalidInput(format!(
-                        "{}: not scored",
+                    Err(viclip::Error::Internal(format!(
+                        "{}: the scorer returned no result",
                         c.label
                     )))
                 })

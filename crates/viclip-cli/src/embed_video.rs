@@ -51,7 +51,7 @@ pub fn run(args: &EmbedVideoArgs) -> Result<()> {
 
     let dim = m.config().embed_dim;
     let mut rows: Vec<(usize, Option<Vec<f32>>, serde_json::Value)> = Vec::new();
-    for batch in args.video.pipeline(m.config(), m.options().batch_size)? {
+    for batch in args.video.pipeline(m.config(), m.batch_size())? {
         for f in &batch.failures {
             eprintln!("warning: {}", f.error);
             rows.push((f.clip_index, None, video_args::failure_row(f)));

@@ -7,6 +7,7 @@ pub mod aesthetic_clips;
 pub mod aesthetic_cmd;
 pub mod demo;
 pub mod embed_video;
+pub mod flags;
 pub mod io;
 pub mod score_cmd;
 pub mod status_cmd;
@@ -44,19 +45,47 @@ pub struct ModelArgs {
     batch_size: usize,
 }
 
+/// The load options of the `--device`, `--dtype` and `--batch-size` flags; `--batch-size 0` (the
+/// command line's "automatic") leaves the batch to be picked when the model is loaded.
+pub fn load_options(device: &str, dtype: &str, batch_size: usize) -> Result<LoadOptions> {
+    viclip::limits::check_batch_size(batch_size)?;
+    Ok(LoadOptions::from_names(device, dtype)?
+        .with_batch_size((batch_size > 0).then_some(batch_size)))
+}
+
+/// The ViCLIP checkpoint that `--model NAME` names, loaded through
+/// `ViClip::from_pretrained_with_path` (`hub` feature), and the file it came from (hashed into a run identity).
+/// Without the `hub` feature the name is still checked, then the command says how to load it.
+pub fn pretrained(name: &str, opts: LoadOptions) -> Result<(ViClip, PathBuf)> {
+    #[cfg(feature = "hub")]
+    {
+        let (model, fetched) = ViClip::from_pretrained_with_path(name, opts)?;
+        Ok((model, fetched.path))
+    }
+    #[cfg(not(feature = "hub"))]
+    {
+        let _ = opts;
+        // A typo reads as one in any build.
+        viclip::manifest::find(name)?.config()?;
+        bail!(
+            "--model {name}: this build has no hub support; rebuild with `--features hub`, or \
+             download the file and pass --weights and --config"
+        )
+    }
+}
+
 impl ModelArgs {
+    /// Loads the model the flags name.
     pub fn load(&self) -> Result<ViClip> {
-        viclip::limits::check_batch_size(self.batch_size)?;
-        let opts = LoadOptions::from_flags(&self.device, &self.dtype, self.batch_size)?;
-        let (weights, cfg) = match (&self.model, &self.weights, &self.config) {
-            (Some(name), _, _) => {
-                let entry = viclip::manifest::find(name)?;
-                let fetched = viclip::manifest::fetch(&entry)?;
-                (fetched.path, entry.config()?)
-            }
-            (None, Some(w), Some(c)) => (w.clone(), ViClipConfig::from_name_or_path(c)?),
+        let opts = load_options(&self.device, &self.dtype, self.batch_size)?;
+        match (&self.model, &self.weights, &self.config) {
+            (Some(name), _, _) => Ok(pretrained(name, opts)?.0),
+            (None, Some(w), Some(c)) => Ok(ViClip::from_files(
+                w,
+                &ViClipConfig::from_name_or_path(c)?,
+                opts,
+            )?),
             _ => bail!("pass --weights W --config C, or --model NAME"),
-        };
-        Ok(ViClip::from_files(&weights, &cfg, opts)?)
+        }
     }
 }

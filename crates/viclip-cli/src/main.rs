@@ -145,25 +145,7 @@ fn main() {
     viclip::device::keep_freed_memory();
     if let Err(e) = run(Cli::parse()) {
         // One line naming the file, tensor or line at fault.
-        eprintln!("viclip: error: {}", error_line(&e));
+        eprintln!("viclip: error: {}", viclip_cli::flags::error_line(&e));
         std::process::exit(1);
     }
-}
-
-/// The error and its causes on one line, each text once: the crate's errors already include their
-/// source's text (`path: File exists (os error 17)`), so a cause whose text is already there is
-/// skipped rather than repeated.
-fn error_line(e: &anyhow::Error) -> String {
-    let mut msg = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if msg.contains(&text) {
-            continue;
-        }
-        if !msg.is_empty() {
-            msg.push_str(": ");
-        }
-        msg.push_str(&text);
-    }
-    msg.replace('\n', " ")
 }

@@ -13,7 +13,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use viclip::aesthetic::{AestheticScorer, ClipVisionConfig, HeadKind, Reduce, ScorerOptions};
 use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
-use viclip::{LoadOptions, ViClip, ViClipConfig};
+use viclip::{ViClip, ViClipConfig};
 use viclip_data::score::{
     report, score, AestheticOptions, Columns, Input, Progress, ScoreOptions, ShareRequest,
     VideoLocator,
@@ -148,23 +148,21 @@ fn parse_reduce(s: &str) -> std::result::Result<Reduce, String> {
 
 /// The model, its name for the output, and the checkpoint file (hashed into the run identity).
 fn load_model(a: &ScoreArgs) -> Result<(ViClip, String, PathBuf)> {
-    viclip::limits::check_batch_size(a.batch_size)?;
-    let opts = LoadOptions::from_flags(&a.device, &a.dtype, a.batch_size)?;
-    let (weights, cfg, name) = match (&a.model, &a.weights, &a.config) {
+    let opts = crate::load_options(&a.device, &a.dtype, a.batch_size)?;
+    match (&a.model, &a.weights, &a.config) {
         (Some(name), _, _) => {
-            let entry = viclip::manifest::find(name)?;
-            let fetched = viclip::manifest::fetch(&entry)?;
-            (fetched.path, entry.config()?, name.clone())
+            let (model, weights) = crate::pretrained(name, opts)?;
+            Ok((model, name.clone(), weights))
         }
         (None, Some(w), Some(c)) => {
             let file = w.file_name().map_or(w.display().to_string(), |f| {
                 f.to_string_lossy().into_owned()
             });
-            (w.clone(), ViClipConfig::from_name_or_path(c)?, file)
+            let model = ViClip::from_files(w, &ViClipConfig::from_name_or_path(c)?, opts)?;
+            Ok((model, file, w.clone()))
         }
         _ => bail!("pass --weights W --config C, or --model NAME"),
-    };
-    Ok((ViClip::from_files(&weights, &cfg, opts)?, name, weights))
+    }
 }
 
 /// The input the flags describe.
@@ -261,7 +259,7 @@ pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
         shard_size: a.shard_size,
         shards,
         preprocess,
-        batch_size: model.options().batch_size,
+        batch_size: model.batch_size(),
         // 0 picks one per core; anything else is capped before threads are started.
         workers: match a.workers {
             0 => 0,
@@ -370,13 +368,19 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
         // A refused rerun lists one differing setting a line; the binary's error handler joins
         // lines into one, so the list is printed here and the error keeps its first line.
         Err(e) if e.to_string().contains('\n') => {
-            let text = e.to_string();
+            let text = crate::flags::flag_names(&e.to_string());
             let (head, list) = text.split_once('\n').unwrap_or((&text, ""));
             eprintln!("viclip score: {head}\n{list}");
-            let short = head.split("; this command's value").next().unwrap_or(head);
+            let short = head.split("; this run's value").next().unwrap_or(head);
             bail!("{short}; the settings that differ are listed above");
         }
-        r => r?,
+        Err(viclip::Error::Output { path, source }) if path == a.out => {
+            return Err(crate::flags::in_flag_terms(
+                anyhow::Error::new(viclip::Error::Output { path, source })
+                    .context(format!("--out {}: not writable", a.out.display())),
+            ));
+        }
+        r => r.map_err(|e| crate::flags::in_flag_terms(e.into()))?,
     };
     if let Some(b) = &bar {
         b.finish_and_clear();

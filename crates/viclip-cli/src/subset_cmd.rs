@@ -281,7 +281,7 @@ pub fn job(args: &SubsetArgs) -> Result<SubsetJob> {
 /// Runs `viclip subset ...`.
 pub fn run(args: &SubsetArgs) -> Result<()> {
     let job = job(args)?;
-    let summary = subset::build(&job)?;
+    let summary = subset::build(&job).map_err(|e| crate::flags::in_flag_terms(e.into()))?;
     let asked = match &args.method {
         SubsetMethod::Random { n, .. } | SubsetMethod::Div { n, .. } => Some(*n),
         _ => None,

@@ -192,6 +192,39 @@ fn bad_inputs_fail_with_one_line_naming_the_culprit() {
         p(&out),
     ]);
     assert!(err.contains("cuda:zero"), "{err}");
+
+    // `--model` names a manifest entry: a typo is reported before anything is fetched, in any build.
+    let err = fails(&[
+        "embed-text",
+        "--model",
+        "viclip-l14-nope",
+        "--texts",
+        p(&fixture("tiny_a/captions.jsonl")),
+        "--out",
+        p(&out),
+    ]);
+    assert!(
+        err.contains("viclip-l14-nope") && err.contains("viclip-l14-internvid-10m-flt"),
+        "{err}"
+    );
+    // Library option names reach the user as the flags that set them.
+    let err = fails(&[
+        "embed-text",
+        "--weights",
+        p(&weights),
+        "--config",
+        p(&config),
+        "--batch-size",
+        "100000",
+        "--texts",
+        p(&fixture("tiny_a/captions.jsonl")),
+        "--out",
+        p(&out),
+    ]);
+    assert!(
+        err.contains("--batch-size = 100000") && !err.contains("LoadOptions"),
+        "{err}"
+    );
 }
 
 /// The demo scores the bundled sample table end to end: five rows, each decoded and scored, the

@@ -68,10 +68,7 @@ fn score_throughput() {
     let decode = t.elapsed().as_secs_f64();
 
     // The video tower alone on those batches.
-    let opts = LoadOptions {
-        batch_size: 16,
-        ..LoadOptions::default()
-    };
+    let opts = LoadOptions::default().with_batch_size(16);
     let model = ViClip::from_files(TINY_WEIGHTS, &cfg, opts).expect("model");
     let t = Instant::now();
     for b in &batches {

@@ -77,7 +77,8 @@ fn main() -> Result<()> {
                 .as_ref()
                 .ok_or_else(|| anyhow!("--weights is required with --pairs"))?;
             let cfg = ViClipConfig::from_name_or_path(args.config.as_deref().unwrap_or_default())?;
-            let opts = LoadOptions::from_flags(&args.device, &args.dtype, args.batch_size)?;
+            let opts = LoadOptions::from_names(&args.device, &args.dtype)?
+                .with_batch_size(args.batch_size);
             let model = ViClip::from_files(weights, &cfg, opts)
                 .with_context(|| format!("loading {}", weights.display()))?;
             let rows = eval::read_pairs(list, &args.path_col, &args.caption_col)?;

@@ -66,7 +66,7 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let cfg = ViClipConfig::from_name_or_path(&args.config)?;
-    let opts = LoadOptions::from_flags(&args.device, &args.dtype, args.batch_size)?;
+    let opts = LoadOptions::from_names(&args.device, &args.dtype)?.with_batch_size(args.batch_size);
     let model = ViClip::from_files(&args.weights, &cfg, opts)
         .with_context(|| format!("loading {}", args.weights.display()))?;
     let classes = eval::read_class_names(&args.classes)?;

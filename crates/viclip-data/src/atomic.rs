@@ -28,7 +28,7 @@ impl AtomicFile {
     /// Creates the temporary file; returns the guard and a 1 MiB buffered writer into it.
     pub fn create(path: &Path) -> Result<(Self, BufWriter<File>)> {
         let tmp = tmp_path(path);
-        let f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let f = File::create(&tmp).map_err(|e| Error::output(&tmp, e))?;
         let a = AtomicFile {
             path: path.to_path_buf(),
             tmp,
@@ -46,9 +46,9 @@ impl AtomicFile {
     pub fn commit(mut self, w: BufWriter<File>) -> Result<()> {
         let f = w
             .into_inner()
-            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+            .map_err(|e| Error::output(&self.tmp, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::output(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::output(&self.path, e))?;
         self.done = true;
         Ok(())
     }
@@ -65,7 +65,7 @@ impl Drop for AtomicFile {
 /// Writes `bytes` to `path` through a synced temporary file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let (a, mut w) = AtomicFile::create(path)?;
-    w.write_all(bytes).map_err(|e| Error::io(a.tmp(), e))?;
+    w.write_all(bytes).map_err(|e| Error::output(a.tmp(), e))?;
     a.commit(w)
 }
 

@@ -74,7 +74,7 @@ fn a_sparse_resubmission_takes_the_original_tasks_shares() {
     let r = req(None, Some(8), &array(12, 1, 1, 1, 1, 1)).expect("env");
     let e = share(out, &r, 200).expect_err("count").to_string();
     assert!(
-        e.contains("--num-shards 8") && e.contains("4 shares"),
+        e.contains("ShareRequest::num_shards is 8") && e.contains("4 shares"),
         "{e}"
     );
     // A lone process (no split) takes the whole table whatever the record says.
@@ -109,7 +109,7 @@ fn a_first_array_that_is_not_a_range_needs_num_shards() {
     let r = req(None, None, &array(3, 3, 1, 3, 1, 2)).expect("env");
     let e = share(out, &r, 100).expect_err("sparse first").to_string();
     assert!(
-        e.contains("--num-shards") && e.contains("not a range"),
+        e.contains("ShareRequest::num_shards") && e.contains("not a range"),
         "{e}"
     );
     assert!(
@@ -130,7 +130,7 @@ fn kubernetes_srun_and_flags() {
     let e = share(dir.path(), &req(None, None, &k8s("2")).expect("env"), 50)
         .expect_err("no count")
         .to_string();
-    assert!(e.contains("--num-shards"), "{e}");
+    assert!(e.contains("ShareRequest::num_shards"), "{e}");
     let r = req(None, Some(5), &k8s("2")).expect("env");
     assert_eq!(r.scheduler, Scheduler::Kubernetes { index: 2 });
     assert_eq!(share(dir.path(), &r, 50).expect("share"), sel(2, 5));

@@ -289,3 +289,56 @@ fn jsonl_types_are_fixed_by_the_first_rows() {
     // With enough rows to see the fraction, the full read is fine too.
     assert_eq!(all_rows(&t, &ReadOptions::default())[0].num_rows(), 3);
 }
+
+#[test]
+fn a_failed_write_is_an_output_error_not_invalid_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    write(&input, INTERNVID);
+    let t = Table::open(&input).unwrap();
+    // The output's directory does not exist: the write fails like a full or read-only disk would.
+    let missing = dir.path().join("no-such-dir");
+    for name in ["out.jsonl", "out.csv", "out.parquet"] {
+        let out = missing.join(name);
+        let err = t.copy_rows(&[0], &out).unwrap_err();
+        match &err {
+            viclip::Error::Output { path, source } => {
+                assert!(path.starts_with(&missing), "{name}: {err}");
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "{name}: {err}");
+            }
+            other => panic!("{name}: expected Error::Output, got {other:?}"),
+        }
+        assert!(err.to_string().contains("cannot write"), "{err}");
+    }
+    // A full disk (Linux's /dev/full answers every write with ENOSPC) reads as a failed write.
+    let full = Path::new("/dev/full");
+    if full.exists() {
+        let summary = viclip_data::subset::Summary {
+            method: "random".into(),
+            input: input.clone(),
+            output: dir.path().join("out.jsonl"),
+            params: serde_json::json!({}),
+            rows_in: 3,
+            rows_out: 1,
+            videos_in: None,
+            videos_out: None,
+            video_key: None,
+            rows_without_video_id: 0,
+            rows_without_span: 0,
+            steps: Vec::new(),
+            scores: Vec::new(),
+            dedup: None,
+            seconds: 0.0,
+        };
+        let err = summary.write_json(full).unwrap_err();
+        assert!(
+            matches!(&err, viclip::Error::Output { path, source }
+                if path == full && source.kind() == std::io::ErrorKind::StorageFull),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains("invalid"), "{err}");
+    }
+    // The synced-temporary-file helper every JSON record goes through, too.
+    let w = viclip_data::atomic::write_atomic(&missing.join("report.json"), b"{}").unwrap_err();
+    assert!(matches!(w, viclip::Error::Output { .. }), "{w:?}");
+}

@@ -40,7 +40,7 @@ fn try_flock(file: &File, path: &Path) -> Result<bool> {
 
 fn open_lock_file(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
     }
     OpenOptions::new()
         .read(true)
@@ -48,7 +48,7 @@ fn open_lock_file(path: &Path) -> Result<File> {
         .create(true)
         .truncate(false)
         .open(path)
-        .map_err(|e| Error::io(path, e))
+        .map_err(|e| Error::output(path, e))
 }
 
 /// Takes the lock at `path` (created when missing) without waiting; `None` when another process
@@ -104,7 +104,7 @@ impl TempSpace {
     /// Removes the directories of processes that are gone, then creates and locks this one's.
     pub(crate) fn create(out: &Path) -> Result<Self> {
         let root = out.join(".tmp");
-        std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+        std::fs::create_dir_all(&root).map_err(|e| Error::output(&root, e))?;
         sweep(&root);
         let pid = std::process::id();
         let nanos = std::time::SystemTime::now()
@@ -117,10 +117,10 @@ impl TempSpace {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 // Another process exiting removed the (then empty) `.tmp` meanwhile.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+                    std::fs::create_dir_all(&root).map_err(|e| Error::output(&root, e))?;
                     continue;
                 }
-                Err(e) => return Err(Error::io(&dir, e)),
+                Err(e) => return Err(Error::output(&dir, e)),
             }
             let file = match File::open(&dir) {
                 Ok(f) => f,
@@ -134,10 +134,12 @@ impl TempSpace {
                 return Ok(TempSpace { dir, _lock: file });
             }
         }
-        Err(Error::InvalidInput(format!(
-            "{}: cannot create a temporary directory for this process",
-            root.display()
-        )))
+        Err(Error::Resource {
+            what: format!("a temporary directory in {}", root.display()),
+            msg: "100 attempts collided with other processes' directories; retry, or remove the \
+                  directories of processes that are gone"
+                .into(),
+        })
     }
 
     /// The directory.

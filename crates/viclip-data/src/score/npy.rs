@@ -42,7 +42,7 @@ pub fn write_npy_f16(path: &Path, rows: usize, dim: usize, data: &[f32]) -> Resu
         Ok(())
     })(&mut w);
     // On an error the guard's drop removes the temporary file.
-    result.map_err(|e| Error::io(atomic.tmp(), e))?;
+    result.map_err(|e| Error::output(atomic.tmp(), e))?;
     atomic.commit(w)
 }
 

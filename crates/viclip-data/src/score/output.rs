@@ -25,8 +25,8 @@ use viclip::{Error, Result};
 fn output_batches(shard: &ShardInput, rows: &[RowOut]) -> Result<Vec<RecordBatch>> {
     let n_in: usize = shard.batches.iter().map(RecordBatch::num_rows).sum();
     if n_in != rows.len() || rows.len() != shard.tasks.len() {
-        return Err(Error::InvalidInput(format!(
-            "shard {}: {n_in} input rows but {} results; this is a bug, please report it",
+        return Err(Error::Internal(format!(
+            "shard {}: {n_in} input rows but {} results",
             shard.index,
             rows.len()
         )));
@@ -55,7 +55,7 @@ fn output_batches(shard: &ShardInput, rows: &[RowOut]) -> Result<Vec<RecordBatch
         cols.push(str_array(r.iter().map(|o| o.color.as_deref())));
         cols.push(str_array(r.iter().map(|o| o.warning.as_deref())));
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-            .map_err(|e| Error::InvalidInput(format!("shard {}: {e}", shard.index)))?;
+            .map_err(|e| Error::Internal(format!("shard {}: {e}", shard.index)))?;
         out.push(batch);
         at += b.num_rows();
     }
@@ -111,13 +111,13 @@ pub(crate) fn write_shard(
             ("text_emb", |o: &RowOut| o.text_emb.as_ref()),
         ] {
             let d = out.join(dir);
-            std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+            std::fs::create_dir_all(&d).map_err(|e| Error::output(&d, e))?;
             let m = emb_matrix(rows, dim, pick);
             write_npy_f16(&d.join(format!("{dir}_{s}.npy")), rows.len(), dim, &m)?;
             files.push(format!("{dir}/{dir}_{s}.npy"));
         }
         let d = out.join("metadata");
-        std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+        std::fs::create_dir_all(&d).map_err(|e| Error::output(&d, e))?;
         write_parquet(&d.join(format!("metadata_{s}.parquet")), &batches, kv)?;
         files.push(format!("metadata/metadata_{s}.parquet"));
     }
@@ -130,7 +130,7 @@ pub(crate) fn write_shard(
         .map(|f| FileRecord::of(out, f))
         .collect::<Result<_>>()?;
     let text = serde_json::to_string_pretty(&stats)
-        .map_err(|e| Error::InvalidInput(format!("shard {s} stats: {e}")))?;
+        .map_err(|e| Error::Internal(format!("shard {s} stats as JSON: {e}")))?;
     write_atomic(&stats_path(out, shard.index), text.as_bytes())?;
     sync_dir(out);
     Ok(stats)

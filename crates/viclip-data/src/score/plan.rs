@@ -85,13 +85,14 @@ pub fn plan(
     let shard_size = opts.shard_size.max(1);
     let (record, recorded) = match read_record(&opts.out)? {
         Some(r) if r.table_rows != rows || r.shard_size != shard_size => {
-            return Err(viclip::Error::InvalidInput(format!(
-                "{} records a table of {} rows in shards of {}, but this input has {rows} rows in \
-                 shards of {shard_size}: a run would be refused; use a new --out",
-                opts.out.display(),
-                r.table_rows,
-                r.shard_size
-            )))
+            return Err(viclip::Error::conflict(
+                &opts.out,
+                format!(
+                    "records a table of {} rows in shards of {}, but this input has {rows} rows \
+                     in shards of {shard_size}: a run would be refused; use a new ScoreOptions::out",
+                    r.table_rows, r.shard_size
+                ),
+            ))
         }
         Some(r) if r.split_recorded => (r, true),
         _ => (opts.shards.proposed_record(rows, shard_size, &name)?, false),

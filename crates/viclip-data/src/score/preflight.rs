@@ -51,13 +51,13 @@ fn input_dirs(input: &Input) -> Vec<PathBuf> {
     }
 }
 
-/// Refuses an `--out` that is an existing file, the input directory or inside it, or that cannot be
+/// Refuses an output directory that is an existing file, the input directory or inside it, or that cannot be
 /// created or written to; creates it otherwise.
 pub(crate) fn check_out(out: &Path, input: &Input) -> Result<()> {
     if out.exists() && !out.is_dir() {
         return Err(Error::InvalidInput(format!(
-            "--out {}: an existing file, not a directory; --out names a new directory or the one \
-             of an earlier run of the same job",
+            "ScoreOptions::out {}: an existing file, not a directory; ScoreOptions::out names a new \
+             directory or the one of an earlier run of the same job",
             out.display()
         )));
     }
@@ -66,7 +66,7 @@ pub(crate) fn check_out(out: &Path, input: &Input) -> Result<()> {
         let d = resolved(&d);
         if o == d || o.starts_with(&d) {
             return Err(Error::InvalidInput(format!(
-                "--out {} is {} {}; the shards would be read as input on the next run: choose a \
+                "ScoreOptions::out {} is {} {}; the shards would be read as input on the next run: choose a \
                  directory outside it",
                 out.display(),
                 if o == d {
@@ -81,17 +81,12 @@ pub(crate) fn check_out(out: &Path, input: &Input) -> Result<()> {
     if let Input::Table { path, .. } = input {
         if resolved(path) == o {
             return Err(Error::InvalidInput(format!(
-                "--out {} is the input table; choose another directory",
+                "ScoreOptions::out {} is the input table; choose another directory",
                 out.display()
             )));
         }
     }
-    std::fs::create_dir_all(out).map_err(|e| {
-        Error::InvalidInput(format!(
-            "--out {}: cannot create the directory ({e}); choose a directory you can write to",
-            out.display()
-        ))
-    })?;
+    std::fs::create_dir_all(out).map_err(|e| Error::output(out, e))?;
     // Probed where temporary files go anyway, so a probe left by a killed process is swept.
     let probe = out
         .join(".tmp")
@@ -101,14 +96,11 @@ pub(crate) fn check_out(out: &Path, input: &Input) -> Result<()> {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
-        Err(e) => Err(Error::InvalidInput(format!(
-            "--out {}: not writable ({e}); choose a directory you can write to",
-            out.display()
-        ))),
+        Err(e) => Err(Error::output(out, e)),
     }
 }
 
-/// Refuses a `--video-root` that does not exist or is not a directory (a typo would otherwise fail
+/// Refuses a video root that does not exist or is not a directory (a typo would otherwise fail
 /// every row with `missing_video` and mark every shard complete).
 pub(crate) fn check_video_root(input: &Input) -> Result<()> {
     let Input::Table { columns, .. } = input else {
@@ -120,12 +112,17 @@ pub(crate) fn check_video_root(input: &Input) -> Result<()> {
     match std::fs::metadata(root) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(Error::InvalidInput(format!(
-            "--video-root {}: not a directory",
+            "Columns::video_root {}: not a directory",
             root.display()
         ))),
-        Err(e) => Err(Error::InvalidInput(format!(
-            "--video-root {}: {e}; check the path (relative video paths are resolved against it)",
-            root.display()
-        ))),
+        Err(e) => Err(Error::Io {
+            path: root.to_path_buf(),
+            source: std::io::Error::new(
+                e.kind(),
+                format!(
+                    "{e}; check Columns::video_root (relative video paths are resolved against it)"
+                ),
+            ),
+        }),
     }
 }

@@ -126,7 +126,7 @@ pub struct Assignment {
     pub wrote_split: bool,
     /// The request, described (who this process is).
     pub who: String,
-    /// This process's id (array task id, index, procid or `--shard-index`); `None`: a lone process.
+    /// This process's id (array task id, index, procid or `ShareRequest::shard_index`); `None`: a lone process.
     pub task: Option<u64>,
 }
 
@@ -234,12 +234,12 @@ fn create_once<T: Serialize>(out: &Path, name: &str, value: &T) -> Result<bool> 
     let n = CALLS.fetch_add(1, Ordering::Relaxed);
     let tmp: PathBuf = out.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::InvalidInput(format!("{name}: {e}")))?;
+        .map_err(|e| Error::Internal(format!("{name} as JSON: {e}")))?;
     {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::output(&tmp, e))?;
         f.write_all(text.as_bytes())
             .and_then(|_| f.sync_all())
-            .map_err(|e| Error::io(&tmp, e))?;
+            .map_err(|e| Error::output(&tmp, e))?;
     }
     let linked = std::fs::hard_link(&tmp, &final_path);
     let _ = std::fs::remove_file(&tmp);
@@ -257,11 +257,11 @@ fn create_once<T: Serialize>(out: &Path, name: &str, value: &T) -> Result<bool> 
                 Ok(mut f) => {
                     f.write_all(text.as_bytes())
                         .and_then(|_| f.sync_all())
-                        .map_err(|e| Error::io(&final_path, e))?;
+                        .map_err(|e| Error::output(&final_path, e))?;
                     Ok(true)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(Error::io(&final_path, e)),
+                Err(e) => Err(Error::output(&final_path, e)),
             }
         }
     }
@@ -304,26 +304,29 @@ impl ShareRequest {
         }))
     }
 
-    /// This process's share under `rec` (checked against the request's `--num-shards`).
+    /// This process's share under `rec` (checked against the request's `num_shards`).
     pub fn assign_under(&self, rec: &RunRecord, file: &Path) -> Result<ShardSelection> {
         if let Some(n) = self.num_shards.filter(|&n| n != rec.shares) {
-            return Err(Error::InvalidInput(format!(
-                "--num-shards {n}, but {} fixes {} shares (written by the run's first process); \
-                 pass --num-shards {} or nothing, or use a new --out",
-                file.display(),
-                rec.shares,
-                rec.shares
-            )));
+            return Err(Error::conflict(
+                file,
+                format!(
+                    "fixes {} shares (written by the run's first process), but \
+                     ShareRequest::num_shards is {n}; ask for {} shares or none, or use a new \
+                     ScoreOptions::out",
+                    rec.shares, rec.shares
+                ),
+            ));
         }
         if let Scheduler::SlurmTasks { ntasks, .. } = self.scheduler {
             if self.num_shards.is_none() && ntasks != rec.shares && self.shard_index.is_none() {
-                return Err(Error::InvalidInput(format!(
-                    "this srun step has {ntasks} tasks, but {} fixes {} shares; run {} tasks, or \
-                     use a new --out",
-                    file.display(),
-                    rec.shares,
-                    rec.shares
-                )));
+                return Err(Error::conflict(
+                    file,
+                    format!(
+                        "fixes {} shares, but this srun step has {ntasks} tasks; run {} tasks, or \
+                         use a new ScoreOptions::out",
+                        rec.shares, rec.shares
+                    ),
+                ));
             }
         }
         match self.task_id() {
@@ -365,16 +368,22 @@ impl ShareRequest {
             Some(_) => None,
         };
         let wrote_table = create_once(out, TABLE_FILE, &table)?;
-        let t = read_table(out)?
-            .ok_or_else(|| Error::InvalidInput(format!("{}: vanished", file.display())))?;
+        let t = read_table(out)?.ok_or_else(|| {
+            Error::conflict(
+                &file,
+                "removed by another process just after it was written; rerun",
+            )
+        })?;
         if t.table_rows != table_rows || t.shard_size != shard_size {
-            return Err(Error::InvalidInput(format!(
-                "{} records a table of {} rows in shards of {}, but this run has {table_rows} rows \
-                 in shards of {shard_size}: the input or --shard-size changed; use a new --out",
-                file.display(),
-                t.table_rows,
-                t.shard_size
-            )));
+            return Err(Error::conflict(
+                file,
+                format!(
+                    "records a table of {} rows in shards of {}, but this run has {table_rows} \
+                     rows in shards of {shard_size}: the input or ScoreOptions::shard_size \
+                     changed; use a new ScoreOptions::out",
+                    t.table_rows, t.shard_size
+                ),
+            ));
         }
         let wrote_split = match proposal {
             Some(split) => create_once(out, SPLIT_FILE, &split)?,

@@ -85,7 +85,7 @@ pub fn write_report(dir: &Path) -> Result<RunReport> {
         .collect();
     if !names.iter().any(|n| n == "status") {
         return Err(Error::InvalidInput(format!(
-            "{}: its tables have no `status` column; is this the --out directory of `viclip score`?",
+            "{}: its tables have no `status` column; is this the output directory of a score run (ScoreOptions::out)?",
             dir.display()
         )));
     }
@@ -123,7 +123,7 @@ pub fn write_report(dir: &Path) -> Result<RunReport> {
         columns,
     };
     let json = serde_json::to_string_pretty(&report)
-        .map_err(|e| Error::InvalidInput(format!("report: {e}")))?;
+        .map_err(|e| Error::Internal(format!("report as JSON: {e}")))?;
     crate::atomic::write_atomic(&dir.join("report.json"), json.as_bytes())?;
     Ok(report)
 }
@@ -185,12 +185,7 @@ fn histogram_png(path: &Path, column: &str, values: &[f64], bins: usize) -> Resu
     let top = counts.iter().copied().max().unwrap_or(1).max(1);
     // plotters picks the image format from the extension, so the temporary name keeps `.png`.
     let tmp = path.with_extension("tmp.png");
-    let err = |e: String| {
-        Error::InvalidInput(format!(
-            "{}: cannot draw the histogram ({e})",
-            path.display()
-        ))
-    };
+    let err = |e: String| Error::output_other(path, format!("cannot draw the histogram: {e}"));
     {
         let root = BitMapBackend::new(&tmp, (900, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
@@ -226,5 +221,5 @@ fn histogram_png(path: &Path, column: &str, values: &[f64], bins: usize) -> Resu
         }
         root.present().map_err(|e| err(e.to_string()))?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| Error::output(path, e))
 }

@@ -171,7 +171,7 @@ fn find_video(root: Option<&Path>, name: &str) -> std::result::Result<PathBuf, S
         }
     }
     Err(format!(
-        "{}: no such video (also tried .{}); check --video-root and the file-name pattern",
+        "{}: no such video (also tried .{}); check Columns::video_root and the file-name pattern",
         p.display(),
         VIDEO_EXTENSIONS.join(", .")
     ))

@@ -156,7 +156,7 @@ pub fn score(
     let t0 = Instant::now();
     if opts.shard_size == 0 || opts.batch_size == 0 {
         return Err(Error::InvalidInput(
-            "--shard-size and --batch-size must be >= 1".into(),
+            "ScoreOptions::shard_size and ScoreOptions::batch_size must be >= 1".into(),
         ));
     }
     preflight::check_video_root(&opts.input)?;
@@ -181,11 +181,13 @@ pub fn score(
     });
     runfile::adopt(&opts.out, &identity, temp.path())?;
     if let Some(&k) = runfile::stray_shards(&opts.out, table_shards)?.first() {
-        return Err(Error::InvalidInput(format!(
-            "{}: shard {k:05} is beyond the {table_shards} shard(s) of this input's {table_rows} \
-             rows: the directory holds the output of another input; use a new --out",
-            opts.out.display()
-        )));
+        return Err(Error::conflict(
+            &opts.out,
+            format!(
+                "shard {k:05} is beyond the {table_shards} shard(s) of this input's {table_rows} \
+                 rows: the directory holds the output of another input; use a new ScoreOptions::out"
+            ),
+        ));
     }
     // The share after the identity check, so that a refused command records no table or split.
     let share = opts.shards.assign(
@@ -233,8 +235,9 @@ pub fn score(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.workers)
         .build()
-        .map_err(|e| {
-            Error::InvalidInput(format!("cannot start {} worker threads: {e}", opts.workers))
+        .map_err(|e| Error::Resource {
+            what: format!("{} worker threads", opts.workers),
+            msg: format!("{e}; lower ScoreOptions::workers"),
         })?;
     let cancel = opts.cancel.as_deref();
     let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));

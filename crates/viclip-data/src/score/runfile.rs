@@ -11,13 +11,15 @@ use viclip::{Error, Result};
 
 /// The refusal of a command whose identity differs from a run's: one line per differing key.
 pub(crate) fn foreign(out: &Path, what: &str, lines: &[String]) -> Error {
-    Error::InvalidInput(format!(
-        "{}: {what} was scored with other settings than this command's (a directory holds one run: \
-         use a new --out for other settings, or rerun with the run's); this command's value, then \
-         the run's:\n  {}",
-        out.display(),
-        lines.join("\n  ")
-    ))
+    Error::conflict(
+        out,
+        format!(
+            "{what} was scored with other settings than this run's (a directory holds one run: \
+             use a new ScoreOptions::out for other settings, or rerun with the run's); this run's \
+             value, then the recorded one:\n  {}",
+            lines.join("\n  ")
+        ),
+    )
 }
 
 /// Whether `out` holds a stats file of any shard.
@@ -54,9 +56,9 @@ pub(crate) fn stray_shards(out: &Path, table_shards: u64) -> Result<Vec<u64>> {
 pub(crate) fn adopt(out: &Path, identity: &serde_json::Value, temp: &Path) -> Result<()> {
     let path = out.join("run.json");
     let text = serde_json::to_string_pretty(identity)
-        .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::Internal(format!("{} as JSON: {e}", path.display())))?;
     let tmp = temp.join("run.json");
-    std::fs::write(&tmp, &text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::write(&tmp, &text).map_err(|e| Error::output(&tmp, e))?;
     // Two rounds: a concurrent first process may create the file between the read and the link.
     for _ in 0..2 {
         match std::fs::read_to_string(&path) {
@@ -71,7 +73,7 @@ pub(crate) fn adopt(out: &Path, identity: &serde_json::Value, temp: &Path) -> Re
                 if any_shard(out) {
                     return Err(foreign(out, "this directory's run", &lines));
                 }
-                return std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e));
+                return std::fs::rename(&tmp, &path).map_err(|e| Error::output(&path, e));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // A hard link fails when the name exists: created only when absent, whole.
@@ -82,17 +84,17 @@ pub(crate) fn adopt(out: &Path, identity: &serde_json::Value, temp: &Path) -> Re
                     // concurrent reader may then see it half written, and refuse; a rerun passes).
                     Err(_) => match create_new(&path, text.as_bytes()) {
                         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                        r => return r.map_err(|e| Error::io(&path, e)),
+                        r => return r.map_err(|e| Error::output(&path, e)),
                     },
                 }
             }
             Err(e) => return Err(Error::io(&path, e)),
         }
     }
-    Err(Error::InvalidInput(format!(
-        "{}: cannot be read or created",
-        path.display()
-    )))
+    Err(Error::conflict(
+        &path,
+        "created and removed again by other processes while this one read it; rerun",
+    ))
 }
 
 fn create_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -107,7 +107,7 @@ pub fn array_list(ids: &[u64]) -> String {
 pub fn status(out: &Path) -> Result<RunStatus> {
     let record = read_record(out)?.ok_or_else(|| {
         Error::InvalidInput(format!(
-            "{}: no {TABLE_FILE}: not the --out of a `viclip score` run (or no process has started yet)",
+            "{}: no {TABLE_FILE}: not the output directory of a score run (ScoreOptions::out), or no process has started yet",
             out.display()
         ))
     })?;

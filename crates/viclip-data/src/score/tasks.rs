@@ -103,9 +103,9 @@ pub enum Scheduler {
 /// What the flags and the environment ask for, before the run record is consulted.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShareRequest {
-    /// `--shard-index`: this process's share, explicitly.
+    /// This process's share, explicitly (the CLI's `--shard-index`).
     pub shard_index: Option<u64>,
-    /// `--num-shards`: the number of shares (must match the record's when one exists).
+    /// The number of shares (must match the record's when one exists; the CLI's `--num-shards`).
     pub num_shards: Option<u64>,
     pub scheduler: Scheduler,
     /// `SLURM_RESTART_COUNT` (requeues of this task), for the log.
@@ -123,7 +123,7 @@ pub struct SplitPlan {
 }
 
 impl SplitPlan {
-    /// Share of the process whose id (array task id, index, procid or `--shard-index`) is `t`.
+    /// Share of the process whose id (array task id, index, procid or `shard_index`) is `t`.
     fn share_of(&self, req: &ShareRequest, t: u64) -> Result<u64> {
         share_of(req, t, self.first_task, self.task_step, self.shares, None)
     }
@@ -145,7 +145,7 @@ pub(crate) fn share_of(
             if t < first || (t - first) % step != 0 {
                 return Err(Error::InvalidInput(format!(
                     "Slurm array task {t} is not in the run's array {first}-{last}:{step}{from}; \
-                     resubmit with task ids from that array (`viclip status OUT --missing-tasks`)"
+                     resubmit with task ids from that array (`score::status` lists the missing ones)"
                 )));
             }
             (t - first) / step
@@ -155,7 +155,7 @@ pub(crate) fn share_of(
     if s >= shares {
         return Err(Error::InvalidInput(format!(
             "process {t} is share {s}, but the run has {shares} shares{from}; \
-             use task ids / --shard-index below that, or a new --out"
+             use task ids / a ShareRequest::shard_index below that, or a new ScoreOptions::out"
         )));
     }
     Ok(s)
@@ -182,13 +182,15 @@ impl ShareRequest {
     ) -> Result<Self> {
         let env: &dyn Fn(&str) -> Option<String> = &env;
         if num_shards == Some(0) {
-            return Err(Error::InvalidInput("--num-shards must be >= 1".into()));
+            return Err(Error::InvalidInput(
+                "ShareRequest::num_shards must be >= 1".into(),
+            ));
         }
         let scheduler = if let Some(task_id) = num(env, "SLURM_ARRAY_TASK_ID")? {
             if num(env, "SLURM_STEP_NUM_TASKS")?.is_some_and(|n| n > 1) && shard_index.is_none() {
                 return Err(Error::InvalidInput(format!(
                     "Slurm array task {task_id} runs several srun tasks: each would score the same share; \
-                     run one process per array task (or pass --shard-index and --num-shards)"
+                     run one process per array task (or set ShareRequest::shard_index and ShareRequest::num_shards)"
                 )));
             }
             let min = num(env, "SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
@@ -237,7 +239,7 @@ impl ShareRequest {
         Self::from_env(shard_index, num_shards, |k| std::env::var(k).ok())
     }
 
-    /// This process's id: `--shard-index`, else the array task id, completion index or procid;
+    /// This process's id: `shard_index`, else the array task id, completion index or procid;
     /// `None` for a process that is not one of several.
     pub fn task_id(&self) -> Option<u64> {
         self.shard_index.or(match self.scheduler {
@@ -248,7 +250,7 @@ impl ShareRequest {
         })
     }
 
-    /// The split this process records when it is the first to start: `--num-shards`, else the
+    /// The split this process records when it is the first to start: `num_shards`, else the
     /// array's task count (a range `min-max:step`; task id `t` is share `(t - min) / step`), the
     /// step's task count, or one share.
     pub fn first_start(&self) -> Result<SplitPlan> {
@@ -266,7 +268,8 @@ impl ShareRequest {
         if self.shard_index.is_some() {
             let Some(n) = self.num_shards else {
                 return Err(Error::InvalidInput(format!(
-                    "--shard-index {} without a number of shares: pass --num-shards \
+                    "ShareRequest::shard_index {} without a number of shares: set \
+                     ShareRequest::num_shards \
                      (the first split process records it in OUT/{SPLIT_FILE})",
                     self.shard_index.unwrap_or(0)
                 )));
@@ -276,7 +279,8 @@ impl ShareRequest {
         match (&self.scheduler, self.num_shards) {
             (Scheduler::None, None) => Ok(plan(1, 0, 1, "whole", None)),
             (Scheduler::None, Some(n)) => Err(Error::InvalidInput(format!(
-                "--num-shards {n} without a shard index: pass --shard-index (or run inside a Slurm \
+                "ShareRequest::num_shards {n} without a shard index: set \
+                 ShareRequest::shard_index (or run inside a Slurm \
                  job array, a Kubernetes Indexed Job or an srun step)"
             ))),
             // With --num-shards, array task ids are the shares themselves (--array=0-63 --num-shards 64).
@@ -296,7 +300,7 @@ impl ShareRequest {
                     return Err(Error::InvalidInput(format!(
                         "this is the first task in OUT, and its array (tasks {min}-{}, {count} of them) \
                          is not a range min-max[:step]: the other tasks' shares cannot be known; submit \
-                         the first array as a range (--array=0-63), or pass --num-shards N (task id t \
+                         the first array as a range (sbatch --array=0-63), or set ShareRequest::num_shards (task id t \
                          is then share t)",
                         max.unwrap_or(*min)
                     )));
@@ -304,8 +308,8 @@ impl ShareRequest {
                 Ok(plan(*count, *min, *step, "slurm-array", job))
             }
             (Scheduler::Kubernetes { index }, None) => Err(Error::InvalidInput(format!(
-                "JOB_COMPLETION_INDEX={index} without --num-shards: pass the Job's completions as \
-                 --num-shards"
+                "JOB_COMPLETION_INDEX={index} without a number of shares: set \
+                 ShareRequest::num_shards to the Job's completions"
             ))),
             (Scheduler::Kubernetes { .. }, Some(n)) => Ok(plan(n, 0, 1, "kubernetes", None)),
             (Scheduler::SlurmTasks { ntasks, .. }, n) => {
@@ -333,8 +337,8 @@ impl ShareRequest {
             }
         };
         match (self.shard_index, &self.scheduler) {
-            (Some(i), Scheduler::None) => format!("--shard-index {i}{restart}"),
-            (Some(i), _) => format!("--shard-index {i} ({who}{restart})"),
+            (Some(i), Scheduler::None) => format!("shard index {i}{restart}"),
+            (Some(i), _) => format!("shard index {i} ({who}{restart})"),
             (None, _) => format!("{who}{restart}"),
         }
     }

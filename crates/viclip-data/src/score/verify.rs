@@ -206,7 +206,7 @@ pub fn check_complete(dir: &Path) -> Result<()> {
     let (Some(rows), Some(size)) = (rows, size.filter(|&s| s > 0)) else {
         return Err(Error::InvalidInput(format!(
             "{}: scored by a viclip version that did not record a run identity; \
-             score again into a new --out",
+             score again into a new ScoreOptions::out",
             dir.display()
         )));
     };

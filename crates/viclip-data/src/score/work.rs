@@ -248,8 +248,8 @@ fn to_images(frames: &[RgbFrame]) -> Result<Vec<RgbImage>> {
         .map(|f| {
             let (w, h) = (f.width() as u32, f.height() as u32);
             RgbImage::from_raw(w, h, f.data().to_vec()).ok_or_else(|| {
-                viclip::Error::InvalidInput(format!(
-                    "a decoded frame of {w}x{h} has the wrong size"
+                viclip::Error::Internal(format!(
+                    "a decoded frame of {w}x{h} has the wrong number of bytes"
                 ))
             })
         })

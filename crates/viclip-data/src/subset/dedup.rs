@@ -67,12 +67,14 @@ pub fn semdedup(emb: &EmbeddingMatrix, opts: &DedupOptions) -> Result<Dedup> {
     for &e in std::iter::once(&opts.eps).chain(&opts.sweep) {
         if !(0.0..2.0).contains(&e) {
             return Err(Error::InvalidInput(format!(
-                "--eps {e}: must be in [0, 2) (a cosine threshold 1 - eps)"
+                "DedupOptions::eps {e}: must be in [0, 2) (a cosine threshold 1 - eps)"
             )));
         }
     }
     if opts.clusters == 0 {
-        return Err(Error::InvalidInput("--clusters must be at least 1".into()));
+        return Err(Error::InvalidInput(
+            "DedupOptions::clusters must be at least 1".into(),
+        ));
     }
     let d = emb.dim();
     let valid: Vec<usize> = (0..emb.len()).filter(|&i| emb.is_valid(i)).collect();

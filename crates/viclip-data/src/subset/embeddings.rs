@@ -147,7 +147,7 @@ fn embedding_files(path: &Path, kind: &str) -> Result<Vec<PathBuf>> {
     files.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
     if files.is_empty() {
         return Err(Error::InvalidInput(format!(
-            "{}: no .npy files (expected {kind}_emb/{kind}_emb_{{i}}.npy as `viclip score --embeddings` writes)",
+            "{}: no .npy files (expected {kind}_emb/{kind}_emb_{{i}}.npy as a score run with ScoreOptions::embeddings writes)",
             path.display()
         )));
     }

@@ -104,19 +104,19 @@ impl FltOptions {
         let bad = |m: String| Err(Error::InvalidInput(m));
         if !(self.min_duration >= 0.0 && self.min_duration <= self.max_duration) {
             return bad(format!(
-                "--min-duration {} / --max-duration {}: need 0 <= min <= max",
+                "FltOptions::min_duration {} / FltOptions::max_duration {}: need 0 <= min <= max",
                 self.min_duration, self.max_duration
             ));
         }
         if let Some(f) = self.top_frac {
             if !(f > 0.0 && f <= 1.0) {
                 return bad(format!(
-                    "--top-frac {f}: must be in (0, 1]; 1 keeps everything"
+                    "FltOptions::top_frac {f}: must be in (0, 1]; 1 keeps everything"
                 ));
             }
         }
         if self.min_score.is_some_and(|s| !s.is_finite()) {
-            return bad("--min-score must be a finite number".into());
+            return bad("FltOptions::min_score must be a finite number".into());
         }
         Ok(())
     }
@@ -163,7 +163,10 @@ pub fn flt_select(
         None => keep.ones().map(|i| i as u64).collect(),
         Some(n) => {
             let (video, n_videos) = video.ok_or_else(|| {
-                Error::InvalidInput("FLT with --n DIV-samples by source video: give --video-id-col or --video-id-from-path".into())
+                Error::InvalidInput(
+                    "FLT with FltOptions::n DIV-samples by source video: set SubsetJob::video"
+                        .into(),
+                )
             })?;
             let rows = div_sample(
                 keep.ones().map(|i| (i as u64, video[i])),
@@ -186,7 +189,7 @@ pub fn flt_select(
 pub struct AesOptions {
     pub min_aesthetic: Option<f64>,
     pub top_k: Option<u64>,
-    /// `aesthetic` as `viclip score --aesthetic` writes it; InternVid's files have `Aesthetic_Score`.
+    /// `aesthetic` as a score run with an aesthetic scorer writes it; InternVid's files have `Aesthetic_Score`.
     pub score_col: String,
 }
 
@@ -205,7 +208,7 @@ impl Default for AesOptions {
 pub fn aes_select(score: &[f64], opts: &AesOptions) -> Result<(Vec<u64>, Vec<Step>)> {
     if opts.min_aesthetic.is_some_and(|s| !s.is_finite()) {
         return Err(Error::InvalidInput(
-            "--min-aesthetic must be a finite number".into(),
+            "AesOptions::min_aesthetic must be a finite number".into(),
         ));
     }
     let mut keep = Bits::from_fn(score.len(), |i| score[i].is_finite());
@@ -222,7 +225,7 @@ pub fn aes_select(score: &[f64], opts: &AesOptions) -> Result<(Vec<u64>, Vec<Ste
 }
 
 /// Refuses a criterion column in which no row holds a number although it is not stored as numbers
-/// (a caption column passed as `--score-col`, say): selecting on it would keep no row at all. A
+/// (a caption column given as the score column, say): selecting on it would keep no row at all. A
 /// numeric column that is entirely null is left to the selection (it reports zero rows kept).
 pub(crate) fn check_numeric_criterion(table: &Table, col: &str, values: &[f64]) -> Result<()> {
     if values.is_empty() || values.iter().any(|x| !x.is_nan()) {
@@ -237,7 +240,7 @@ pub(crate) fn check_numeric_criterion(table: &Table, col: &str, values: &[f64]) 
         return Ok(());
     }
     Err(Error::InvalidInput(format!(
-        "{}: score column `{col}` has type {t} and none of its {} rows holds a number; pass --score-col naming a numeric column",
+        "{}: score column `{col}` has type {t} and none of its {} rows holds a number; set the score column (FltOptions::score_col, AesOptions::score_col) to a numeric column",
         table.path().display(),
         values.len()
     )))

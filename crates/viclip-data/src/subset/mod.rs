@@ -86,7 +86,7 @@ pub enum Method {
     },
     Flt(FltOptions),
     Aes(AesOptions),
-    /// SemDeDup on the embeddings at `embeddings` (a dir from `viclip score --embeddings` or .npy).
+    /// SemDeDup on the embeddings at `embeddings` (a dir from a score run with `ScoreOptions::embeddings`, or .npy).
     Dedup {
         embeddings: PathBuf,
         kind: String,
@@ -151,7 +151,7 @@ pub fn build(job: &SubsetJob) -> Result<Summary> {
     let t0 = Instant::now();
     if job.input == job.output {
         return Err(Error::InvalidInput(format!(
-            "{}: --out must differ from --input",
+            "{}: SubsetJob::output must differ from SubsetJob::input",
             job.output.display()
         )));
     }
@@ -172,7 +172,7 @@ pub fn build(job: &SubsetJob) -> Result<Summary> {
             &table,
             "no video id column",
             &names,
-            "pass --video-id-col COL or --video-id-from-path 11",
+            "set SubsetJob::video (a column, or a prefix of a path column's file names)",
         ));
     }
     let criterion = match &job.method {
@@ -181,16 +181,16 @@ pub fn build(job: &SubsetJob) -> Result<Summary> {
         _ => None,
     };
     if let Some(c) = criterion.as_deref().filter(|c| !has(c)) {
-        let alt = if matches!(job.method, Method::Aes(_)) {
-            "Aesthetic_Score"
+        let (alt, opt) = if matches!(job.method, Method::Aes(_)) {
+            ("Aesthetic_Score", "AesOptions::score_col")
         } else {
-            "UMT_Score"
+            ("UMT_Score", "FltOptions::score_col")
         };
         return Err(missing(
             &table,
             &format!("no score column `{c}`"),
             &names,
-            &format!("pass --score-col (InternVid's files: {alt})"),
+            &format!("set {opt} (InternVid's files: {alt})"),
         ));
     }
     let reported: Vec<String> = match &job.report {
@@ -218,7 +218,7 @@ pub fn build(job: &SubsetJob) -> Result<Summary> {
                             &table,
                             "no start / end columns",
                             &names,
-                            "pass --start-col and --end-col",
+                            "set SubsetJob::span",
                         )
                     })?,
             };
@@ -248,7 +248,7 @@ pub fn build(job: &SubsetJob) -> Result<Summary> {
         ),
         Method::Div { n, seed } => {
             let (v, nv) = video_slice
-                .ok_or_else(|| missing(&table, "no video id", &names, "pass --video-id-col"))?;
+                .ok_or_else(|| missing(&table, "no video id", &names, "set SubsetJob::video"))?;
             let rows = div_sample((0..n_rows).map(|r| (r, v[r as usize])), nv, *n, *seed);
             (rows, serde_json::json!({"n": n, "seed": seed}))
         }

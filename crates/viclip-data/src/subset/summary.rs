@@ -123,8 +123,8 @@ impl Summary {
     /// Writes the summary as pretty JSON to `path`.
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)
-            .map_err(|e| Error::InvalidInput(format!("summary: {e}")))?;
-        std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+            .map_err(|e| Error::Internal(format!("summary as JSON: {e}")))?;
+        std::fs::write(path, text + "\n").map_err(|e| Error::output(path, e))
     }
 }
 

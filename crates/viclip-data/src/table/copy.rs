@@ -56,7 +56,7 @@ impl Table {
                     if buf.last() != Some(&b'\n') {
                         buf.push(b'\n');
                     }
-                    w.write_all(&buf).map_err(|e| Error::io(out, e))?;
+                    w.write_all(&buf).map_err(|e| Error::output(out, e))?;
                     next += 1;
                 }
                 row += 1;
@@ -94,7 +94,9 @@ impl Table {
                 row += 1;
             }
         }
-        let inner = w.into_inner().map_err(|e| Error::io(out, e.into_error()))?;
+        let inner = w
+            .into_inner()
+            .map_err(|e| Error::output(out, e.into_error()))?;
         atomic.commit(inner)?;
         Ok(next as u64)
     }
@@ -115,7 +117,7 @@ impl Table {
                     .build();
                 let sink = w
                     .take()
-                    .ok_or_else(|| Error::InvalidInput("parquet writer reused".into()))?;
+                    .ok_or_else(|| Error::Internal("copy_parquet: parquet writer reused".into()))?;
                 writer = Some(
                     ArrowWriter::try_new(sink, meta.schema().clone(), Some(props))
                         .map_err(|e| tpq::parquet_error(out, e))?,
@@ -173,7 +175,7 @@ impl Table {
         }
         let sink = match writer {
             Some(wr) => wr.into_inner().map_err(|e| tpq::parquet_error(out, e))?,
-            None => w.ok_or_else(|| Error::InvalidInput("parquet writer lost".into()))?,
+            None => w.ok_or_else(|| Error::Internal("copy_parquet: parquet writer lost".into()))?,
         };
         atomic.commit(sink)?;
         Ok(written.min(next as u64))

@@ -156,7 +156,11 @@ pub(crate) fn csv_error(path: &Path, e: &csv::Error) -> Error {
         .position()
         .map(|p| format!(":{}", p.line()))
         .unwrap_or_default();
-    Error::InvalidInput(format!("{}{at}: {e}", path.display()))
+    match e.kind() {
+        // A failed read is not a malformed table.
+        csv::ErrorKind::Io(io) => Error::io(path, std::io::Error::new(io.kind(), e.to_string())),
+        _ => Error::InvalidInput(format!("{}{at}: {e}", path.display())),
+    }
 }
 
 /// Refuses a table with two columns of one name: which one a reader meant would be a guess, and an

@@ -48,7 +48,7 @@ impl TableWriter {
     ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let tmp = crate::atomic::tmp_path(&path);
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let file = File::create(&tmp).map_err(|e| Error::output(&tmp, e))?;
         let out = BufWriter::with_capacity(1 << 20, file);
         let inner = match format {
             Format::Jsonl => Inner::Jsonl(out),
@@ -66,7 +66,7 @@ impl TableWriter {
                     .set_key_value_metadata((!key_values.is_empty()).then_some(key_values))
                     .build();
                 let w = ArrowWriter::try_new(out, schema.clone(), Some(props))
-                    .map_err(|e| Error::InvalidInput(format!("{}: {e}", tmp.display())))?;
+                    .map_err(|e| Error::output_other(&tmp, e))?;
                 Inner::Parquet(Box::new(w))
             }
         };
@@ -91,9 +91,7 @@ impl TableWriter {
         match self.inner.as_mut() {
             Some(Inner::Jsonl(w)) => write_jsonl(w, batch, tmp)?,
             Some(Inner::Csv(w)) => write_csv(w, batch, tmp)?,
-            Some(Inner::Parquet(w)) => w
-                .write(batch)
-                .map_err(|e| Error::InvalidInput(format!("{}: {e}", tmp.display())))?,
+            Some(Inner::Parquet(w)) => w.write(batch).map_err(|e| Error::output_other(tmp, e))?,
             None => {}
         }
         self.rows += batch.num_rows() as u64;
@@ -105,24 +103,22 @@ impl TableWriter {
         let tmp = self.tmp.clone();
         match self.inner.take() {
             Some(Inner::Jsonl(mut w)) => {
-                w.flush().map_err(|e| Error::io(&tmp, e))?;
-                w.get_ref().sync_all().map_err(|e| Error::io(&tmp, e))?;
+                w.flush().map_err(|e| Error::output(&tmp, e))?;
+                w.get_ref().sync_all().map_err(|e| Error::output(&tmp, e))?;
             }
             Some(Inner::Csv(w)) => {
                 let w = w
                     .into_inner()
-                    .map_err(|e| Error::io(&tmp, e.into_error()))?;
-                w.get_ref().sync_all().map_err(|e| Error::io(&tmp, e))?;
+                    .map_err(|e| Error::output(&tmp, e.into_error()))?;
+                w.get_ref().sync_all().map_err(|e| Error::output(&tmp, e))?;
             }
             Some(Inner::Parquet(w)) => {
-                let w = w
-                    .into_inner()
-                    .map_err(|e| Error::InvalidInput(format!("{}: {e}", tmp.display())))?;
-                w.get_ref().sync_all().map_err(|e| Error::io(&tmp, e))?;
+                let w = w.into_inner().map_err(|e| Error::output_other(&tmp, e))?;
+                w.get_ref().sync_all().map_err(|e| Error::output(&tmp, e))?;
             }
             None => {}
         }
-        std::fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| Error::output(&self.path, e))?;
         Ok(self.rows)
     }
 }
@@ -139,8 +135,8 @@ impl Drop for TableWriter {
 
 fn csv_write_error(path: &Path, e: csv::Error) -> Error {
     match e.into_kind() {
-        csv::ErrorKind::Io(e) => Error::io(path, e),
-        other => Error::InvalidInput(format!("{}: {other:?}", path.display())),
+        csv::ErrorKind::Io(e) => Error::output(path, e),
+        other => Error::output_other(path, format!("{other:?}")),
     }
 }
 
@@ -216,7 +212,7 @@ fn write_jsonl(w: &mut BufWriter<File>, batch: &RecordBatch, path: &Path) -> Res
             line.extend_from_slice(json.as_bytes());
         }
         line.extend_from_slice(b"}\n");
-        w.write_all(&line).map_err(|e| Error::io(path, e))?;
+        w.write_all(&line).map_err(|e| Error::output(path, e))?;
     }
     Ok(())
 }

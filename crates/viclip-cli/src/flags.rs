@@ -1,0 +1,129 @@
+//! The libraries' errors in the command line's words.
+//!
+//! `viclip` and `viclip_data` name the option a message is about by its Rust name
+//! (`ScoreOptions::out`, `FltOptions::top_frac`); a user of the command typed a flag. The table below
+//! maps each such name to the flag that sets it, and [`in_flag_terms`] rewrites an error's text with it
+//! while keeping the typed error underneath (so `downcast_ref::<viclip::Error>()` still works).
+
+/// Library option names and the flags that set them. A term is replaced only where it is not followed
+/// by more of an identifier (`FltOptions::n` does not touch `FltOptions::num`), and `set TERM` reads
+/// `pass FLAG`. Entries that contain others come first.
+const FLAGS: &[(&str, &str)] = &[
+    (
+        "(FltOptions::score_col, AesOptions::score_col)",
+        "(--score-col)",
+    ),
+    (
+        "load it with `ViClip::from_files`",
+        "pass it with --weights",
+    ),
+    ("FramesDir::open takes", "--frames takes"),
+    ("ScoreOptions::out", "--out"),
+    ("ScoreOptions::shard_size", "--shard-size"),
+    ("ScoreOptions::batch_size", "--batch-size"),
+    ("ScoreOptions::workers", "--workers"),
+    ("ScoreOptions::embeddings", "--embeddings"),
+    ("Columns::video_root", "--video-root"),
+    ("ShareRequest::num_shards", "--num-shards"),
+    ("ShareRequest::shard_index", "--shard-index"),
+    ("FltOptions::min_duration", "--min-duration"),
+    ("FltOptions::max_duration", "--max-duration"),
+    ("FltOptions::top_frac", "--top-frac"),
+    ("FltOptions::min_score", "--min-score"),
+    ("FltOptions::score_col", "--score-col"),
+    ("FltOptions::n", "--n"),
+    ("AesOptions::min_aesthetic", "--min-aesthetic"),
+    ("AesOptions::score_col", "--score-col"),
+    ("DedupOptions::eps", "--eps"),
+    ("DedupOptions::clusters", "--clusters"),
+    ("SubsetJob::output", "--out"),
+    ("SubsetJob::input", "--input"),
+    ("SubsetJob::video", "--video-id-col or --video-id-from-path"),
+    ("SubsetJob::span", "--start-col and --end-col"),
+    ("PipelineOptions::workers", "--workers"),
+    ("LoadOptions::batch_size", "--batch-size"),
+];
+
+/// `text` with every library option name of the module's table replaced by its flag.
+pub fn flag_names(text: &str) -> String {
+    let mut out = text.to_string();
+    for (term, flag) in FLAGS {
+        out = replace_term(&out, &format!("set {term}"), &format!("pass {flag}"));
+        out = replace_term(&out, term, flag);
+    }
+    out
+}
+
+/// Replaces `term` where the character after it cannot continue an identifier.
+fn replace_term(text: &str, term: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(term) {
+        let after = rest[i + term.len()..].chars().next();
+        let whole = !after.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        out.push_str(&rest[..i]);
+        out.push_str(if whole { with } else { term });
+        rest = &rest[i + term.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The error and its causes on one line, each text once: the crate's errors already include their
+/// source's text (`path: File exists (os error 17)`), so a cause whose text (in flag terms) is already
+/// there is skipped rather than repeated.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) || msg.contains(&flag_names(&text)) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    flag_names(&msg).replace('\n', " ")
+}
+
+/// `e` with its message in flag terms: unchanged when no library option is named, otherwise with
+/// the rewritten text as context over the original error (which stays reachable by downcasting).
+pub fn in_flag_terms(e: anyhow::Error) -> anyhow::Error {
+    let text = format!("{e:#}");
+    let mapped = flag_names(&text);
+    if mapped == text {
+        e
+    } else {
+        e.context(mapped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_flags_and_keeps_the_typed_error() {
+        assert_eq!(
+            flag_names("FltOptions::top_frac 1.5: must be in (0, 1]"),
+            "--top-frac 1.5: must be in (0, 1]"
+        );
+        assert_eq!(
+            flag_names("set ShareRequest::num_shards, or use a new ScoreOptions::out"),
+            "pass --num-shards, or use a new --out"
+        );
+        // A longer identifier is left alone.
+        assert_eq!(flag_names("FltOptions::nx"), "FltOptions::nx");
+        let e =
+            in_flag_terms(viclip::Error::InvalidInput("DedupOptions::eps 3: bad".into()).into());
+        assert_eq!(e.to_string(), "--eps 3: bad");
+        assert!(matches!(
+            e.downcast_ref::<viclip::Error>(),
+            Some(viclip::Error::InvalidInput(_))
+        ));
+        assert_eq!(error_line(&e), "--eps 3: bad");
+        let plain = in_flag_terms(anyhow::anyhow!("no option here"));
+        assert_eq!(plain.chain().count(), 1);
+    }
+}
