@@ -159,6 +159,18 @@ pub struct Pipeline {
 impl Pipeline {
     /// Starts decoding in the background. Fails only on bad options or when no thread pool can be built.
     pub fn spawn(sources: Vec<ClipSource>, opts: PipelineOptions) -> Result<Self> {
+        Self::spawn_iter(sources, opts)
+    }
+
+    /// [`spawn`](Self::spawn) over sources pulled one at a time, on the pipeline's thread, only as far
+    /// as decoding has got: at most `2 x workers` jobs ahead of the model plus `queue_batches` finished
+    /// batches, so an endless iterator is fine. Clip numbers ([`ClipInfo::clip_index`]) count clips in
+    /// the order the iterator yields their sources.
+    pub fn spawn_iter<I>(sources: I, opts: PipelineOptions) -> Result<Self>
+    where
+        I: IntoIterator<Item = ClipSource>,
+        I::IntoIter: Send + 'static,
+    {
         if opts.batch_size == 0 || opts.queue_batches == 0 {
             return Err(Error::InvalidInput(
                 "pipeline batch_size and queue_batches must be >= 1".into(),
@@ -171,7 +183,7 @@ impl Pipeline {
             .map_err(|e| {
                 Error::InvalidInput(format!("cannot start {} decode threads: {e}", opts.workers))
             })?;
-        let jobs = jobs::split(sources, opts.batch_size);
+        let jobs = jobs::Split::new(sources.into_iter(), opts.batch_size);
         let (tx, rx) = mpsc::sync_channel(opts.queue_batches);
         let producer = std::thread::Builder::new()
             .name("viclip-pipeline".into())
@@ -213,28 +225,36 @@ pub fn run_all(sources: Vec<ClipSource>, opts: PipelineOptions) -> Result<ClipBa
 }
 
 /// The producer thread: keeps up to `2 x workers` jobs outstanding, reorders results, emits batches.
+///
+/// A batch leaves once `batch_size` good clips are waiting, or once so many clips (failures, mostly)
+/// wait that holding them longer would let memory grow with a long run of bad inputs.
 fn produce(
-    jobs: Vec<jobs::Numbered>,
+    mut jobs: impl Iterator<Item = jobs::Numbered>,
     opts: &PipelineOptions,
     pool: &rayon::ThreadPool,
     tx: &mpsc::SyncSender<ClipBatch>,
 ) {
     let limit = 2 * pool.current_num_threads().max(1);
-    let total = jobs.len();
+    let max_pending = opts.batch_size.saturating_mul(4).max(64);
     let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<Outcome>)>();
-    let mut jobs = jobs.into_iter().enumerate();
-    let (mut spawned, mut next) = (0usize, 0usize);
+    let (mut spawned, mut next, mut exhausted) = (0usize, 0usize, false);
     let mut ready: BTreeMap<usize, Vec<Outcome>> = BTreeMap::new();
     let mut pending: VecDeque<Outcome> = VecDeque::new();
-    while next < total {
-        while spawned < total && spawned - next < limit {
-            if let Some((k, job)) = jobs.next() {
-                let (done_tx, opts) = (done_tx.clone(), opts.clone());
-                pool.spawn(move || {
-                    let _ = done_tx.send((k, jobs::run(job, &opts)));
-                });
-                spawned += 1;
+    loop {
+        while !exhausted && spawned - next < limit {
+            match jobs.next() {
+                Some(job) => {
+                    let (done_tx, opts, k) = (done_tx.clone(), opts.clone(), spawned);
+                    pool.spawn(move || {
+                        let _ = done_tx.send((k, jobs::run(job, &opts)));
+                    });
+                    spawned += 1;
+                }
+                None => exhausted = true,
             }
+        }
+        if next == spawned {
+            break; // every job is in `pending` and no more will come
         }
         let Ok((k, out)) = done_rx.recv() else { return };
         ready.insert(k, out);
@@ -242,7 +262,9 @@ fn produce(
             pending.extend(out);
             next += 1;
         }
-        while pending.iter().filter(|o| o.is_ok()).count() >= opts.batch_size {
+        while pending.iter().filter(|o| o.is_ok()).count() >= opts.batch_size
+            || pending.len() >= max_pending
+        {
             if tx.send(take_batch(&mut pending, opts)).is_err() {
                 return; // the consumer is gone
             }
