@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, D};
-use image::RgbImage;
 use rayon::prelude::*;
 
 use super::{
     clip_pixel_values, clip_preprocess, load_image, uniform_indices, AestheticHead, ClipScore,
     ClipVisionConfig, ClipVisionModel, HeadKind, Reduce,
 };
+use crate::preprocess::RgbFrame;
 use crate::{Error, Result};
 
 /// Device, dtype and batch size of a scorer.
@@ -136,7 +136,7 @@ impl AestheticScorer {
     }
 
     /// Scores decoded images (any sizes; CLIP-preprocessed here), in input order.
-    pub fn score_images(&self, images: &[RgbImage]) -> Result<Vec<f32>> {
+    pub fn score_images(&self, images: &[RgbFrame]) -> Result<Vec<f32>> {
         let mut scores = Vec::with_capacity(images.len());
         for chunk in images.chunks(self.batch_size) {
             let x = clip_pixel_values(chunk, self.image_size(), self.clip.device())?;
@@ -196,7 +196,7 @@ impl AestheticScorer {
     pub fn score_clip(
         &self,
         name: &str,
-        frames: &[RgbImage],
+        frames: &[RgbFrame],
         frames_per_clip: usize,
         reduce: Reduce,
     ) -> Result<ClipScore> {
@@ -209,7 +209,7 @@ impl AestheticScorer {
     /// forward pass); one result per clip (a clip with too few frames fails alone).
     pub fn score_clips(
         &self,
-        clips: &[(&str, &[RgbImage])],
+        clips: &[(&str, &[RgbFrame])],
         frames_per_clip: usize,
         reduce: Reduce,
     ) -> Vec<Result<ClipScore>> {
@@ -222,7 +222,7 @@ impl AestheticScorer {
 
     fn score_clip_chunk(
         &self,
-        clips: &[(&str, &[RgbImage])],
+        clips: &[(&str, &[RgbFrame])],
         frames_per_clip: usize,
         reduce: Reduce,
     ) -> Vec<Result<ClipScore>> {
