@@ -41,16 +41,27 @@ pub enum ClipSource {
     /// Spans of a video file (no spans: the whole file), one clip per span; all spans of the file are
     /// decoded in one pass.
     #[cfg(feature = "video")]
-    Video { path: PathBuf, spans: Vec<ClipSpan> },
+    Video {
+        /// The video file.
+        path: PathBuf,
+        /// The clips, in output order; empty for the whole file.
+        spans: Vec<ClipSpan>,
+    },
     /// A directory of frame images, one clip.
     FramesDir(PathBuf),
     /// Decoded frames in memory, one clip; `name` labels it in output rows.
-    Frames { name: String, frames: Vec<RgbFrame> },
+    Frames {
+        /// The clip's label in output rows and errors.
+        name: String,
+        /// The clip's frames, in order (any size; resized here).
+        frames: Vec<RgbFrame>,
+    },
 }
 
 /// Pipeline settings.
 #[derive(Debug, Clone)]
 pub struct PipelineOptions {
+    /// Frames per clip `T`, input size `S`, sampling and resize: batches are `(B, T, 3, S, S)`.
     pub preprocess: Preprocess,
     /// Clips per model batch (>= 1).
     pub batch_size: usize,
@@ -68,6 +79,8 @@ pub struct PipelineOptions {
 }
 
 impl PipelineOptions {
+    /// `preprocess` with 8 clips per batch, 2 queued batches, one decode thread per core, no extra
+    /// frames.
     pub fn new(preprocess: Preprocess) -> Self {
         PipelineOptions {
             preprocess,
@@ -89,11 +102,15 @@ impl PipelineOptions {
 pub struct ClipInfo {
     /// Position of the clip among all clips of the run (sources in order, spans in order).
     pub clip_index: usize,
+    /// Position of the clip's source among the sources of the run.
     pub source_index: usize,
+    /// The video file or frame directory (for in-memory frames, their name).
     pub source: PathBuf,
     /// `span [HH:MM:SS.mmm, HH:MM:SS.mmm)`, `whole file` or `all frames`.
     pub span: String,
+    /// The frame sampling the clip was embedded with.
     pub sampling: FrameSampling,
+    /// The resize filter the clip was embedded with.
     pub resize: ResizeFilter,
     /// Frames the clip had before sampling.
     pub num_source_frames: usize,
@@ -111,10 +128,15 @@ pub struct ClipInfo {
 /// A clip that could not be turned into model input.
 #[derive(Debug)]
 pub struct ClipFailure {
+    /// As [`ClipInfo::clip_index`].
     pub clip_index: usize,
+    /// As [`ClipInfo::source_index`].
     pub source_index: usize,
+    /// As [`ClipInfo::source`].
     pub source: PathBuf,
+    /// As [`ClipInfo::span`].
     pub span: String,
+    /// Why: [`Error::Decode`], [`Error::Span`], [`Error::Sampling`], ...
     pub error: Error,
 }
 

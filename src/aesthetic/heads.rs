@@ -242,10 +242,12 @@ impl AestheticHead {
     }
 
     /// Embedding width the head takes (768 for the ViT-L/14 predictors).
+    /// Width of the embeddings the head takes, `[N, input_dim]`.
     pub fn input_dim(&self) -> usize {
         self.input_dim
     }
 
+    /// The file the head was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
     }

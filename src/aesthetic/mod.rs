@@ -49,11 +49,14 @@ pub enum Reduce {
     /// InternVid's rule (paper §3.3).
     #[default]
     Max,
+    /// The mean of the frame scores.
     Mean,
+    /// The lowest frame score.
     Min,
 }
 
 impl Reduce {
+    /// The name `FromStr` reads and outputs record: `max`, `mean` or `min`.
     pub fn as_str(self) -> &'static str {
         match self {
             Reduce::Max => "max",
@@ -112,8 +115,11 @@ pub fn uniform_indices(n_frames: usize, k: usize) -> Vec<usize> {
 /// A clip's score with the frames it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipScore {
+    /// The frame scores reduced ([`Reduce`]).
     pub score: f32,
+    /// The scored frames' positions among the clip's frames given to the scorer.
     pub frame_indices: Vec<usize>,
+    /// One score per scored frame, same order.
     pub frame_scores: Vec<f32>,
 }
 

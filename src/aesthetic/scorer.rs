@@ -15,6 +15,7 @@ use crate::{Error, Result};
 /// Device, dtype and batch size of a scorer.
 #[derive(Debug, Clone)]
 pub struct ScorerOptions {
+    /// Where the CLIP tower and the head run.
     pub device: Device,
     /// The CLIP tower's dtype (the head always runs in f32).
     pub dtype: DType,
@@ -74,10 +75,12 @@ impl AestheticScorer {
         Self::new(clip, head, opts.batch_size)
     }
 
+    /// The CLIP image tower.
     pub fn clip(&self) -> &ClipVisionModel {
         &self.clip
     }
 
+    /// The LAION head.
     pub fn head(&self) -> &AestheticHead {
         &self.head
     }
@@ -275,12 +278,19 @@ impl AestheticScorer {
 /// What produced a set of scores, for recording next to them.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ScorerInfo {
+    /// The CLIP tower's weights file.
     pub clip_weights: PathBuf,
+    /// The CLIP config it was loaded with (a preset name or a file).
     pub clip_config: String,
+    /// Side of the tower's square input, pixels.
     pub image_size: usize,
+    /// Width of the image embeddings the head scores.
     pub projection_dim: usize,
+    /// The head's file.
     pub head: PathBuf,
+    /// The head's layout (`HeadKind::as_str`).
     pub head_kind: &'static str,
+    /// The layout detected from the head's keys, when it was not forced.
     pub detected_head_kind: Option<&'static str>,
 }
 

@@ -56,6 +56,7 @@ impl Numbered {
 /// most `max_spans` to bound memory.
 pub(super) struct Split<I> {
     sources: I,
+    #[cfg_attr(not(feature = "video"), allow(dead_code))]
     max_spans: usize,
     source_index: usize,
     clip: usize,
