@@ -197,3 +197,39 @@ fn zero_sized_options_are_refused() {
     let empty = score_stream(&model, None, none, &ScoreOptions::new()).unwrap();
     assert_eq!(empty.count(), 0);
 }
+
+#[test]
+fn a_long_run_of_failures_is_reported_without_reading_the_whole_input() {
+    let model = tiny();
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    // 400 clips without frames, then one good one.
+    let items = (0..401).map(move |i| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let n = if i == 400 { 5 } else { 0 };
+        let clip = ClipSource::Frames {
+            name: format!("clip{i}"),
+            frames: frames(i, n),
+        };
+        (clip, "a caption".to_string())
+    });
+    let opts = ScoreOptions::new().with_clips(
+        ClipOptions::new()
+            .with_batch_size(2)
+            .with_workers(2)
+            .with_queue_batches(1),
+    );
+    let mut stream = score_stream(&model, None, items, &opts).unwrap();
+    assert!(stream.next().unwrap().is_err());
+    // Failures leave in batches of at most 64: the consumer's, one queued, one being sent, fewer
+    // than 64 pending and 4 jobs bound what was read to 260, far from waiting for a good clip.
+    let at_first = pulled.load(Ordering::SeqCst);
+    assert!(
+        at_first <= 260,
+        "{at_first} items read for the first result"
+    );
+    let rest: Vec<_> = stream.collect();
+    assert_eq!(rest.len(), 400);
+    assert!(rest[..399].iter().all(|r| r.is_err()));
+    assert!(rest[399].is_ok());
+}
