@@ -147,7 +147,9 @@ pub struct ClipBatch {
     pub videos: Option<Tensor>,
     /// One entry per row of `videos`, same order.
     pub clips: Vec<ClipInfo>,
-    /// Clips that failed, in input order, between the previous batch's clips and this one's last.
+    /// Clips that failed, in input order, after the previous batch's clips and before the next
+    /// batch's (a batch spans at most `max(4 x batch_size, 64)` clips, so a long run of failures
+    /// comes in batches without `videos`).
     pub failures: Vec<ClipFailure>,
     /// With [`PipelineOptions::extra_frames`] `k > 0`: per row of `clips`, its `k` uniformly sampled
     /// native-size frames (empty for a clip with fewer than `k` frames); otherwise empty.
@@ -248,8 +250,9 @@ pub fn run_all(sources: Vec<ClipSource>, opts: PipelineOptions) -> Result<ClipBa
 
 /// The producer thread: keeps up to `2 x workers` jobs outstanding, reorders results, emits batches.
 ///
-/// A batch leaves once `batch_size` good clips are waiting, or once so many clips (failures, mostly)
-/// wait that holding them longer would let memory grow with a long run of bad inputs.
+/// A batch is `batch_size` good clips with the failures among them, or, at most, [`max_span`] clips
+/// in all (so a long run of bad inputs does not pile up waiting for good ones). Where batches end
+/// depends only on the sequence of outcomes, never on when jobs finish: reruns batch alike.
 fn produce(
     mut jobs: impl Iterator<Item = jobs::Numbered>,
     opts: &PipelineOptions,
@@ -257,7 +260,6 @@ fn produce(
     tx: &mpsc::SyncSender<ClipBatch>,
 ) {
     let limit = 2 * pool.current_num_threads().max(1);
-    let max_pending = opts.batch_size.saturating_mul(4).max(64);
     let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<Outcome>)>();
     let (mut spawned, mut next, mut exhausted) = (0usize, 0usize, false);
     let mut ready: BTreeMap<usize, Vec<Outcome>> = BTreeMap::new();
@@ -284,9 +286,7 @@ fn produce(
             pending.extend(out);
             next += 1;
         }
-        while pending.iter().filter(|o| o.is_ok()).count() >= opts.batch_size
-            || pending.len() >= max_pending
-        {
+        while batch_ready(&pending, opts) {
             if tx.send(take_batch(&mut pending, opts)).is_err() {
                 return; // the consumer is gone
             }
@@ -299,13 +299,27 @@ fn produce(
     }
 }
 
-/// Pops up to `batch_size` good clips (and the failures among them) off the front of `pending`.
+/// Most clips (good and failed) one batch spans: `max(4 x batch_size, 64)`.
+fn max_span(opts: &PipelineOptions) -> usize {
+    opts.batch_size.saturating_mul(4).max(64)
+}
+
+/// Whether the front of `pending` holds a whole batch: `batch_size` good clips within its first
+/// [`max_span`] clips, or `max_span` clips.
+fn batch_ready(pending: &VecDeque<Outcome>, opts: &PipelineOptions) -> bool {
+    let span = max_span(opts);
+    pending.len() >= span || pending.iter().filter(|o| o.is_ok()).count() >= opts.batch_size
+}
+
+/// Pops up to `batch_size` good clips (and the failures among them), at most [`max_span`] clips in
+/// all, off the front of `pending`.
 fn take_batch(pending: &mut VecDeque<Outcome>, opts: &PipelineOptions) -> ClipBatch {
     let mut clips = Vec::new();
     let mut failures = Vec::new();
     let mut pixels = Vec::new();
     let mut extra_frames = Vec::new();
-    while clips.len() < opts.batch_size {
+    let span = max_span(opts);
+    while clips.len() < opts.batch_size && clips.len() + failures.len() < span {
         match pending.pop_front() {
             Some(Ok((info, px, extra))) => {
                 clips.push(info);
