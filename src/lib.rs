@@ -19,6 +19,7 @@
 
 pub mod aesthetic;
 pub mod checkpoint;
+pub mod clips;
 pub mod config;
 pub mod device;
 pub mod embed;
@@ -31,16 +32,19 @@ pub mod model;
 pub mod npy;
 pub mod pipeline;
 pub mod preprocess;
+pub mod stream;
 pub mod tokenizer;
 #[cfg(feature = "video")]
 pub mod video;
 pub mod weights;
 
 pub use checkpoint::{check_state_dict, load_model};
+pub use clips::{ClipEmbedding, ClipOptions};
 pub use config::{TextConfig, ViClipConfig, VisionConfig};
 pub use device::{parse_device, parse_dtype};
 pub use embed::{LoadOptions, ViClip};
 pub use embeddings::{top_k, Embeddings, DEMO_LOGIT_SCALE};
 pub use error::{Error, Result};
 pub use model::{parameter_shapes, ViClipModel};
+pub use stream::{score_stream, ScoreOptions, ScoreStream, ScoredClip};
 pub use tokenizer::Tokenizer;

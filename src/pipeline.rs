@@ -41,16 +41,27 @@ pub enum ClipSource {
     /// Spans of a video file (no spans: the whole file), one clip per span; all spans of the file are
     /// decoded in one pass.
     #[cfg(feature = "video")]
-    Video { path: PathBuf, spans: Vec<ClipSpan> },
+    Video {
+        /// The video file.
+        path: PathBuf,
+        /// The clips, in output order; empty for the whole file.
+        spans: Vec<ClipSpan>,
+    },
     /// A directory of frame images, one clip.
     FramesDir(PathBuf),
     /// Decoded frames in memory, one clip; `name` labels it in output rows.
-    Frames { name: String, frames: Vec<RgbFrame> },
+    Frames {
+        /// The clip's label in output rows and errors.
+        name: String,
+        /// The clip's frames, in order (any size; resized here).
+        frames: Vec<RgbFrame>,
+    },
 }
 
 /// Pipeline settings.
 #[derive(Debug, Clone)]
 pub struct PipelineOptions {
+    /// Frames per clip `T`, input size `S`, sampling and resize: batches are `(B, T, 3, S, S)`.
     pub preprocess: Preprocess,
     /// Clips per model batch (>= 1).
     pub batch_size: usize,
@@ -68,6 +79,8 @@ pub struct PipelineOptions {
 }
 
 impl PipelineOptions {
+    /// `preprocess` with 8 clips per batch, 2 queued batches, one decode thread per core, no extra
+    /// frames.
     pub fn new(preprocess: Preprocess) -> Self {
         PipelineOptions {
             preprocess,
@@ -89,11 +102,15 @@ impl PipelineOptions {
 pub struct ClipInfo {
     /// Position of the clip among all clips of the run (sources in order, spans in order).
     pub clip_index: usize,
+    /// Position of the clip's source among the sources of the run.
     pub source_index: usize,
+    /// The video file or frame directory (for in-memory frames, their name).
     pub source: PathBuf,
     /// `span [HH:MM:SS.mmm, HH:MM:SS.mmm)`, `whole file` or `all frames`.
     pub span: String,
+    /// The frame sampling the clip was embedded with.
     pub sampling: FrameSampling,
+    /// The resize filter the clip was embedded with.
     pub resize: ResizeFilter,
     /// Frames the clip had before sampling.
     pub num_source_frames: usize,
@@ -111,10 +128,15 @@ pub struct ClipInfo {
 /// A clip that could not be turned into model input.
 #[derive(Debug)]
 pub struct ClipFailure {
+    /// As [`ClipInfo::clip_index`].
     pub clip_index: usize,
+    /// As [`ClipInfo::source_index`].
     pub source_index: usize,
+    /// As [`ClipInfo::source`].
     pub source: PathBuf,
+    /// As [`ClipInfo::span`].
     pub span: String,
+    /// Why: [`Error::Decode`], [`Error::Span`], [`Error::Sampling`], ...
     pub error: Error,
 }
 
@@ -125,7 +147,9 @@ pub struct ClipBatch {
     pub videos: Option<Tensor>,
     /// One entry per row of `videos`, same order.
     pub clips: Vec<ClipInfo>,
-    /// Clips that failed, in input order, between the previous batch's clips and this one's last.
+    /// Clips that failed, in input order, after the previous batch's clips and before the next
+    /// batch's (a batch spans at most `max(4 x batch_size, 64)` clips, so a long run of failures
+    /// comes in batches without `videos`).
     pub failures: Vec<ClipFailure>,
     /// With [`PipelineOptions::extra_frames`] `k > 0`: per row of `clips`, its `k` uniformly sampled
     /// native-size frames (empty for a clip with fewer than `k` frames); otherwise empty.
@@ -159,6 +183,18 @@ pub struct Pipeline {
 impl Pipeline {
     /// Starts decoding in the background. Fails only on bad options or when no thread pool can be built.
     pub fn spawn(sources: Vec<ClipSource>, opts: PipelineOptions) -> Result<Self> {
+        Self::spawn_iter(sources, opts)
+    }
+
+    /// [`spawn`](Self::spawn) over sources pulled one at a time, on the pipeline's thread, only as far
+    /// as decoding has got: at most `2 x workers` jobs ahead of the model plus `queue_batches` finished
+    /// batches, so an endless iterator is fine. Clip numbers ([`ClipInfo::clip_index`]) count clips in
+    /// the order the iterator yields their sources.
+    pub fn spawn_iter<I>(sources: I, opts: PipelineOptions) -> Result<Self>
+    where
+        I: IntoIterator<Item = ClipSource>,
+        I::IntoIter: Send + 'static,
+    {
         if opts.batch_size == 0 || opts.queue_batches == 0 {
             return Err(Error::InvalidInput(
                 "pipeline batch_size and queue_batches must be >= 1".into(),
@@ -171,7 +207,7 @@ impl Pipeline {
             .map_err(|e| {
                 Error::InvalidInput(format!("cannot start {} decode threads: {e}", opts.workers))
             })?;
-        let jobs = jobs::split(sources, opts.batch_size);
+        let jobs = jobs::Split::new(sources.into_iter(), opts.batch_size);
         let (tx, rx) = mpsc::sync_channel(opts.queue_batches);
         let producer = std::thread::Builder::new()
             .name("viclip-pipeline".into())
@@ -213,28 +249,36 @@ pub fn run_all(sources: Vec<ClipSource>, opts: PipelineOptions) -> Result<ClipBa
 }
 
 /// The producer thread: keeps up to `2 x workers` jobs outstanding, reorders results, emits batches.
+///
+/// A batch is `batch_size` good clips with the failures among them, or, at most, [`max_span`] clips
+/// in all (so a long run of bad inputs does not pile up waiting for good ones). Where batches end
+/// depends only on the sequence of outcomes, never on when jobs finish: reruns batch alike.
 fn produce(
-    jobs: Vec<jobs::Numbered>,
+    mut jobs: impl Iterator<Item = jobs::Numbered>,
     opts: &PipelineOptions,
     pool: &rayon::ThreadPool,
     tx: &mpsc::SyncSender<ClipBatch>,
 ) {
     let limit = 2 * pool.current_num_threads().max(1);
-    let total = jobs.len();
     let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<Outcome>)>();
-    let mut jobs = jobs.into_iter().enumerate();
-    let (mut spawned, mut next) = (0usize, 0usize);
+    let (mut spawned, mut next, mut exhausted) = (0usize, 0usize, false);
     let mut ready: BTreeMap<usize, Vec<Outcome>> = BTreeMap::new();
     let mut pending: VecDeque<Outcome> = VecDeque::new();
-    while next < total {
-        while spawned < total && spawned - next < limit {
-            if let Some((k, job)) = jobs.next() {
-                let (done_tx, opts) = (done_tx.clone(), opts.clone());
-                pool.spawn(move || {
-                    let _ = done_tx.send((k, jobs::run(job, &opts)));
-                });
-                spawned += 1;
+    loop {
+        while !exhausted && spawned - next < limit {
+            match jobs.next() {
+                Some(job) => {
+                    let (done_tx, opts, k) = (done_tx.clone(), opts.clone(), spawned);
+                    pool.spawn(move || {
+                        let _ = done_tx.send((k, jobs::run(job, &opts)));
+                    });
+                    spawned += 1;
+                }
+                None => exhausted = true,
             }
+        }
+        if next == spawned {
+            break; // every job is in `pending` and no more will come
         }
         let Ok((k, out)) = done_rx.recv() else { return };
         ready.insert(k, out);
@@ -242,7 +286,7 @@ fn produce(
             pending.extend(out);
             next += 1;
         }
-        while pending.iter().filter(|o| o.is_ok()).count() >= opts.batch_size {
+        while batch_ready(&pending, opts) {
             if tx.send(take_batch(&mut pending, opts)).is_err() {
                 return; // the consumer is gone
             }
@@ -255,13 +299,27 @@ fn produce(
     }
 }
 
-/// Pops up to `batch_size` good clips (and the failures among them) off the front of `pending`.
+/// Most clips (good and failed) one batch spans: `max(4 x batch_size, 64)`.
+fn max_span(opts: &PipelineOptions) -> usize {
+    opts.batch_size.saturating_mul(4).max(64)
+}
+
+/// Whether the front of `pending` holds a whole batch: `batch_size` good clips within its first
+/// [`max_span`] clips, or `max_span` clips.
+fn batch_ready(pending: &VecDeque<Outcome>, opts: &PipelineOptions) -> bool {
+    let span = max_span(opts);
+    pending.len() >= span || pending.iter().filter(|o| o.is_ok()).count() >= opts.batch_size
+}
+
+/// Pops up to `batch_size` good clips (and the failures among them), at most [`max_span`] clips in
+/// all, off the front of `pending`.
 fn take_batch(pending: &mut VecDeque<Outcome>, opts: &PipelineOptions) -> ClipBatch {
     let mut clips = Vec::new();
     let mut failures = Vec::new();
     let mut pixels = Vec::new();
     let mut extra_frames = Vec::new();
-    while clips.len() < opts.batch_size {
+    let span = max_span(opts);
+    while clips.len() < opts.batch_size && clips.len() + failures.len() < span {
         match pending.pop_front() {
             Some(Ok((info, px, extra))) => {
                 clips.push(info);

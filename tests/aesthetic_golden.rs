@@ -42,7 +42,7 @@ fn preprocessing_is_bit_exact() {
         let img = to_image(g.input(&format!("img{i}.rgb")));
         let key = |s: &str| format!("pre.n{n}.img{i}.{s}");
         let want_resized = g.output(&key("resized"));
-        let (w, h) = resized_size(img.width(), img.height(), n);
+        let (w, h) = resized_size(img.width() as u32, img.height() as u32, n);
         assert_eq!(
             [h as usize, w as usize, 3],
             want_resized.dims(),
@@ -50,7 +50,7 @@ fn preprocessing_is_bit_exact() {
         );
         let resized = resize_bicubic(&img, w, h).unwrap();
         let diff = resized
-            .as_raw()
+            .data()
             .iter()
             .zip(u8s(want_resized))
             .filter(|(a, b)| **a != *b)
@@ -59,7 +59,7 @@ fn preprocessing_is_bit_exact() {
 
         let cropped = clip_resize_crop(&img, n).unwrap();
         assert_eq!(
-            cropped.as_raw(),
+            cropped.data(),
             &u8s(g.output(&key("cropped"))),
             "img{i}@{n} crop"
         );
@@ -203,7 +203,7 @@ fn clip_scores_max_and_mean() {
         for (j, &i) in want_idx[c].iter().enumerate() {
             let got = clip_resize_crop(&frames[i as usize], 56).unwrap();
             assert_eq!(
-                got.as_raw(),
+                got.data(),
                 &u8s(&crops.get(c).unwrap().get(j).unwrap()),
                 "clip{c} frame {i}"
             );
@@ -211,7 +211,7 @@ fn clip_scores_max_and_mean() {
     }
     for (name, file) in HEADS {
         let s = scorer(file);
-        let named: Vec<(&str, &[image::RgbImage])> = clips
+        let named: Vec<(&str, &[viclip::preprocess::RgbFrame])> = clips
             .iter()
             .enumerate()
             .map(|(c, f)| (["clip0", "clip1", "clip2"][c], f.as_slice()))

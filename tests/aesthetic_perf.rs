@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
-use image::RgbImage;
 use viclip::aesthetic::{clip_preprocess, ClipVisionConfig, ClipVisionModel};
 
 /// Random tensors under the HF names of `cfg`.
@@ -95,9 +94,12 @@ fn clip_vit_l14_forward_timing() {
 #[ignore = "timing; run in release with --ignored --nocapture"]
 fn clip_preprocess_timing() {
     for (w, h) in [(1920u32, 1080u32), (1280, 720), (640, 360)] {
-        let img = RgbImage::from_fn(w, h, |x, y| {
-            image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x ^ y) % 255) as u8])
-        });
+        let data = (0..h)
+            .flat_map(|y| {
+                (0..w).flat_map(move |x| [(x % 251) as u8, (y % 241) as u8, ((x ^ y) % 255) as u8])
+            })
+            .collect();
+        let img = viclip::preprocess::RgbFrame::new(w as usize, h as usize, data).unwrap();
         let reps = 20;
         let t = Instant::now();
         for _ in 0..reps {

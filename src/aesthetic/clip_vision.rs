@@ -202,14 +202,17 @@ impl ClipVisionModel {
         Self::from_tensors(cfg, tensors, &path, device, dtype)
     }
 
+    /// The tower's shapes.
     pub fn config(&self) -> &ClipVisionConfig {
         &self.cfg
     }
 
+    /// The device the weights live on (inputs are moved there).
     pub fn device(&self) -> &Device {
         self.projection.device()
     }
 
+    /// The dtype of the weights and activations.
     pub fn dtype(&self) -> DType {
         self.projection.dtype()
     }

@@ -17,12 +17,19 @@ pub const CLIP_PRESETS: [&str; 1] = ["clip-vit-l14"];
 /// Shapes of a CLIP ViT image tower plus `visual_projection` (HF `CLIPVisionModelWithProjection`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClipVisionConfig {
+    /// Side `S` of the square input, pixels (224 for ViT-L/14).
     pub image_size: usize,
+    /// Side of a patch, pixels (14 for ViT-L/14); the grid is `S / patch_size` patches a side.
     pub patch_size: usize,
+    /// Width `D` of the residual stream (1024 for ViT-L/14).
     pub hidden_size: usize,
+    /// Transformer blocks (24 for ViT-L/14).
     pub num_hidden_layers: usize,
+    /// Attention heads per block (`D` must divide by it).
     pub num_attention_heads: usize,
+    /// Hidden width of each block's MLP (4096 for ViT-L/14).
     pub intermediate_size: usize,
+    /// Width `P` of the projected image embedding, `[N, P]` (768 for ViT-L/14).
     pub projection_dim: usize,
     /// Only `quick_gelu` is supported (every OpenAI CLIP uses it).
     pub hidden_act: String,
@@ -87,10 +94,12 @@ impl ClipVisionConfig {
     }
 
     /// Tokens: patches plus the class token.
+    /// Tokens per image: the patch grid plus the class token, `(S / patch)² + 1`.
     pub fn seq_len(&self) -> usize {
         self.grid() * self.grid() + 1
     }
 
+    /// Width of one attention head, `D / heads`.
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads.max(1)
     }
@@ -177,6 +186,7 @@ impl ClipVisionConfig {
         Ok(cfg)
     }
 
+    /// Reads a Hugging Face `config.json` (or its `vision_config`) and validates it.
     pub fn from_json_file(path: &Path) -> Result<Self> {
         let (text, name) = crate::config::read_config_file(path)?;
         Self::from_json_str(&text, &name)

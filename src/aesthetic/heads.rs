@@ -128,8 +128,9 @@ impl AestheticHead {
             (None, None) => {
                 return Err(unknown(format!(
                     "keys {keys:?} match no known aesthetic head (V1: weight, bias; V2 linearMSE: \
-                     layers.0/2/4/6/7; V2 reluMSE: layers.0/3/6/9/11); pass --head-kind v1|v2|v2-relu \
-                     if it is one of them under other indices"
+                     layers.0/2/4/6/7; V2 reluMSE: layers.0/3/6/9/11); set the head kind \
+                     (AestheticHead::load's `forced`: v1, v2 or v2-relu) if it is one of them under \
+                     other indices"
                 )))
             }
         };
@@ -242,10 +243,12 @@ impl AestheticHead {
     }
 
     /// Embedding width the head takes (768 for the ViT-L/14 predictors).
+    /// Width of the embeddings the head takes, `[N, input_dim]`.
     pub fn input_dim(&self) -> usize {
         self.input_dim
     }
 
+    /// The file the head was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -4,6 +4,7 @@
 //!
 //! ```no_run
 //! use viclip::aesthetic::{AestheticScorer, ClipVisionConfig, Reduce, ScorerOptions};
+//! use viclip::preprocess::RgbFrame;
 //! # fn main() -> viclip::Result<()> {
 //! let scorer = AestheticScorer::from_files(
 //!     "clip-vit-large-patch14/model.safetensors",
@@ -12,14 +13,18 @@
 //!     None, // detect the head kind from its keys
 //!     &ScorerOptions::default(),
 //! )?;
-//! let frames: Vec<image::RgbImage> = (0..30).map(|_| image::RgbImage::new(320, 240)).collect();
+//! let frames: Vec<RgbFrame> = (0..30)
+//!     .map(|_| RgbFrame::new(320, 240, vec![0; 320 * 240 * 3]))
+//!     .collect::<viclip::Result<_>>()?;
 //! let clip = scorer.score_clip("clip0", &frames, 4, Reduce::Max)?;
 //! println!("{} from frames {:?}: {:?}", clip.score, clip.frame_indices, clip.frame_scores);
 //! # Ok(()) }
 //! ```
 //!
-//! A clip is a list of decoded RGB frames (`image::RgbImage`; wrap raw HWC u8 buffers with
-//! `RgbImage::from_raw`), so any decoder can feed it.
+//! A clip is a list of decoded RGB frames, [`RgbFrame`] (wrap raw `(H, W, 3)` u8 buffers with
+//! [`RgbFrame::new`]): the type the video decoder and the [`crate::pipeline`] hand over (e.g.
+//! [`ClipBatch::extra_frames`](crate::pipeline::ClipBatch::extra_frames)), so decoded frames go to the
+//! scorer without conversion, and any other decoder can feed it too.
 
 mod clip_vision;
 mod config;
@@ -29,14 +34,13 @@ mod scorer;
 
 use std::path::Path;
 
-use image::RgbImage;
-
 pub use clip_vision::{ClipVisionModel, ClipVisionTrace};
 pub use config::{ClipVisionConfig, CLIP_PRESETS};
 pub use heads::{AestheticHead, HeadKind};
 pub use preprocess::{clip_pixel_values, clip_preprocess, CLIP_MEAN, CLIP_STD};
 pub use scorer::{AestheticScorer, ScorerInfo, ScorerOptions};
 
+use crate::preprocess::RgbFrame;
 use crate::{Error, Result};
 
 /// How a clip's frame scores become its score.
@@ -45,11 +49,14 @@ pub enum Reduce {
     /// InternVid's rule (paper §3.3).
     #[default]
     Max,
+    /// The mean of the frame scores.
     Mean,
+    /// The lowest frame score.
     Min,
 }
 
 impl Reduce {
+    /// The name `FromStr` reads and outputs record: `max`, `mean` or `min`.
     pub fn as_str(self) -> &'static str {
         match self {
             Reduce::Max => "max",
@@ -108,15 +115,18 @@ pub fn uniform_indices(n_frames: usize, k: usize) -> Vec<usize> {
 /// A clip's score with the frames it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipScore {
+    /// The frame scores reduced ([`Reduce`]).
     pub score: f32,
+    /// The scored frames' positions among the clip's frames given to the scorer.
     pub frame_indices: Vec<usize>,
+    /// One score per scored frame, same order.
     pub frame_scores: Vec<f32>,
 }
 
 /// Decodes an image file to 8-bit RGB (alpha dropped, grey and palette expanded). No EXIF rotation, as
 /// PIL's `Image.open` does none. Needs the `image` feature (the PNG and JPEG codecs); without it this
 /// is an error that says so.
-pub fn load_image(path: impl AsRef<Path>) -> Result<RgbImage> {
+pub fn load_image(path: impl AsRef<Path>) -> Result<RgbFrame> {
     let path = path.as_ref();
     #[cfg(not(feature = "image"))]
     return Err(Error::InvalidInput(format!(
@@ -133,6 +143,8 @@ pub fn load_image(path: impl AsRef<Path>) -> Result<RgbImage> {
             path: path.to_path_buf(),
             source,
         })?;
-        Ok(img.to_rgb8())
+        let rgb = img.to_rgb8();
+        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+        RgbFrame::new(w, h, rgb.into_raw())
     }
 }

@@ -16,9 +16,9 @@
 //! 8-bit RGB (alpha dropped, palette expanded). JPEG decoders may differ from libjpeg by ±1 in places.
 
 use candle_core::{Device, Tensor};
-use image::RgbImage;
 use rayon::prelude::*;
 
+use crate::preprocess::RgbFrame;
 use crate::{Error, Result};
 
 // The digits are the reference's (clip/clip.py), kept verbatim; torch rounds them to f32 just as these do.
@@ -188,12 +188,12 @@ fn vertical(src: &[u8], w: usize, row0: usize, taps: &Taps) -> Vec<u8> {
 /// The window `(left, top, width, height)` of Pillow's `img.resize((out_w, out_h), BICUBIC)`, computed
 /// without resampling the rest of the image. Equals resizing then cropping, byte for byte.
 pub fn resize_bicubic_window(
-    img: &RgbImage,
+    img: &RgbFrame,
     out_w: u32,
     out_h: u32,
     window: (u32, u32, u32, u32),
-) -> Result<RgbImage> {
-    let (in_w, in_h) = (img.width() as usize, img.height() as usize);
+) -> Result<RgbFrame> {
+    let (in_w, in_h) = (img.width(), img.height());
     let (left, top, cw, ch) = (
         window.0 as usize,
         window.1 as usize,
@@ -210,7 +210,7 @@ pub fn resize_bicubic_window(
             "window {cw}x{ch}+{left}+{top} lies outside the {out_w}x{out_h} resized image"
         )));
     }
-    let src = img.as_raw();
+    let src = img.data();
     let need_h = out_w as usize != in_w;
     let need_v = out_h as usize != in_h;
     let vtaps = need_v.then(|| Taps::new(in_h, out_h as usize, top, ch));
@@ -244,21 +244,17 @@ pub fn resize_bicubic_window(
             .flat_map(|row| row[col0 * 3..(col0 + cw) * 3].iter().copied())
             .collect()
     };
-    RgbImage::from_raw(cw as u32, ch as u32, out).ok_or_else(|| {
-        Error::InvalidInput(format!(
-            "internal: resized buffer does not hold {cw}x{ch} pixels"
-        ))
-    })
+    RgbFrame::new(cw, ch, out)
 }
 
 /// Pillow's `img.resize((w, h), Image.BICUBIC)` of an 8-bit RGB image, byte for byte.
-pub fn resize_bicubic(img: &RgbImage, w: u32, h: u32) -> Result<RgbImage> {
+pub fn resize_bicubic(img: &RgbFrame, w: u32, h: u32) -> Result<RgbFrame> {
     resize_bicubic_window(img, w, h, (0, 0, w, h))
 }
 
 /// `Resize(n_px, BICUBIC)` + `CenterCrop(n_px)` on the PIL image: the `n_px × n_px` u8 crop.
-pub fn clip_resize_crop(img: &RgbImage, n_px: u32) -> Result<RgbImage> {
-    let (w, h) = resized_size(img.width(), img.height(), n_px);
+pub fn clip_resize_crop(img: &RgbFrame, n_px: u32) -> Result<RgbFrame> {
+    let (w, h) = resized_size(dim_u32(img.width())?, dim_u32(img.height())?, n_px);
     let (top, left) = center_crop_offsets(w, h, n_px);
     resize_bicubic_window(img, w, h, (left, top, n_px, n_px))
 }
@@ -268,10 +264,10 @@ pub fn clip_resize_crop(img: &RgbImage, n_px: u32) -> Result<RgbImage> {
 ///
 /// # Shapes
 /// `img` `H × W` RGB → `[3 · H · W]` (CHW, row-major).
-pub fn to_pixel_values(img: &RgbImage) -> Vec<f32> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
+pub fn to_pixel_values(img: &RgbFrame) -> Vec<f32> {
+    let (w, h) = (img.width(), img.height());
     let mut out = vec![0f32; 3 * w * h];
-    for (i, p) in img.as_raw().chunks_exact(3).enumerate() {
+    for (i, p) in img.data().chunks_exact(3).enumerate() {
         for c in 0..3 {
             out[c * w * h + i] = (p[c] as f32 / 255.0 - CLIP_MEAN[c]) / CLIP_STD[c];
         }
@@ -283,7 +279,7 @@ pub fn to_pixel_values(img: &RgbImage) -> Vec<f32> {
 ///
 /// # Shapes
 /// → `[3 · n_px · n_px]` f32, CHW.
-pub fn clip_preprocess(img: &RgbImage, n_px: u32) -> Result<Vec<f32>> {
+pub fn clip_preprocess(img: &RgbFrame, n_px: u32) -> Result<Vec<f32>> {
     Ok(to_pixel_values(&clip_resize_crop(img, n_px)?))
 }
 
@@ -291,7 +287,7 @@ pub fn clip_preprocess(img: &RgbImage, n_px: u32) -> Result<Vec<f32>> {
 ///
 /// # Shapes
 /// `images` (any sizes) → `[B, 3, n_px, n_px]` f32.
-pub fn clip_pixel_values(images: &[RgbImage], n_px: u32, device: &Device) -> Result<Tensor> {
+pub fn clip_pixel_values(images: &[RgbFrame], n_px: u32, device: &Device) -> Result<Tensor> {
     let rows: Vec<Vec<f32>> = images
         .par_iter()
         .map(|img| clip_preprocess(img, n_px))
@@ -299,4 +295,13 @@ pub fn clip_pixel_values(images: &[RgbImage], n_px: u32, device: &Device) -> Res
     let n = n_px as usize;
     let flat: Vec<f32> = rows.into_iter().flatten().collect();
     Ok(Tensor::from_vec(flat, (images.len(), 3, n, n), device)?)
+}
+
+/// A frame side as the `u32` Pillow's sizes are; a frame wider than that cannot come from any decoder.
+fn dim_u32(d: usize) -> Result<u32> {
+    u32::try_from(d).map_err(|_| {
+        Error::InvalidInput(format!(
+            "a frame side of {d} pixels is too large for CLIP preprocessing"
+        ))
+    })
 }

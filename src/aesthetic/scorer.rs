@@ -3,18 +3,19 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, D};
-use image::RgbImage;
 use rayon::prelude::*;
 
 use super::{
     clip_pixel_values, clip_preprocess, load_image, uniform_indices, AestheticHead, ClipScore,
     ClipVisionConfig, ClipVisionModel, HeadKind, Reduce,
 };
+use crate::preprocess::RgbFrame;
 use crate::{Error, Result};
 
 /// Device, dtype and batch size of a scorer.
 #[derive(Debug, Clone)]
 pub struct ScorerOptions {
+    /// Where the CLIP tower and the head run.
     pub device: Device,
     /// The CLIP tower's dtype (the head always runs in f32).
     pub dtype: DType,
@@ -74,10 +75,12 @@ impl AestheticScorer {
         Self::new(clip, head, opts.batch_size)
     }
 
+    /// The CLIP image tower.
     pub fn clip(&self) -> &ClipVisionModel {
         &self.clip
     }
 
+    /// The LAION head.
     pub fn head(&self) -> &AestheticHead {
         &self.head
     }
@@ -136,7 +139,7 @@ impl AestheticScorer {
     }
 
     /// Scores decoded images (any sizes; CLIP-preprocessed here), in input order.
-    pub fn score_images(&self, images: &[RgbImage]) -> Result<Vec<f32>> {
+    pub fn score_images(&self, images: &[RgbFrame]) -> Result<Vec<f32>> {
         let mut scores = Vec::with_capacity(images.len());
         for chunk in images.chunks(self.batch_size) {
             let x = clip_pixel_values(chunk, self.image_size(), self.clip.device())?;
@@ -196,7 +199,7 @@ impl AestheticScorer {
     pub fn score_clip(
         &self,
         name: &str,
-        frames: &[RgbImage],
+        frames: &[RgbFrame],
         frames_per_clip: usize,
         reduce: Reduce,
     ) -> Result<ClipScore> {
@@ -209,7 +212,7 @@ impl AestheticScorer {
     /// forward pass); one result per clip (a clip with too few frames fails alone).
     pub fn score_clips(
         &self,
-        clips: &[(&str, &[RgbImage])],
+        clips: &[(&str, &[RgbFrame])],
         frames_per_clip: usize,
         reduce: Reduce,
     ) -> Vec<Result<ClipScore>> {
@@ -222,7 +225,7 @@ impl AestheticScorer {
 
     fn score_clip_chunk(
         &self,
-        clips: &[(&str, &[RgbImage])],
+        clips: &[(&str, &[RgbFrame])],
         frames_per_clip: usize,
         reduce: Reduce,
     ) -> Vec<Result<ClipScore>> {
@@ -275,12 +278,19 @@ impl AestheticScorer {
 /// What produced a set of scores, for recording next to them.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ScorerInfo {
+    /// The CLIP tower's weights file.
     pub clip_weights: PathBuf,
+    /// The CLIP config it was loaded with (a preset name or a file).
     pub clip_config: String,
+    /// Side of the tower's square input, pixels.
     pub image_size: usize,
+    /// Width of the image embeddings the head scores.
     pub projection_dim: usize,
+    /// The head's file.
     pub head: PathBuf,
+    /// The head's layout (`HeadKind::as_str`).
     pub head_kind: &'static str,
+    /// The layout detected from the head's keys, when it was not forced.
     pub detected_head_kind: Option<&'static str>,
 }
 

@@ -51,22 +51,43 @@ impl Numbered {
     }
 }
 
-/// Splits sources into jobs; a video's spans go in chunks of at most `max_spans` to bound memory.
-#[cfg_attr(not(feature = "video"), allow(unused_variables))]
-pub(super) fn split(sources: Vec<ClipSource>, max_spans: usize) -> Vec<Numbered> {
-    let mut jobs = Vec::new();
-    let mut clip = 0;
-    for (source_index, s) in sources.into_iter().enumerate() {
+/// Splits sources into jobs lazily, pulling a source only when its first job is wanted (so an endless
+/// source iterator is read only as far as the pipeline has got); a video's spans go in chunks of at
+/// most `max_spans` to bound memory.
+pub(super) struct Split<I> {
+    sources: I,
+    #[cfg_attr(not(feature = "video"), allow(dead_code))]
+    max_spans: usize,
+    source_index: usize,
+    clip: usize,
+    queue: std::collections::VecDeque<Numbered>,
+}
+
+impl<I: Iterator<Item = ClipSource>> Split<I> {
+    pub(super) fn new(sources: I, max_spans: usize) -> Self {
+        Split {
+            sources,
+            max_spans: max_spans.max(1),
+            source_index: 0,
+            clip: 0,
+            queue: std::collections::VecDeque::new(),
+        }
+    }
+
+    #[cfg_attr(not(feature = "video"), allow(unused_variables))]
+    fn push(&mut self, s: ClipSource) {
+        let source_index = self.source_index;
+        self.source_index += 1;
         let mut push = |job: Job, source: PathBuf, spans: Vec<String>| {
             let n = spans.len();
-            jobs.push(Numbered {
+            self.queue.push_back(Numbered {
                 job,
                 source_index,
-                first_clip: clip,
+                first_clip: self.clip,
                 source,
                 spans,
             });
-            clip += n;
+            self.clip += n;
         };
         match s {
             #[cfg(feature = "video")]
@@ -76,7 +97,7 @@ pub(super) fn split(sources: Vec<ClipSource>, max_spans: usize) -> Vec<Numbered>
                 } else {
                     spans
                 };
-                for chunk in spans.chunks(max_spans.max(1)) {
+                for chunk in spans.chunks(self.max_spans) {
                     let labels = chunk.iter().map(ClipSpan::to_string).collect();
                     let job = Job::Video {
                         path: path.clone(),
@@ -91,7 +112,17 @@ pub(super) fn split(sources: Vec<ClipSource>, max_spans: usize) -> Vec<Numbered>
             }
         }
     }
-    jobs
+}
+
+impl<I: Iterator<Item = ClipSource>> Iterator for Split<I> {
+    type Item = Numbered;
+    fn next(&mut self) -> Option<Numbered> {
+        while self.queue.is_empty() {
+            let s = self.sources.next()?;
+            self.push(s);
+        }
+        self.queue.pop_front()
+    }
 }
 
 /// Runs a job. A panic (a bug, or in FFmpeg glue) must not hang the pipeline: it becomes a failure of

@@ -75,6 +75,7 @@ impl Default for DecodeOptions {
 /// The sampled frames of one clip span.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedClip {
+    /// The span asked for.
     pub span: ClipSpan,
     /// Frames inside the span (before sampling).
     pub num_frames: usize,
@@ -101,6 +102,7 @@ pub struct DecodedClip {
 /// Which frames of each span to decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameRequest {
+    /// Which frames of each span the model sees.
     pub sampling: FrameSampling,
     /// `T`, the frames the sampling picks.
     pub num_frames: usize,

@@ -13,7 +13,9 @@ use crate::{Error, Result};
 /// None` runs to the end of the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ClipSpan {
+    /// Start, microseconds from the stream's first frame (inclusive).
     pub start_us: i64,
+    /// End, microseconds from the stream's first frame (exclusive); `None`: the end of the stream.
     pub end_us: Option<i64>,
 }
 
@@ -43,14 +45,17 @@ impl ClipSpan {
         })
     }
 
+    /// Whether the span is the whole video (from 0, no end).
     pub fn is_whole(&self) -> bool {
         self.start_us <= 0 && self.end_us.is_none()
     }
 
+    /// The start in seconds.
     pub fn start_secs(&self) -> f64 {
         self.start_us as f64 / 1e6
     }
 
+    /// The end in seconds, `None` for the end of the stream.
     pub fn end_secs(&self) -> Option<f64> {
         self.end_us.map(|e| e as f64 / 1e6)
     }

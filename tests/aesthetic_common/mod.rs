@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use image::RgbImage;
 use viclip::aesthetic::{
     AestheticHead, AestheticScorer, ClipVisionConfig, ClipVisionModel, HeadKind,
 };
+use viclip::preprocess::RgbFrame;
 
 /// The repository root (where `tests/fixtures` lies), from whichever workspace crate's tests include
 /// this file.
@@ -54,15 +54,15 @@ impl Golden {
     }
 }
 
-/// `[H, W, 3]` u8 tensor → RGB image.
-pub fn to_image(t: &Tensor) -> RgbImage {
+/// `[H, W, 3]` u8 tensor → RGB frame.
+pub fn to_image(t: &Tensor) -> RgbFrame {
     let (h, w, _) = t.dims3().expect("HWC");
     let data = t.flatten_all().unwrap().to_vec1::<u8>().unwrap();
-    RgbImage::from_raw(w as u32, h as u32, data).expect("buffer size")
+    RgbFrame::new(w, h, data).expect("buffer size")
 }
 
 /// The frames of `clip{c}.frames` (`[T, H, W, 3]`).
-pub fn clip_frames(g: &Golden, c: usize) -> Vec<RgbImage> {
+pub fn clip_frames(g: &Golden, c: usize) -> Vec<RgbFrame> {
     let t = g.input(&format!("clip{c}.frames"));
     (0..t.dim(0).unwrap())
         .map(|i| to_image(&t.get(i).unwrap()))

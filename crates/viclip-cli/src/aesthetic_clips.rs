@@ -6,10 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use image::RgbImage;
 use viclip::frames::FramesDir;
 use viclip::pipeline::ClipSource;
-use viclip::preprocess::RgbFrame;
 
 use crate::aesthetic_cmd::{self, AestheticArgs, DecodedInput};
 use crate::video_args::VideoArgs;
@@ -30,11 +28,6 @@ pub struct AestheticCmd {
     /// Directory of frame images (natural name order), one clip. Repeatable.
     #[arg(long = "frames", value_name = "DIR", conflicts_with_all = ["images", "tensor"])]
     pub frames: Vec<PathBuf>,
-}
-
-fn to_image(f: RgbFrame) -> Option<RgbImage> {
-    let (w, h) = (f.width() as u32, f.height() as u32);
-    RgbImage::from_raw(w, h, f.into_data())
 }
 
 pub fn run(cmd: &AestheticCmd) -> Result<()> {
@@ -77,7 +70,7 @@ pub fn run(cmd: &AestheticCmd) -> Result<()> {
                         },
                         Ok(c) => DecodedInput {
                             label,
-                            frames: Ok(c.frames.into_iter().filter_map(to_image).collect()),
+                            frames: Ok(c.frames),
                             indices: Some(c.indices),
                         },
                         Err(e) => DecodedInput {
@@ -103,10 +96,7 @@ pub fn run(cmd: &AestheticCmd) -> Result<()> {
                         .iter()
                         .map(|&i| d.load(i))
                         .collect::<viclip::Result<Vec<_>>>()?;
-                    Ok((
-                        frames.into_iter().filter_map(to_image).collect::<Vec<_>>(),
-                        idx,
-                    ))
+                    Ok((frames, idx))
                 });
                 clips.push(match loaded {
                     Ok((frames, idx)) => DecodedInput {

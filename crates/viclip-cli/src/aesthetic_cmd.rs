@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Tensor};
 use clap::Args;
-use image::RgbImage;
 use serde_json::{json, Value};
 use viclip::aesthetic::{
     AestheticScorer, ClipScore, ClipVisionConfig, HeadKind, Reduce, ScorerOptions,
 };
+use viclip::preprocess::RgbFrame;
 
 #[derive(Args, Debug, Clone)]
 pub struct AestheticArgs {
@@ -131,7 +131,7 @@ pub fn run(args: &AestheticArgs) -> Result<()> {
 /// not be read) and, when the frames are a sample of a longer clip, their positions in it.
 pub struct DecodedInput {
     pub label: String,
-    pub frames: viclip::Result<Vec<RgbImage>>,
+    pub frames: viclip::Result<Vec<RgbFrame>>,
     /// Position in the source clip of each given frame; reported frame indices are mapped through it.
     pub indices: Option<Vec<usize>>,
 }
@@ -140,7 +140,7 @@ pub struct DecodedInput {
 /// `frame_scores`, `frame_indices` and `items`.
 pub fn run_clips(args: &AestheticArgs, clips: Vec<DecodedInput>) -> Result<()> {
     let scorer = load_scorer(args)?;
-    let batch: Vec<(&str, &[RgbImage])> = clips
+    let batch: Vec<(&str, &[RgbFrame])> = clips
         .iter()
         .filter_map(|c| {
             c.frames

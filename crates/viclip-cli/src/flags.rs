@@ -18,6 +18,10 @@ const FLAGS: &[(&str, &str)] = &[
         "pass it with --weights",
     ),
     ("FramesDir::open takes", "--frames takes"),
+    (
+        "the head kind (AestheticHead::load's `forced`: v1, v2 or v2-relu)",
+        "--head-kind v1|v2|v2-relu",
+    ),
     ("ScoreOptions::out", "--out"),
     ("ScoreOptions::shard_size", "--shard-size"),
     ("ScoreOptions::batch_size", "--batch-size"),
@@ -123,6 +127,19 @@ mod tests {
             Some(viclip::Error::InvalidInput(_))
         ));
         assert_eq!(error_line(&e), "--eps 3: bad");
+        // The library's own message for a head file of unknown layout reads as the flag.
+        let t = candle_core::Tensor::zeros(3, candle_core::DType::F32, &candle_core::Device::Cpu);
+        let head = viclip::aesthetic::AestheticHead::from_tensors(
+            vec![("foo".into(), t.expect("tensor"))],
+            std::path::Path::new("head.pth"),
+            None,
+            &candle_core::Device::Cpu,
+        );
+        let msg = flag_names(&head.expect_err("unknown layout").to_string());
+        assert!(
+            msg.contains("; pass --head-kind v1|v2|v2-relu if it is one"),
+            "{msg}"
+        );
         let plain = in_flag_terms(anyhow::anyhow!("no option here"));
         assert_eq!(plain.chain().count(), 1);
     }

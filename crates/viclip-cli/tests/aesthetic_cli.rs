@@ -84,7 +84,11 @@ fn image_files_with_one_broken_still_score_the_rest() {
     let mut files = Vec::new();
     for i in 0..6 {
         let p = dir.path().join(format!("img{i}.png"));
-        to_image(g.input(&format!("img{i}.rgb"))).save(&p).unwrap();
+        let f = to_image(g.input(&format!("img{i}.rgb")));
+        image::RgbImage::from_raw(f.width() as u32, f.height() as u32, f.into_data())
+            .expect("frame size")
+            .save(&p)
+            .unwrap();
         files.push(p.to_str().unwrap().to_string());
     }
     let bad = dir.path().join("bad.jpg");

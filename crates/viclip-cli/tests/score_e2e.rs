@@ -334,16 +334,8 @@ fn aesthetic_column_equals_scorer() {
         &DecodeOptions::default(),
     )
     .expect("decode");
-    let imgs: Vec<image::RgbImage> = clip
-        .frames
-        .into_iter()
-        .map(|f| {
-            image::RgbImage::from_raw(f.width() as u32, f.height() as u32, f.into_data())
-                .expect("img")
-        })
-        .collect();
     let want = scorer
-        .score_clip("vidA", &imgs, 4, Reduce::Max)
+        .score_clip("vidA", &clip.frames, 4, Reduce::Max)
         .expect("score")
         .score;
     assert!(

@@ -8,8 +8,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use image::RgbImage;
-
 use super::run::AestheticOptions;
 use super::{RowFailure, RowStatus, RowTask};
 use viclip::pipeline::{ClipSource, Pipeline, PipelineOptions};
@@ -203,31 +201,24 @@ fn aesthetic<'f>(
     fail: &mut [Option<RowFailure>],
 ) {
     let k = a.frames.max(1);
-    let mut ok: Vec<(usize, String, Vec<RgbImage>)> = Vec::new();
+    // The decoder's frames are the scorer's frame type: they go in as they are.
+    let mut ok: Vec<(usize, String, &[RgbFrame])> = Vec::new();
     for (r, n, frames) in clips {
-        let images = if frames.len() == k {
-            to_images(frames)
+        if frames.len() == k {
+            ok.push((r, format!("row {r}"), frames));
         } else {
-            Err(viclip::Error::TooFewFrames {
+            let e = viclip::Error::TooFewFrames {
                 clip: format!("row {r}"),
                 needed: k,
                 got: n,
-            })
-        };
-        match images {
-            Ok(f) => ok.push((r, format!("row {r}"), f)),
-            Err(e) => {
-                fail[r] = Some(RowFailure::new(
-                    RowStatus::AestheticError,
-                    format!("aesthetic frames: {e}"),
-                ))
-            }
+            };
+            fail[r] = Some(RowFailure::new(
+                RowStatus::AestheticError,
+                format!("aesthetic frames: {e}"),
+            ));
         }
     }
-    let items: Vec<(&str, &[RgbImage])> = ok
-        .iter()
-        .map(|(_, l, f)| (l.as_str(), f.as_slice()))
-        .collect();
+    let items: Vec<(&str, &[RgbFrame])> = ok.iter().map(|(_, l, f)| (l.as_str(), *f)).collect();
     let scores = a.scorer.score_clips(&items, k, a.reduce);
     for ((r, _, _), s) in ok.iter().zip(scores) {
         match s {
@@ -240,18 +231,4 @@ fn aesthetic<'f>(
             }
         }
     }
-}
-
-fn to_images(frames: &[RgbFrame]) -> Result<Vec<RgbImage>> {
-    frames
-        .iter()
-        .map(|f| {
-            let (w, h) = (f.width() as u32, f.height() as u32);
-            RgbImage::from_raw(w, h, f.data().to_vec()).ok_or_else(|| {
-                viclip::Error::Internal(format!(
-                    "a decoded frame of {w}x{h} has the wrong number of bytes"
-                ))
-            })
-        })
-        .collect()
 }

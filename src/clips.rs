@@ -1,0 +1,247 @@
+//! Clips in, embeddings out, in one call: a video file and its clip spans (or any [`ClipSource`]s)
+//! become one L2-normalised embedding per clip, or that clip's typed error, in clip order.
+//!
+//! Decoding and preprocessing run on the [`Pipeline`] (a pool of decode threads), so the next batch
+//! is being decoded while the model embeds the current one. A clip that cannot be embedded does not
+//! stop the others: a missing or corrupt file is an [`Error::Decode`], a span outside the video an
+//! [`Error::Span`], a clip with too few frames for the sampling an [`Error::Sampling`].
+//!
+//! ```no_run
+//! # #[cfg(feature = "video")]
+//! # fn main() -> viclip::Result<()> {
+//! use viclip::video::ClipSpan;
+//! use viclip::{ClipOptions, LoadOptions, ViClip, ViClipConfig};
+//!
+//! let model = ViClip::from_files("ViClip-InternVid-10M-FLT.pth", &ViClipConfig::viclip_l14(), LoadOptions::default())?;
+//! let spans = [ClipSpan::from_secs(0.0, 4.0), ClipSpan::parse("00:01:10", Some("00:01:14.5"))?];
+//! let opts = ClipOptions::default().with_batch_size(4);
+//! for (span, clip) in spans.iter().zip(model.embed_video_clips("video.mp4", &spans, &opts)?) {
+//!     match clip {
+//!         // `embedding`: E = 768 floats, unit length; `info`: the frames it saw, their colour.
+//!         Ok(c) => println!("{span}: frames {:?}, {} dims", c.info.frame_indices, c.embedding.len()),
+//!         Err(e) => eprintln!("{span}: {e}"),
+//!     }
+//! }
+//! # Ok(()) }
+//! # #[cfg(not(feature = "video"))]
+//! # fn main() {}
+//! ```
+
+#[cfg(feature = "video")]
+use std::path::Path;
+
+use crate::pipeline::{ClipBatch, ClipFailure, ClipInfo, ClipSource, Pipeline, PipelineOptions};
+use crate::preprocess::{FrameSampling, Preprocess, ResizeFilter};
+#[cfg(feature = "video")]
+use crate::video::{ClipSpan, DecodeOptions};
+use crate::{Error, Result, ViClip};
+
+/// How clips are sampled, resized and batched. The model fixes `T` frames of `S x S` pixels; this
+/// says which frames and how they are resized, and how the work is spread.
+///
+/// Build it with [`ClipOptions::new`] (or `default()`) and the `with_…` methods; unset (`None`)
+/// settings follow the model or the machine.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClipOptions {
+    /// Which `T` frames of each clip the model sees (default: `middle`, the evaluation pipeline's).
+    pub sampling: FrameSampling,
+    /// How frames are resized to `S x S` (default: bicubic, the evaluation pipeline's).
+    pub resize: ResizeFilter,
+    /// Clips per model batch; `None`: the model's video batch size ([`crate::LoadOptions`]).
+    pub batch_size: Option<usize>,
+    /// Decode threads; `None`: one per core.
+    pub workers: Option<usize>,
+    /// Decoded batches that may wait for the model before decoding pauses; `None`: 2.
+    pub queue_batches: Option<usize>,
+    /// Decoder settings (threads per file, colour conversion); the default decodes each file on one
+    /// thread, files in parallel, converting colours as the resize filter's reference reader does.
+    #[cfg(feature = "video")]
+    pub decode: DecodeOptions,
+}
+
+// Not derived: the decoder default differs (one thread per file, files in parallel) and exists only
+// with `video`.
+#[cfg_attr(not(feature = "video"), allow(clippy::derivable_impls))]
+impl Default for ClipOptions {
+    fn default() -> Self {
+        ClipOptions {
+            sampling: FrameSampling::default(),
+            resize: ResizeFilter::default(),
+            batch_size: None,
+            workers: None,
+            queue_batches: None,
+            #[cfg(feature = "video")]
+            decode: DecodeOptions {
+                threads: 1,
+                ..DecodeOptions::default()
+            },
+        }
+    }
+}
+
+impl ClipOptions {
+    /// The defaults: `middle` sampling, bicubic resize, the model's batch size, one thread per core.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the frame sampling ([`FrameSampling::Demo`] reproduces the demo's frames).
+    pub fn with_sampling(mut self, sampling: FrameSampling) -> Self {
+        self.sampling = sampling;
+        self
+    }
+
+    /// Sets the resize filter ([`ResizeFilter::Cv2Linear`] reproduces the demo's pixels).
+    pub fn with_resize(mut self, resize: ResizeFilter) -> Self {
+        self.resize = resize;
+        self
+    }
+
+    /// Sets the clips per model batch (>= 1).
+    pub fn with_batch_size(mut self, clips: usize) -> Self {
+        self.batch_size = Some(clips);
+        self
+    }
+
+    /// Sets the number of decode threads (>= 1).
+    pub fn with_workers(mut self, threads: usize) -> Self {
+        self.workers = Some(threads);
+        self
+    }
+
+    /// Sets how many decoded batches may wait for the model (>= 1).
+    pub fn with_queue_batches(mut self, batches: usize) -> Self {
+        self.queue_batches = Some(batches);
+        self
+    }
+
+    /// Sets the decoder settings.
+    #[cfg(feature = "video")]
+    pub fn with_decode(mut self, decode: DecodeOptions) -> Self {
+        self.decode = decode;
+        self
+    }
+
+    /// The pipeline settings for `model`: its `T` and `S`, these options, and `extra_frames` native
+    /// frames per clip handed over alongside (0 for none).
+    pub(crate) fn pipeline(&self, model: &ViClip, extra_frames: usize) -> Result<PipelineOptions> {
+        let positive = |what: &str, v: Option<usize>| match v {
+            Some(0) => Err(Error::InvalidInput(format!(
+                "clip options: {what} must be >= 1 (leave it unset for the default)"
+            ))),
+            _ => Ok(v),
+        };
+        let preprocess = Preprocess::for_config(model.config())
+            .with_sampling(self.sampling)
+            .with_resize(self.resize);
+        let mut p = PipelineOptions::new(preprocess);
+        p.batch_size =
+            positive("batch_size", self.batch_size)?.unwrap_or(model_batch_sizes(model).0);
+        p.workers = positive("workers", self.workers)?.unwrap_or(0);
+        p.queue_batches = positive("queue_batches", self.queue_batches)?.unwrap_or(2);
+        #[cfg(feature = "video")]
+        {
+            p.decode = self.decode.clone();
+        }
+        p.extra_frames = extra_frames;
+        Ok(p)
+    }
+}
+
+/// The model's (video, text) batch sizes, at least 1 each, as resolved when it was loaded.
+pub(crate) fn model_batch_sizes(model: &ViClip) -> (usize, usize) {
+    (model.batch_size(), model.text_batch_size())
+}
+
+/// One clip's embedding and what it was computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipEmbedding {
+    /// The L2-normalised video embedding (`get_vid_features`), `E` floats (768 for ViCLIP-L/14).
+    pub embedding: Vec<f32>,
+    /// The clip's source, span, sampled frame indices and times, colour conversion and any decode
+    /// warning.
+    pub info: ClipInfo,
+}
+
+/// What the pipeline said about one clip, in clip order: its row of the batch, or its failure.
+pub(crate) enum Outcome {
+    /// Row `k` of the batch's `videos`.
+    Row(usize, ClipInfo),
+    Failed(ClipFailure),
+}
+
+/// The clips and failures of a batch merged back into clip order (the failures of a batch precede
+/// its last clip, interleaved by `clip_index`).
+pub(crate) fn outcomes(batch: &mut ClipBatch) -> Vec<Outcome> {
+    let mut out: Vec<(usize, Outcome)> = Vec::new();
+    for (k, c) in batch.clips.drain(..).enumerate() {
+        out.push((c.clip_index, Outcome::Row(k, c)));
+    }
+    for f in batch.failures.drain(..) {
+        out.push((f.clip_index, Outcome::Failed(f)));
+    }
+    out.sort_by_key(|o| o.0);
+    out.into_iter().map(|o| o.1).collect()
+}
+
+impl ViClip {
+    /// Embeds clips `spans` of the video file `path` (no spans: the whole file as one clip), decoding
+    /// the file once for all of them; one result per clip, in span order.
+    ///
+    /// # Errors
+    /// The outer `Err` is for the run as a whole: invalid options, no thread to decode on, or the
+    /// model failing on a batch. Each clip's own problem is its inner `Err` ([`Error::Decode`],
+    /// [`Error::Span`], [`Error::Sampling`]); the other clips are still embedded.
+    ///
+    /// # Shapes
+    /// `spans.len()` clips (1 when empty) → as many `[E]` embeddings.
+    #[cfg(feature = "video")]
+    pub fn embed_video_clips(
+        &self,
+        path: impl AsRef<Path>,
+        spans: &[ClipSpan],
+        opts: &ClipOptions,
+    ) -> Result<Vec<Result<ClipEmbedding>>> {
+        let source = ClipSource::Video {
+            path: path.as_ref().to_path_buf(),
+            spans: spans.to_vec(),
+        };
+        self.embed_clip_sources(vec![source], opts)
+    }
+
+    /// [`embed_video_clips`](Self::embed_video_clips) over any clip sources (video files with their
+    /// spans, frame directories, frames in memory): one result per clip, sources in order and each
+    /// source's spans in order.
+    ///
+    /// # Shapes
+    /// `N` clips → `N` results, each an `[E]` embedding.
+    pub fn embed_clip_sources(
+        &self,
+        sources: Vec<ClipSource>,
+        opts: &ClipOptions,
+    ) -> Result<Vec<Result<ClipEmbedding>>> {
+        let mut out = Vec::new();
+        for mut batch in Pipeline::spawn(sources, opts.pipeline(self, 0)?)? {
+            let rows = match &batch.videos {
+                Some(v) => self.embed_videos(v)?.to_vec2()?,
+                None => Vec::new(),
+            };
+            let mut rows = rows.into_iter().map(Some).collect::<Vec<_>>();
+            for o in outcomes(&mut batch) {
+                out.push(match o {
+                    Outcome::Failed(f) => Err(f.error),
+                    Outcome::Row(k, info) => match rows.get_mut(k).and_then(Option::take) {
+                        Some(embedding) => Ok(ClipEmbedding { embedding, info }),
+                        None => Err(Error::InvalidInput(format!(
+                            "{}, {}: internal error: no embedding came back for this clip",
+                            info.source.display(),
+                            info.span
+                        ))),
+                    },
+                });
+            }
+        }
+        Ok(out)
+    }
+}
