@@ -210,7 +210,7 @@ impl ViClip {
         self.embed_clip_sources(vec![source], opts)
     }
 
-    /// [`embed_video_clips`](Self::embed_video_clips) over any clip sources (video files with their
+    /// `embed_video_clips` over any clip sources (video files with their
     /// spans, frame directories, frames in memory): one result per clip, sources in order and each
     /// source's spans in order.
     ///

@@ -2,7 +2,8 @@
 //! order, however long the input is. The library face of `viclip score`.
 //!
 //! For each item it gives the CLIP-SIM (the dot product of the L2-normalised video and caption
-//! embeddings, the cosine InternVid's `UMT_Score` column holds), the clip's frames and colour
+//! embeddings; InternVid's own `UMT_Score` column was computed with another model, see
+//! docs/reference/datasets.md), the clip's frames and colour
 //! information and, with an [`AestheticScorer`], its aesthetic score from the same decode (the
 //! pipeline's [`extra_frames`](crate::pipeline::PipelineOptions::extra_frames)). An item that fails
 //! (missing file, span out of range, too few frames) yields its typed error in its place; the others
