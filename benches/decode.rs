@@ -49,10 +49,7 @@ fn make_video(dir: &Path, name: &str, secs: u32, extra: &[&str]) -> PathBuf {
 
 /// One core: the decoder on the calling thread.
 fn single_thread() -> DecodeOptions {
-    DecodeOptions {
-        threads: 1,
-        ..DecodeOptions::default()
-    }
+    DecodeOptions::default().with_threads(1)
 }
 
 fn clip(path: &Path, span: ClipSpan, p: &Preprocess, o: &DecodeOptions) -> Vec<f32> {
@@ -158,10 +155,7 @@ fn per_core<M: Measurement>(c: &mut Criterion<M>) {
         })
     });
     g.bench_function("decode-only-middle-no-skipping", |b| {
-        let o = DecodeOptions {
-            skip_unneeded: false,
-            ..single_thread()
-        };
+        let o = single_thread().with_skip_unneeded(false);
         b.iter(|| black_box(decode_clip(v, whole, FrameSampling::Middle, 8, &o)))
     });
     g.finish();

@@ -72,10 +72,7 @@ impl Default for ClipOptions {
             workers: None,
             queue_batches: None,
             #[cfg(feature = "video")]
-            decode: DecodeOptions {
-                threads: 1,
-                ..DecodeOptions::default()
-            },
+            decode: DecodeOptions::default().with_threads(1),
         }
     }
 }
@@ -138,7 +135,7 @@ impl ClipOptions {
         let mut p = PipelineOptions::new(preprocess);
         p.batch_size =
             positive("batch_size", self.batch_size)?.unwrap_or(model_batch_sizes(model).0);
-        p.workers = positive("workers", self.workers)?.unwrap_or(0);
+        p.workers = positive("workers", self.workers)?;
         p.queue_batches = positive("queue_batches", self.queue_batches)?.unwrap_or(2);
         #[cfg(feature = "video")]
         {

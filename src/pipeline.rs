@@ -58,8 +58,9 @@ pub enum ClipSource {
     },
 }
 
-/// Pipeline settings.
+/// Pipeline settings: [`PipelineOptions::new`] and the `with_…` methods.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PipelineOptions {
     /// Frames per clip `T`, input size `S`, sampling and resize: batches are `(B, T, 3, S, S)`.
     pub preprocess: Preprocess,
@@ -67,8 +68,8 @@ pub struct PipelineOptions {
     pub batch_size: usize,
     /// Finished batches that may wait for the model before decoding pauses (>= 1).
     pub queue_batches: usize,
-    /// Decode/preprocess threads; 0 = one per core.
-    pub workers: usize,
+    /// Decode/preprocess threads (>= 1); `None`: one per core.
+    pub workers: Option<usize>,
     /// Decoder settings; `threads` defaults to 1 here since files are decoded in parallel, and an
     /// unset `conversion` follows the resize filter (`RgbConversion::for_resize`).
     #[cfg(feature = "video")]
@@ -86,14 +87,42 @@ impl PipelineOptions {
             preprocess,
             batch_size: 8,
             queue_batches: 2,
-            workers: 0,
+            workers: None,
             #[cfg(feature = "video")]
-            decode: DecodeOptions {
-                threads: 1,
-                ..DecodeOptions::default()
-            },
+            decode: DecodeOptions::default().with_threads(1),
             extra_frames: 0,
         }
+    }
+
+    /// Clips per model batch (>= 1).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Finished batches that may wait for the model (>= 1).
+    pub fn with_queue_batches(mut self, queue_batches: usize) -> Self {
+        self.queue_batches = queue_batches;
+        self
+    }
+
+    /// Decode/preprocess threads (`None`: one per core).
+    pub fn with_workers(mut self, workers: impl Into<Option<usize>>) -> Self {
+        self.workers = workers.into();
+        self
+    }
+
+    /// Decoder settings.
+    #[cfg(feature = "video")]
+    pub fn with_decode(mut self, decode: DecodeOptions) -> Self {
+        self.decode = decode;
+        self
+    }
+
+    /// Uniformly sampled native-size frames handed over per clip (0 for none).
+    pub fn with_extra_frames(mut self, extra_frames: usize) -> Self {
+        self.extra_frames = extra_frames;
+        self
     }
 }
 
@@ -195,17 +224,24 @@ impl Pipeline {
         I: IntoIterator<Item = ClipSource>,
         I::IntoIter: Send + 'static,
     {
-        if opts.batch_size == 0 || opts.queue_batches == 0 {
+        if opts.batch_size == 0 || opts.queue_batches == 0 || opts.workers == Some(0) {
             return Err(Error::InvalidInput(
-                "pipeline batch_size and queue_batches must be >= 1".into(),
+                "PipelineOptions::batch_size, queue_batches and workers must be >= 1 (workers: None \
+                 for one per core)"
+                    .into(),
             ));
         }
+        let workers = opts.workers.map(crate::limits::check_workers).transpose()?;
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(opts.workers)
+            .num_threads(workers.unwrap_or(0))
             .thread_name(|i| format!("viclip-decode-{i}"))
             .build()
-            .map_err(|e| {
-                Error::InvalidInput(format!("cannot start {} decode threads: {e}", opts.workers))
+            .map_err(|e| Error::Resource {
+                what: match workers {
+                    Some(n) => format!("{n} decode threads"),
+                    None => "one decode thread per core".into(),
+                },
+                msg: format!("{e}; lower PipelineOptions::workers"),
             })?;
         let jobs = jobs::Split::new(sources.into_iter(), opts.batch_size);
         let (tx, rx) = mpsc::sync_channel(opts.queue_batches);

@@ -22,7 +22,7 @@ fn sources(n: usize, good: &[usize]) -> Vec<ClipSource> {
 fn batches(workers: usize) -> Vec<(Vec<usize>, Vec<usize>)> {
     let mut opts = PipelineOptions::new(Preprocess::new(2, 4));
     opts.batch_size = 2;
-    opts.workers = workers;
+    opts.workers = Some(workers);
     Pipeline::spawn(sources(84, &[70, 71, 72, 83]), opts)
         .unwrap()
         .map(|b| {

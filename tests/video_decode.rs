@@ -203,10 +203,7 @@ fn skipping_unneeded_work_changes_no_pixel() {
         testsrc(tmp.path(), "k.mp4", 128, 96, 30, 5.0, &h264),
         testsrc(tmp.path(), "k.webm", 128, 96, 30, 3.0, VP9),
     ];
-    let full = DecodeOptions {
-        skip_unneeded: false,
-        ..opts()
-    };
+    let full = opts().with_skip_unneeded(false);
     for v in &files {
         for span in [ClipSpan::whole(), ClipSpan::from_secs(0.7, 2.9)] {
             for s in [
@@ -220,10 +217,7 @@ fn skipping_unneeded_work_changes_no_pixel() {
             }
         }
         // Single-threaded decoding gives the same frames as FFmpeg's frame threads.
-        let one = DecodeOptions {
-            threads: 1,
-            ..opts()
-        };
+        let one = opts().with_threads(1);
         assert_eq!(
             decode_clip(v, ClipSpan::whole(), FrameSampling::Middle, 8, &one).unwrap(),
             decode_clip(v, ClipSpan::whole(), FrameSampling::Middle, 8, &opts()).unwrap()

@@ -36,10 +36,7 @@ fn extra_frames_equal_a_separate_uniform_decode() {
     );
     assert_eq!(b.extra_frames.len(), 3);
     // The default resize (bicubic) converts as decord does; the separate decode must too.
-    let dec = DecodeOptions {
-        conversion: Some(RgbConversion::Decord),
-        ..DecodeOptions::default()
-    };
+    let dec = DecodeOptions::default().with_conversion(RgbConversion::Decord);
     for (k, span) in spans.iter().take(2).enumerate() {
         let want = decode_clip(&v, *span, FrameSampling::Uniform(4), 4, &dec).unwrap();
         assert_eq!(b.extra_frames[k], want.frames, "clip {k}");

@@ -12,8 +12,9 @@ use super::{
 use crate::preprocess::RgbFrame;
 use crate::{Error, Result};
 
-/// Device, dtype and batch size of a scorer.
+/// Device, dtype and batch size of a scorer: [`ScorerOptions::new`] and the `with_…` methods.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ScorerOptions {
     /// Where the CLIP tower and the head run.
     pub device: Device,
@@ -30,6 +31,23 @@ impl Default for ScorerOptions {
             dtype: DType::F32,
             batch_size: 32,
         }
+    }
+}
+
+impl ScorerOptions {
+    /// On `device` in `dtype`, 32 images per forward pass.
+    pub fn new(device: Device, dtype: DType) -> Self {
+        Self {
+            device,
+            dtype,
+            ..Self::default()
+        }
+    }
+
+    /// Images per forward pass (>= 1).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
     }
 }
 

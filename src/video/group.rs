@@ -42,7 +42,8 @@ pub(super) fn decode_group(
     let params = src.info.parameters.clone();
     let dec = DecoderSetup {
         params: &params,
-        threads: opts.threads,
+        // The decoder's 0 is FFmpeg's own choice.
+        threads: opts.threads.unwrap_or(0),
         conv: opts.conversion.unwrap_or_default(),
         rotation: src.info.rotation,
     };

@@ -45,12 +45,14 @@ use crate::preprocess::{FrameSampling, RgbFrame};
 use crate::{Error, Result};
 use demux::Source;
 
-/// Decoder settings.
+/// Decoder settings: `DecodeOptions::default()` and the `with_…` methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecodeOptions {
-    /// Decoder threads per file: 0 lets FFmpeg choose (all cores), 1 decodes on the calling thread
-    /// (best when many files are decoded in parallel, as [`crate::pipeline`] does).
-    pub threads: usize,
+    /// Decoder threads per file: `None` lets FFmpeg choose (all cores), `Some(1)` decodes on the
+    /// calling thread (best when many files are decoded in parallel, as [`crate::pipeline`] does).
+    /// `Some(0)` is taken as `None`.
+    pub threads: Option<usize>,
     /// Skip decoding work that no sampled frame depends on (see the module docs). Off only to check
     /// that skipping changes nothing.
     pub skip_unneeded: bool,
@@ -64,11 +66,37 @@ pub struct DecodeOptions {
 impl Default for DecodeOptions {
     fn default() -> Self {
         DecodeOptions {
-            threads: 0,
+            threads: None,
             skip_unneeded: true,
             merge_gap_us: 5_000_000,
             conversion: None,
         }
+    }
+}
+
+impl DecodeOptions {
+    /// Decoder threads per file (`None`: FFmpeg chooses).
+    pub fn with_threads(mut self, threads: impl Into<Option<usize>>) -> Self {
+        self.threads = threads.into();
+        self
+    }
+
+    /// Whether to skip decoding work no sampled frame depends on (default on).
+    pub fn with_skip_unneeded(mut self, skip: bool) -> Self {
+        self.skip_unneeded = skip;
+        self
+    }
+
+    /// Spans closer than this many microseconds are read in one pass (default 5 s).
+    pub fn with_merge_gap_us(mut self, gap_us: i64) -> Self {
+        self.merge_gap_us = gap_us;
+        self
+    }
+
+    /// Whose YUV -> RGB conversion to reproduce (`None`: see [`DecodeOptions::conversion`]).
+    pub fn with_conversion(mut self, conversion: impl Into<Option<RgbConversion>>) -> Self {
+        self.conversion = conversion.into();
+        self
     }
 }
 

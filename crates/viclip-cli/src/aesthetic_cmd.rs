@@ -64,11 +64,11 @@ fn parse_reduce(s: &str) -> std::result::Result<Reduce, String> {
 /// Loads the CLIP tower and the head the flags name.
 pub fn load_scorer(args: &AestheticArgs) -> Result<AestheticScorer> {
     let cfg = ClipVisionConfig::from_name_or_path(&args.clip_config)?;
-    let opts = ScorerOptions {
-        device: viclip::parse_device(&args.device)?,
-        dtype: viclip::parse_dtype(&args.dtype)?,
-        batch_size: args.batch_size.max(1),
-    };
+    let opts = ScorerOptions::new(
+        viclip::parse_device(&args.device)?,
+        viclip::parse_dtype(&args.dtype)?,
+    )
+    .with_batch_size(args.batch_size.max(1));
     let scorer =
         AestheticScorer::from_files(&args.clip_weights, &cfg, &args.head, args.head_kind, &opts)?;
     let head = scorer.head();

@@ -220,11 +220,11 @@ fn aesthetic(a: &ScoreArgs) -> Result<Option<AestheticOptions>> {
         return Ok(None);
     };
     let cfg = ClipVisionConfig::from_name_or_path(&a.clip_config)?;
-    let opts = ScorerOptions {
-        device: viclip::parse_device(&a.device)?,
-        dtype: viclip::parse_dtype(&a.dtype)?,
-        batch_size: 32,
-    };
+    let opts = ScorerOptions::new(
+        viclip::parse_device(&a.device)?,
+        viclip::parse_dtype(&a.dtype)?,
+    )
+    .with_batch_size(32);
     let scorer = AestheticScorer::from_files(w, &cfg, head, a.head_kind, &opts)?;
     let info = serde_json::to_value(scorer.info(w, &a.clip_config))?;
     Ok(Some(AestheticOptions {
@@ -262,8 +262,8 @@ pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
         batch_size: model.batch_size(),
         // 0 picks one per core; anything else is capped before threads are started.
         workers: match a.workers {
-            0 => 0,
-            w => viclip::limits::check_workers(w)?,
+            0 => None,
+            w => Some(viclip::limits::check_workers(w)?),
         },
         embeddings: a.embeddings,
         aesthetic: aesthetic(a)?,

@@ -46,7 +46,7 @@ pub fn run_plan(a: &ScoreArgs) -> Result<()> {
             .with_sampling(a.sampling)
             .with_resize(a.resize),
         batch_size: a.batch_size,
-        workers: a.workers,
+        workers: (a.workers > 0).then_some(a.workers),
         embeddings: a.embeddings,
         aesthetic: None,
         model_name,

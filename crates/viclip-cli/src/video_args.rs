@@ -111,10 +111,11 @@ impl VideoArgs {
     ) -> Result<PipelineOptions> {
         let mut o = PipelineOptions::new(self.preprocess(cfg)?);
         o.batch_size = batch_size.max(1);
-        o.workers = self.decode_workers;
+        // --decode-workers 0: one per core.
+        o.workers = (self.decode_workers > 0).then_some(self.decode_workers);
         // One file: let FFmpeg use every core; several: one file per core.
         if num_sources == 1 {
-            o.decode.threads = 0;
+            o.decode.threads = None;
         }
         Ok(o)
     }

@@ -19,11 +19,9 @@ const TEN_BIT_MAX_FRACTION: f64 = 0.46;
 const TEN_BIT_MAX_LSB: u8 = 12;
 
 fn decode(path: &Path, s: FrameSampling, conv: RgbConversion) -> viclip::Result<DecodedClip> {
-    let opts = DecodeOptions {
-        threads: 1,
-        conversion: Some(conv),
-        ..DecodeOptions::default()
-    };
+    let opts = DecodeOptions::default()
+        .with_threads(1)
+        .with_conversion(conv);
     decode_clip(path, ClipSpan::whole(), s, 8, &opts)
 }
 

@@ -199,7 +199,7 @@ fn plan_lists_each_shares_shards_without_a_model() {
             &viclip::ViClipConfig::from_name_or_path(TINY_CONFIG).expect("cfg"),
         ),
         batch_size: 2,
-        workers: 1,
+        workers: Some(1),
         embeddings: false,
         aesthetic: None,
         model_name: "m".into(),

@@ -264,7 +264,7 @@ fn pipeline_keeps_order_batches_and_reports_failures_in_place() {
     let mut opts = PipelineOptions::new(p.clone());
     opts.batch_size = 2;
     opts.queue_batches = 1;
-    opts.workers = 2;
+    opts.workers = Some(2);
     let batches: Vec<_> = Pipeline::spawn(sources, opts).unwrap().collect();
 
     let mut rows = Vec::new();

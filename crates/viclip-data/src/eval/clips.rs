@@ -120,10 +120,7 @@ pub fn embed_clip_files(
         for &i in &other {
             sources.push(source(&paths[i])?);
         }
-        let opts = PipelineOptions {
-            batch_size,
-            ..PipelineOptions::new(preprocess.clone())
-        };
+        let opts = PipelineOptions::new(preprocess.clone()).with_batch_size(batch_size);
         for batch in Pipeline::spawn(sources, opts)? {
             for f in &batch.failures {
                 failures.push((other[f.source_index], f.error.to_string()));

@@ -53,8 +53,8 @@ pub struct ScoreOptions {
     pub preprocess: Preprocess,
     /// Clips per video-tower batch.
     pub batch_size: usize,
-    /// Decode / preprocess threads (0: one per core).
-    pub workers: usize,
+    /// Decode / preprocess threads (>= 1); `None`: one per core.
+    pub workers: Option<usize>,
     /// Also write clip-retrieval's `video_emb/`, `text_emb/`, `metadata/`.
     pub embeddings: bool,
     pub aesthetic: Option<AestheticOptions>,
@@ -233,10 +233,10 @@ pub fn score(
     pipeline.batch_size = opts.batch_size;
     pipeline.workers = opts.workers;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.workers)
+        .num_threads(opts.workers.unwrap_or(0))
         .build()
         .map_err(|e| Error::Resource {
-            what: format!("{} worker threads", opts.workers),
+            what: format!("{} worker threads", opts.workers.unwrap_or(0)),
             msg: format!("{e}; lower ScoreOptions::workers"),
         })?;
     let cancel = opts.cancel.as_deref();
