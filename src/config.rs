@@ -20,8 +20,11 @@ pub struct VisionConfig {
     pub input_resolution: usize,
     /// Side of the square patches (the Conv3d kernel is `(1, p, p)`).
     pub patch_size: usize,
+    /// Token width `W` of the residual stream.
     pub width: usize,
+    /// Residual attention blocks.
     pub layers: usize,
+    /// Attention heads (`W / heads` per head).
     pub heads: usize,
     /// Frames per clip; sizes `temporal_positional_embedding` `[1, T, W]`.
     pub num_frames: usize,
@@ -30,10 +33,15 @@ pub struct VisionConfig {
 /// The text tower (`CLIP_TEXT`, docs/reference/architecture.md §3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextConfig {
+    /// Tokens per caption, start and end tokens included (ViCLIP: 32).
     pub context_length: usize,
+    /// Size of the token embedding table (the CLIP BPE: 49408).
     pub vocab_size: usize,
+    /// Token width of the residual stream.
     pub width: usize,
+    /// Residual attention blocks (causal).
     pub layers: usize,
+    /// Attention heads.
     pub heads: usize,
 }
 
@@ -42,7 +50,9 @@ pub struct TextConfig {
 pub struct ViClipConfig {
     /// Dimension of the shared video-text embedding space (`proj`/`text_projection` output).
     pub embed_dim: usize,
+    /// The video tower.
     pub vision: VisionConfig,
+    /// The text tower.
     pub text: TextConfig,
 }
 
@@ -61,12 +71,14 @@ impl VisionConfig {
     pub fn seq_len(&self) -> usize {
         1 + self.grid() * self.grid() * self.num_frames
     }
+    /// Channels per attention head, `width / heads`.
     pub fn head_dim(&self) -> usize {
         self.width / self.heads
     }
 }
 
 impl TextConfig {
+    /// Channels per attention head, `width / heads`.
     pub fn head_dim(&self) -> usize {
         self.width / self.heads
     }

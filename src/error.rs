@@ -54,56 +54,87 @@ pub enum Error {
 
     /// A checkpoint or tensor file could not be parsed (not a checkpoint, truncated, unsupported layout).
     #[error("{}: {msg}", path.display())]
-    Checkpoint { path: PathBuf, msg: String },
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong with it and what would fix it.
+        msg: String,
+    },
 
     /// The checkpoint lacks a tensor the model needs.
     #[error("{}: missing tensor `{name}` (expected shape {expected:?}); is this a checkpoint for this config?", path.display())]
     MissingTensor {
+        /// The checkpoint file.
         path: PathBuf,
+        /// The parameter the model needs.
         name: String,
+        /// Its shape under the config.
         expected: Vec<usize>,
     },
 
     /// The checkpoint holds a tensor the model does not have (strict loading, like `load_state_dict`).
     #[error("{}: unexpected tensor `{name}` with shape {shape:?}; the config does not match this checkpoint (check layers, widths and the preset)", path.display())]
     UnexpectedTensor {
+        /// The checkpoint file.
         path: PathBuf,
+        /// The tensor the model has no parameter for.
         name: String,
+        /// Its shape in the file.
         shape: Vec<usize>,
     },
 
     /// A tensor has a different shape than the config implies.
     #[error("{}: tensor `{name}` has shape {got:?}, the config expects {expected:?}; use the config this checkpoint was trained with", path.display())]
     ShapeMismatch {
+        /// The checkpoint file.
         path: PathBuf,
+        /// The parameter.
         name: String,
+        /// Its shape under the config.
         expected: Vec<usize>,
+        /// Its shape in the file.
         got: Vec<usize>,
     },
 
     /// A tensor's dtype cannot be used.
     #[error("{}: tensor `{name}` has dtype {dtype}, expected a floating-point dtype (f32, f16, bf16)", path.display())]
     UnsupportedDType {
+        /// The checkpoint file.
         path: PathBuf,
+        /// The parameter.
         name: String,
+        /// Its dtype in the file.
         dtype: String,
     },
 
     /// A config file or preset name is invalid.
     #[error("config {source_name}: {msg}")]
-    Config { source_name: String, msg: String },
+    Config {
+        /// The config file or preset name.
+        source_name: String,
+        /// The offending key or value and the accepted range.
+        msg: String,
+    },
 
     /// A downloaded or local file does not have the pinned sha256.
     #[error("{}: sha256 {actual} does not match the pinned {expected}; delete the file and download it again", file.display())]
     Checksum {
+        /// The file checked.
         file: PathBuf,
+        /// The sha256 the manifest pins.
         expected: String,
+        /// The file's sha256.
         actual: String,
     },
 
     /// The CLIP BPE vocabulary could not be read.
     #[error("BPE vocabulary {source_name}: {msg}")]
-    Vocab { source_name: String, msg: String },
+    Vocab {
+        /// The vocabulary file (or `bundled`).
+        source_name: String,
+        /// What could not be read.
+        msg: String,
+    },
 
     /// An input (tensor, text list, option value, table content) has the wrong shape or content.
     #[error("{0}")]
@@ -122,19 +153,31 @@ pub enum Error {
 
     /// The requested device is not available in this build or on this machine.
     #[error("device {device}: {msg}")]
-    Device { device: String, msg: String },
+    Device {
+        /// The device as asked for, e.g. `cuda:1`.
+        device: String,
+        /// Why it is not available and what would help.
+        msg: String,
+    },
 
     /// An image file could not be decoded (aesthetic scoring of image files).
     #[error("{}: cannot decode image ({source}); pass a PNG or JPEG file", path.display())]
     ImageDecode {
+        /// The image file.
         path: PathBuf,
+        /// What the decoder said.
         #[source]
         source: image::ImageError,
     },
 
     /// An aesthetic head file whose tensors match none of the known LAION predictor layouts.
     #[error("{}: {msg}", path.display())]
-    UnknownHead { path: PathBuf, msg: String },
+    UnknownHead {
+        /// The head file.
+        path: PathBuf,
+        /// The keys found and the layouts known.
+        msg: String,
+    },
 
     /// A clip has fewer (decodable) frames than the frame sampling asks for.
     #[error("{clip}: {got} decodable frame(s), {needed} needed; lower the frames sampled per clip (`frames_per_clip`) or check the clip")]
@@ -151,8 +194,11 @@ pub enum Error {
     /// codec, truncated or corrupt data. `span` is the clip asked for (`whole file` when none).
     #[error("{}, {span}: {msg}", path.display())]
     Decode {
+        /// The video file.
         path: PathBuf,
+        /// The clip asked for.
         span: String,
+        /// What failed and what would help.
         msg: String,
     },
 
@@ -160,16 +206,22 @@ pub enum Error {
     /// stream, or no frame inside the span.
     #[error("{}, {span}: {msg}", path.display())]
     Span {
+        /// The video file.
         path: PathBuf,
+        /// The clip asked for.
         span: String,
+        /// Why the span does not fit the video.
         msg: String,
     },
 
     /// A clip has too few frames for the chosen frame sampling (e.g. `demo` needs at least T frames).
     #[error("{}, {span}: {msg}", path.display())]
     Sampling {
+        /// The video file.
         path: PathBuf,
+        /// The clip asked for.
         span: String,
+        /// How many frames it has and the sampling needs.
         msg: String,
     },
 

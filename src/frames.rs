@@ -62,6 +62,7 @@ impl FramesDir {
         })
     }
 
+    /// The directory.
     pub fn path(&self) -> &Path {
         &self.dir
     }
@@ -71,10 +72,12 @@ impl FramesDir {
         &self.files
     }
 
+    /// Number of frame files.
     pub fn len(&self) -> usize {
         self.files.len()
     }
 
+    /// Whether the directory holds no frame files.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

@@ -81,6 +81,7 @@
 //! sha256-checked). Tables, the resumable `viclip score` job, subsets and evaluation live in the
 //! `viclip-data` crate; the command line in `viclip-cli`. docs/library.md walks through these calls.
 #![warn(clippy::unwrap_used)]
+#![warn(missing_docs)]
 
 pub mod aesthetic;
 pub mod checkpoint;

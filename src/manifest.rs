@@ -21,7 +21,9 @@ pub const MANIFEST_TOML: &str = include_str!("../weights-manifest.toml");
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WeightFormat {
+    /// A `torch.save` zip.
     Pth,
+    /// A `.safetensors` file.
     Safetensors,
 }
 
@@ -42,7 +44,9 @@ pub enum WeightKind {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestEntry {
+    /// The name to ask for it by (`viclip download NAME`, `ViClip::from_pretrained`).
     pub name: String,
+    /// What the file holds.
     #[serde(default)]
     pub kind: WeightKind,
     /// Config preset name (see [`ViClipConfig::preset`], or the CLIP tower's presets).
@@ -56,6 +60,7 @@ pub struct ManifestEntry {
     pub url: Option<String>,
     /// File name (inside `repo` for hub files).
     pub file: String,
+    /// The file's format.
     pub format: WeightFormat,
     /// For aesthetic heads: `v1`, `v2` or `v2-relu`.
     #[serde(default)]
@@ -66,6 +71,7 @@ pub struct ManifestEntry {
     /// Size in bytes, only where known.
     #[serde(default)]
     pub bytes: Option<u64>,
+    /// One line on what the checkpoint is (training data, paper).
     #[serde(default)]
     pub description: String,
 }

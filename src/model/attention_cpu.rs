@@ -17,6 +17,8 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
 use rayon::prelude::*;
 
+use super::matmul::matmul;
+
 /// Query rows per task: 64 rows × 2049 keys × 4 bytes = 512 KiB of scores, which stays in L2.
 const QUERY_BLOCK: usize = 64;
 
@@ -24,14 +26,18 @@ const QUERY_BLOCK: usize = 64;
 /// contiguous heads of `D = W/H`), giving `[B, L, W]` with heads concatenated, ready for `out_proj`.
 #[derive(Debug, Clone, Copy)]
 pub struct FusedAttention {
+    /// Attention heads `H`.
     pub heads: usize,
+    /// Whether query `i` sees only keys `0..=i` (the text tower's mask).
     pub causal: bool,
 }
 
 /// One sequence of a packed projection: rows `start..start + len`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
+    /// First row of the sequence in the packed projection.
     pub start: usize,
+    /// Rows (tokens) of the sequence.
     pub len: usize,
 }
 
@@ -39,8 +45,11 @@ pub struct Segment {
 /// lengths; rows outside every segment come out as zeros), giving `[N, W]`.
 #[derive(Debug, Clone)]
 pub struct VarlenAttention {
+    /// Attention heads `H`.
     pub heads: usize,
+    /// Whether query `i` sees only keys `0..=i` of its own segment.
     pub causal: bool,
+    /// The sequences; they must not overlap.
     pub segments: Vec<Segment>,
 }
 
@@ -299,94 +308,6 @@ impl Tile<'_> {
             for x in row {
                 *x *= inv;
             }
-        }
-    }
-}
-
-/// `dst[m, n] = Σ_k lhs[m, k] · rhs[k, n]` over strided matrices (column stride, then row stride, in
-/// elements), written without reading `dst`: the single-threaded `gemm::gemm` call of this module.
-///
-/// # Safety
-/// Every element the strides address must lie inside its buffer, and `dst` must be writable there.
-#[allow(clippy::too_many_arguments)]
-#[cfg(not(miri))]
-unsafe fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_cs: isize,
-    dst_rs: isize,
-    read_dst: bool,
-    lhs: *const f32,
-    lhs_cs: isize,
-    lhs_rs: isize,
-    rhs: *const f32,
-    rhs_cs: isize,
-    rhs_rs: isize,
-    alpha: f32,
-    beta: f32,
-    conj_dst: bool,
-    conj_lhs: bool,
-    conj_rhs: bool,
-    parallelism: gemm::Parallelism,
-) {
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        dst_cs,
-        dst_rs,
-        read_dst,
-        lhs,
-        lhs_cs,
-        lhs_rs,
-        rhs,
-        rhs_cs,
-        rhs_rs,
-        alpha,
-        beta,
-        conj_dst,
-        conj_lhs,
-        conj_rhs,
-        parallelism,
-    )
-}
-
-/// Under Miri the `gemm` crate cannot run (it reads the CPU's cache sizes through `cpuid`), so the
-/// same strided product is computed element by element: Miri then checks that every address this
-/// module hands to the GEMM is in bounds and that the tasks' writes do not overlap.
-#[allow(clippy::too_many_arguments)]
-#[cfg(miri)]
-unsafe fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_cs: isize,
-    dst_rs: isize,
-    _read_dst: bool,
-    lhs: *const f32,
-    lhs_cs: isize,
-    lhs_rs: isize,
-    rhs: *const f32,
-    rhs_cs: isize,
-    rhs_rs: isize,
-    _alpha: f32,
-    beta: f32,
-    _conj_dst: bool,
-    _conj_lhs: bool,
-    _conj_rhs: bool,
-    _parallelism: gemm::Parallelism,
-) {
-    for i in 0..m as isize {
-        for j in 0..n as isize {
-            let mut acc = 0f32;
-            for c in 0..k as isize {
-                acc += *lhs.offset(i * lhs_rs + c * lhs_cs) * *rhs.offset(c * rhs_rs + j * rhs_cs);
-            }
-            *dst.offset(i * dst_rs + j * dst_cs) = beta * acc;
         }
     }
 }

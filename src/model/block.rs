@@ -26,6 +26,8 @@ pub struct Attention {
 }
 
 impl Attention {
+    /// `nn.MultiheadAttention(width, heads)` from `in_proj_weight [3W, W]`, `in_proj_bias [3W]` and
+    /// `out_proj` under `vb`.
     pub fn new(width: usize, heads: usize, vb: VarBuilder) -> Result<Self> {
         let in_w = vb.get((3 * width, width), "in_proj_weight")?;
         let in_b = vb.get(3 * width, "in_proj_bias")?;
@@ -187,6 +189,7 @@ pub struct Mlp {
 }
 
 impl Mlp {
+    /// `c_fc [4W, W]` -> QuickGELU -> `c_proj [W, 4W]` under `vb`.
     pub fn new(width: usize, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
             c_fc: candle_nn::linear(width, 4 * width, vb.pp("c_fc"))?,

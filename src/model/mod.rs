@@ -12,6 +12,7 @@ mod cpu_ops;
 mod fast_math;
 pub mod layer_norm;
 mod linear;
+mod matmul;
 pub mod random;
 pub mod text;
 pub mod vision;
@@ -48,7 +49,9 @@ pub(crate) fn cpu_kernels(device: &Device, dtype: DType) -> bool {
 /// `ViCLIP`: `vision_encoder`, `text_encoder` and `temp`.
 #[derive(Debug, Clone)]
 pub struct ViClipModel {
+    /// The video tower (`vision_encoder`).
     pub vision: VisionTransformer,
+    /// The text tower (`text_encoder`).
     pub text: TextTransformer,
     temp: Tensor,
     cfg: ViClipConfig,
@@ -88,6 +91,7 @@ impl ViClipModel {
         &self.temp
     }
 
+    /// The config the model was built for.
     pub fn config(&self) -> &ViClipConfig {
         &self.cfg
     }

@@ -21,6 +21,8 @@ pub struct TextTrace {
     pub embeds: Tensor,
 }
 
+/// The text tower (`CLIP_TEXT`): token and positional embeddings, causal blocks, `ln_final` and
+/// `text_projection` at the end token. Captions `[N][context_length]` ids -> `[N, E]`.
 #[derive(Debug, Clone)]
 pub struct TextTransformer {
     positional_embedding: Tensor,
@@ -166,6 +168,7 @@ impl TextTransformer {
         })
     }
 
+    /// The tower's config.
     pub fn config(&self) -> &TextConfig {
         &self.cfg
     }

@@ -15,6 +15,7 @@ pub struct VisionTrace {
     pub conv1_out: Tensor,
     /// Tokens entering `ln_pre`, `[B, 1 + g²·T, W]`, in the reference's order: CLS, then `1 + n·T + t`.
     pub ln_pre_in: Tensor,
+    /// Tokens after `ln_pre`, `[B, L, W]`.
     pub ln_pre_out: Tensor,
     /// Output of each residual block, `[B, L, W]`.
     pub blocks: Vec<Tensor>,
@@ -24,6 +25,8 @@ pub struct VisionTrace {
     pub embeds: Tensor,
 }
 
+/// The video tower: a `(1, p, p)` Conv3d patch embedding with spatial and temporal positional
+/// embeddings, the residual blocks, `ln_post` and `proj` at the CLS token. `[B, T, 3, S, S]` -> `[B, E]`.
 #[derive(Debug, Clone)]
 pub struct VisionTransformer {
     class_embedding: Tensor,
@@ -159,6 +162,7 @@ impl VisionTransformer {
         })
     }
 
+    /// The tower's config.
     pub fn config(&self) -> &VisionConfig {
         &self.cfg
     }

@@ -25,8 +25,11 @@ pub enum RgbConversion {
 pub enum ColorMatrix {
     /// ITU-R BT.601 (also `bt470bg`, `smpte170m`, and every untagged or unknown stream).
     Bt601,
+    /// ITU-R BT.709 (HD).
     Bt709,
+    /// FCC Title 47 (close to BT.601).
     Fcc,
+    /// SMPTE 240M (early HDTV).
     Smpte240m,
     /// BT.2020 non-constant (and constant) luminance.
     Bt2020,

@@ -35,9 +35,11 @@ impl RgbFrame {
         })
     }
 
+    /// Width in pixels.
     pub fn width(&self) -> usize {
         self.width
     }
+    /// Height in pixels.
     pub fn height(&self) -> usize {
         self.height
     }
@@ -45,6 +47,7 @@ impl RgbFrame {
     pub fn data(&self) -> &[u8] {
         &self.data
     }
+    /// The packed `(H, W, 3)` bytes, taken out of the frame.
     pub fn into_data(self) -> Vec<u8> {
         self.data
     }

@@ -118,7 +118,9 @@ pub struct Preprocess {
     pub num_frames: usize,
     /// Side of the square model input in pixels (`S`).
     pub size: usize,
+    /// Which frames of a clip are taken (the evaluation pipeline's `middle` by default).
     pub sampling: FrameSampling,
+    /// How frames are resized to `S x S` (the evaluation pipeline's bicubic by default).
     pub resize: ResizeFilter,
 }
 
@@ -160,11 +162,13 @@ impl Preprocess {
             .with_resize(ResizeFilter::Cv2Linear)
     }
 
+    /// With another frame sampling.
     pub fn with_sampling(mut self, sampling: FrameSampling) -> Self {
         self.sampling = sampling;
         self
     }
 
+    /// With another resize filter.
     pub fn with_resize(mut self, resize: ResizeFilter) -> Self {
         self.resize = resize;
         self
