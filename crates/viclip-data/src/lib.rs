@@ -9,6 +9,7 @@
 //! - [`atomic`]: files written under a temporary name, synced and renamed into place.
 //!
 //! Errors are the model crate's [`viclip::Error`].
+#![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
 pub mod atomic;

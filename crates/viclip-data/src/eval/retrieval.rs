@@ -14,11 +14,15 @@ use viclip::{Error, Result};
 /// Recalls (percent) and rank statistics in one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Recall {
+    /// Recall at 1: percent of queries (0..=100) whose correct item ranks first.
     pub r1: f64,
+    /// Recall at 5: percent of queries (0..=100) whose correct item ranks in the top 5.
     pub r5: f64,
+    /// Recall at 10: percent of queries (0..=100) whose correct item ranks in the top 10.
     pub r10: f64,
     /// Median of the 1-based ranks (mean of the two middle ones for an even count).
     pub median_rank: f64,
+    /// Mean of the 1-based ranks.
     pub mean_rank: f64,
     /// Queries evaluated.
     pub n: usize,
@@ -51,7 +55,9 @@ impl Recall {
 /// Both directions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RetrievalMetrics {
+    /// Text-to-video: each caption queries the videos for its own video.
     pub t2v: Recall,
+    /// Video-to-text: each video queries the captions; its rank is that of its best-ranked caption.
     pub v2t: Recall,
 }
 

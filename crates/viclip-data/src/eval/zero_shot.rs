@@ -131,7 +131,9 @@ pub fn zero_shot_scores<S: AsRef<str>>(
 pub struct Accuracy {
     /// Videos evaluated.
     pub n: usize,
+    /// Percent of videos (0..=100) whose label is the highest-scoring class.
     pub top1: f64,
+    /// Percent of videos (0..=100) whose label is among the five highest-scoring classes.
     pub top5: f64,
     /// (top1 + top5) / 2, the paper's AVG.
     pub avg: f64,

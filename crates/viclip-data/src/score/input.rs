@@ -29,12 +29,15 @@ pub enum VideoLocator {
 /// Which columns of a table describe the clip.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Columns {
+    /// How each row names its video file: a path column or a file-name pattern over columns.
     pub video: VideoLocator,
     /// Directory that relative paths are resolved against (default: the current directory).
     pub video_root: Option<PathBuf>,
+    /// Column holding the caption that CLIP-SIM compares the clip with; null or empty is `bad_caption`.
     pub caption: String,
     /// Start and end of the clip (seconds, `MM:SS(.mmm)` or `HH:MM:SS(.mmm)`); none: the whole file.
     pub start: Option<String>,
+    /// Column of the clip's end (same formats as `start`); `None`: the clip runs to the end of the file.
     pub end: Option<String>,
     /// A video2dataset `clips` column (`[[start, end]]`) instead of start / end; exactly one span per
     /// row (rows in = rows out), so a row listing several is reported as `bad_span`.
@@ -60,10 +63,18 @@ impl Columns {
 #[derive(Debug, Clone)]
 pub enum Input {
     /// A table file, or a directory of table files of one format ([`Table::open`]).
-    Table { path: PathBuf, columns: Columns },
+    Table {
+        /// The table file or directory.
+        path: PathBuf,
+        /// Which of its columns name the video, the span and the caption.
+        columns: Columns,
+    },
     /// webdataset tar shards as video2dataset writes them (`{key}.mp4|webm`, `{key}.txt`,
     /// `{key}.json`), read in the order given; one row per sample.
-    WebDataset { tars: Vec<PathBuf> },
+    WebDataset {
+        /// The `.tar` files, in reading order (see [`Input::webdataset_files`]).
+        tars: Vec<PathBuf>,
+    },
 }
 
 /// The rows of one shard, ready for the work.

@@ -67,6 +67,7 @@ use std::fmt;
 /// form; `ok` rows have every requested value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RowStatus {
+    /// The row has every requested value (`ok`).
     Ok,
     /// The input row could not be read (malformed JSON line, wrong CSV field count, missing column).
     BadRow,
@@ -127,11 +128,14 @@ impl fmt::Display for RowStatus {
 /// A row-level failure: its kind and a message naming the row, file or column at fault.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowFailure {
+    /// The failure's kind, written to the `status` column.
     pub kind: RowStatus,
+    /// What went wrong, naming the row, file or column; written to the `error` column.
     pub message: String,
 }
 
 impl RowFailure {
+    /// A failure of `kind` with `message`.
     pub fn new(kind: RowStatus, message: impl Into<String>) -> Self {
         RowFailure {
             kind,
@@ -145,7 +149,11 @@ impl RowFailure {
 /// its video embedding (and aesthetic score), a row with a missing video its text embedding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowTask {
+    /// The video file to decode (a table row's resolved path, or a webdataset sample's extracted
+    /// member) and the span of it to score, or why the row has no clip.
     pub clip: Result<(std::path::PathBuf, viclip::video::ClipSpan), RowFailure>,
+    /// The caption to embed, or why the row has none (`bad_caption`, or the failure of a row that
+    /// could not be read at all).
     pub caption: Result<String, RowFailure>,
 }
 

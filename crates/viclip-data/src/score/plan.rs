@@ -17,12 +17,15 @@ use viclip::{Result, ViClipConfig};
 /// One share of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SharePlan {
+    /// The share's index, `0..shares`; it takes the shards `k` with `k % shares == share`.
     pub share: u64,
     /// The Slurm array task id that takes it (`first_task + share * task_step`).
     pub task: u64,
     /// Its shards in range notation (`3-39:4`).
     pub shards: String,
+    /// How many shards the share takes.
     pub num_shards: u64,
+    /// How many table rows those shards hold.
     pub rows: u64,
     /// Of its shards, those already complete for this identity in the output directory (files
     /// present with their recorded sizes; a run also checks the hashes of files that changed).
@@ -43,6 +46,7 @@ pub struct Plan {
     pub this_process: String,
     /// What this process is (from flags and scheduler variables).
     pub who: String,
+    /// Every share of the record, in index order.
     pub shares: Vec<SharePlan>,
     /// The run identity a run with these options records (`OUT/run.json`, every shard's stats),
     /// but for the keys in `unknown`.

@@ -68,6 +68,7 @@ pub struct RunRecord {
     pub shares: u64,
     /// Slurm array task id of share 0; share `s` is task `first_task + s * task_step`.
     pub first_task: u64,
+    /// Difference between the array task ids of consecutive shares (1 for consecutive ids).
     pub task_step: u64,
     /// How the first split process found the split: `flags`, `slurm-array`, `kubernetes`,
     /// `slurm-tasks` (`none` without a split).
@@ -118,7 +119,10 @@ impl RunRecord {
 /// This process's share of a run, with the record it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
+    /// This process's share: the record's split, or `{index: 0, count: 1}` (the whole table) for a
+    /// lone process.
     pub selection: ShardSelection,
+    /// The run's table and split records, as read or written by this process.
     pub record: RunRecord,
     /// Whether this process wrote `table.json` (it was the first to start).
     pub wrote_table: bool,

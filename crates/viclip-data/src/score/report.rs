@@ -22,11 +22,15 @@ pub const SCORE_COLUMNS: [&str; 2] = ["viclip_sim", "aesthetic"];
 /// One score column's distribution.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ColumnSummary {
+    /// The score column (`viclip_sim` or `aesthetic`).
     pub column: String,
     /// Rows with a value.
     pub count: u64,
+    /// Mean of the column's finite values.
     pub mean: f64,
+    /// Smallest finite value.
     pub min: f64,
+    /// Largest finite value.
     pub max: f64,
     /// `(q, value)` for [`QUANTILES`], linear interpolation (numpy's default).
     pub quantiles: Vec<(f64, f64)>,
@@ -37,9 +41,11 @@ pub struct ColumnSummary {
 /// The whole run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RunReport {
+    /// Rows over every shard of the directory.
     pub rows: u64,
     /// Rows per status.
     pub status: BTreeMap<String, u64>,
+    /// One summary per score column present with at least one finite value.
     pub columns: Vec<ColumnSummary>,
 }
 

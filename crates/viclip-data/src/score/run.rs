@@ -26,6 +26,7 @@ use viclip::{Error, Result, ViClip};
 /// The aesthetic column: a scorer and how clips are reduced to one score.
 #[derive(Debug, Clone)]
 pub struct AestheticOptions {
+    /// The loaded CLIP image tower and LAION aesthetic head that score the frames.
     pub scorer: AestheticScorer,
     /// Frames sampled uniformly per clip (InternVid: 4).
     pub frames: usize,
@@ -41,6 +42,7 @@ pub struct AestheticOptions {
 /// Everything `viclip score` needs besides the model.
 #[derive(Debug, Clone)]
 pub struct ScoreOptions {
+    /// The clip table or webdataset shards to score.
     pub input: Input,
     /// Output directory (created); reruns into it resume.
     pub out: PathBuf,
@@ -57,6 +59,7 @@ pub struct ScoreOptions {
     pub workers: Option<usize>,
     /// Also write clip-retrieval's `video_emb/`, `text_emb/`, `metadata/`.
     pub embeddings: bool,
+    /// Also fill the `aesthetic` column with this scorer; `None`: the column stays null.
     pub aesthetic: Option<AestheticOptions>,
     /// How the model was named (weights file or manifest name), recorded in the output.
     pub model_name: String,
@@ -74,12 +77,15 @@ pub struct ScoreOptions {
 pub struct Progress {
     /// Rows of this process's shards still to score when the run started.
     pub rows_total: u64,
+    /// Rows of this process's shards written so far in this run.
     pub rows_done: u64,
     /// Rows written with a status other than `ok`.
     pub rows_failed: u64,
     /// Clips through the decode pipeline so far.
     pub clips: u64,
+    /// Shards of this process's share still to score when the run started.
     pub shards_total: u64,
+    /// Shards scored and written so far in this run.
     pub shards_done: u64,
     /// An event to log, set for one call: a shard scored, skipped because another process holds
     /// it, or redone because its files were damaged.
@@ -95,7 +101,9 @@ pub struct RunSummary {
     pub table_shards: u64,
     /// Shards this process scored now, and those it found complete.
     pub scored: Vec<ShardStats>,
+    /// Shards of this process's share found complete when the run started (not scored again).
     pub skipped: u64,
+    /// Wall-clock seconds of the whole call, checks and report included.
     pub seconds: f64,
     /// The report, when every shard of the table is complete.
     pub report: Option<RunReport>,

@@ -9,15 +9,21 @@ use serde::{Deserialize, Serialize};
 /// `{shard}_stats.json`: what one shard did. Written last, so its presence marks the shard complete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardStats {
+    /// The shard's index `k` (its files are `{k:05}.parquet` and `{k:05}_stats.json`).
     pub shard: u64,
+    /// 0-based index in the input table of the shard's first row.
     pub first_row: u64,
+    /// Rows in the shard (every input row comes out, failed or not).
     pub rows: u64,
+    /// Rows with status `ok`.
     pub ok: u64,
     /// Rows per status other than `ok`.
     pub failed: BTreeMap<String, u64>,
     /// Clips that went through the video tower.
     pub clips: u64,
+    /// Wall-clock seconds spent scoring the shard (decode and model; writing its files excluded).
     pub seconds: f64,
+    /// `clips / seconds`.
     pub clips_per_s: f64,
     /// The run identity the shard was scored with (`super::identity`); a rerun with another
     /// must not mix with it.

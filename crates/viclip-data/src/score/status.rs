@@ -28,15 +28,21 @@ pub enum ShardState {
 /// One share's progress.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShareStatus {
+    /// The share's index, `0..shares`; it owns the shards `k` with `k % shares == share`.
     pub share: u64,
     /// The Slurm array task id that takes this share.
     pub task: u64,
+    /// Its shards that are complete.
     pub complete: u64,
+    /// Its shards not complete whose lock some process holds.
     pub in_flight: u64,
+    /// Its shards neither complete nor locked.
     pub missing: u64,
+    /// Rows of its complete shards.
     pub rows_done: u64,
     /// Rows of its shards not complete.
     pub rows_left: u64,
+    /// Clips through the video tower over its complete shards.
     pub clips: u64,
     /// Seconds spent scoring its complete shards.
     pub seconds: f64,
@@ -49,16 +55,23 @@ pub struct ShareStatus {
 /// Where a run stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunStatus {
+    /// The run's table and split records (`OUT/table.json`, `OUT/split.json`).
     pub record: RunRecord,
     /// State of every shard, by shard index.
     pub shards: Vec<ShardState>,
+    /// Shards of the table that are complete.
     pub complete: u64,
+    /// Shards not complete whose lock some process holds.
     pub in_flight: u64,
+    /// Shards neither complete nor locked.
     pub missing: u64,
+    /// Rows of the complete shards.
     pub rows_done: u64,
+    /// Rows with status `ok` in the complete shards.
     pub rows_ok: u64,
     /// Rows per status other than `ok`, over the complete shards.
     pub failed: BTreeMap<String, u64>,
+    /// Progress of every share, by share index (one share when no split is recorded).
     pub per_share: Vec<ShareStatus>,
     /// The array task ids whose shares still have missing shards, as `sbatch --array=` takes them.
     pub missing_tasks: String,

@@ -20,7 +20,9 @@ use viclip::{Error, Result};
 /// `0..count` cover every shard exactly once. `{index: 0, count: 1}` is the whole table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShardSelection {
+    /// This share's index, `0..count`.
     pub index: u64,
+    /// The number of shares the table is split into (>= 1).
     pub count: u64,
 }
 
@@ -87,17 +89,31 @@ pub enum Scheduler {
     None,
     /// A Slurm job array task (`SLURM_ARRAY_*`).
     SlurmArray {
+        /// `SLURM_ARRAY_JOB_ID`, when set.
         job_id: Option<u64>,
+        /// `SLURM_ARRAY_TASK_ID`: this task's id in the array.
         task_id: u64,
+        /// `SLURM_ARRAY_TASK_MIN` (0 when unset): the array's lowest task id.
         min: u64,
+        /// `SLURM_ARRAY_TASK_MAX`: the array's highest task id, when set.
         max: Option<u64>,
+        /// `SLURM_ARRAY_TASK_STEP` (1 when unset, at least 1): the step between task ids.
         step: u64,
+        /// `SLURM_ARRAY_TASK_COUNT` (0 when unset): the number of tasks in the array.
         count: u64,
     },
     /// A Kubernetes Indexed Job pod (`JOB_COMPLETION_INDEX`).
-    Kubernetes { index: u64 },
+    Kubernetes {
+        /// `JOB_COMPLETION_INDEX`: this pod's index in the Job.
+        index: u64,
+    },
     /// One of the tasks of an `srun` step (`SLURM_PROCID` of `SLURM_STEP_NUM_TASKS`), outside an array.
-    SlurmTasks { procid: u64, ntasks: u64 },
+    SlurmTasks {
+        /// `SLURM_PROCID`: this task's rank in the step, `0..ntasks`.
+        procid: u64,
+        /// `SLURM_STEP_NUM_TASKS` (else `SLURM_NTASKS`): the step's task count, > 1.
+        ntasks: u64,
+    },
 }
 
 /// What the flags and the environment ask for, before the run record is consulted.
@@ -107,6 +123,7 @@ pub struct ShareRequest {
     pub shard_index: Option<u64>,
     /// The number of shares (must match the record's when one exists; the CLI's `--num-shards`).
     pub num_shards: Option<u64>,
+    /// The scheduler this process runs under, from its environment variables.
     pub scheduler: Scheduler,
     /// `SLURM_RESTART_COUNT` (requeues of this task), for the log.
     pub restart_count: Option<u64>,
@@ -115,10 +132,15 @@ pub struct ShareRequest {
 /// The split a first process would record: shares and the array task id mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitPlan {
+    /// The number of shares the table is split into.
     pub shares: u64,
+    /// The process id (array task id, index, procid or shard index) of share 0.
     pub first_task: u64,
+    /// Difference between the ids of consecutive shares (the array's step; 1 otherwise).
     pub task_step: u64,
+    /// Where the split comes from: `flags`, `whole`, `slurm-array`, `kubernetes` or `slurm-tasks`.
     pub source: &'static str,
+    /// The Slurm array job id (`SLURM_ARRAY_JOB_ID`), when running in one.
     pub array_job_id: Option<u64>,
 }
 

@@ -22,7 +22,9 @@ const MAX_STATS_BYTES: u64 = 16 << 20;
 pub struct FileRecord {
     /// Relative to the output directory (`00003.parquet`, `video_emb/video_emb_00003.npy`, ...).
     pub path: String,
+    /// Size in bytes when written.
     pub size: u64,
+    /// SHA-256 of the contents when written, as 64 lowercase hex digits.
     pub sha256: String,
     /// Nanoseconds since the epoch, when written (a hint that saves hashing on a rerun).
     pub mtime: u64,

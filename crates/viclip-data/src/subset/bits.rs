@@ -8,6 +8,7 @@ pub struct Bits {
 }
 
 impl Bits {
+    /// `len` bits, all clear (one per row of a table of `len` rows).
     pub fn new(len: usize) -> Self {
         Self {
             words: vec![0; len.div_ceil(64)],
@@ -37,26 +38,31 @@ impl Bits {
         }
     }
 
+    /// Number of bits (set or not).
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the set holds no bits at all.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Sets bit `i`; an index past the end is ignored.
     pub fn set(&mut self, i: usize) {
         if i < self.len {
             self.words[i / 64] |= 1 << (i % 64);
         }
     }
 
+    /// Clears bit `i`; an index past the end is ignored.
     pub fn clear(&mut self, i: usize) {
         if i < self.len {
             self.words[i / 64] &= !(1 << (i % 64));
         }
     }
 
+    /// Whether bit `i` is set; `false` past the end.
     pub fn get(&self, i: usize) -> bool {
         i < self.len && self.words[i / 64] >> (i % 64) & 1 == 1
     }

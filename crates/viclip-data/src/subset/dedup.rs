@@ -32,9 +32,11 @@ pub struct DedupOptions {
     pub eps: f64,
     /// Further eps values whose kept fractions are reported (not written).
     pub sweep: Vec<f64>,
+    /// Number of k-means clusters asked for (at least 1; capped at the rows with an embedding).
     pub clusters: usize,
     /// Maximum k-means iterations.
     pub iters: usize,
+    /// Seed of the random choice of the rows that start the centroids.
     pub seed: u64,
 }
 
@@ -57,8 +59,11 @@ pub struct Dedup {
     pub dropped: Vec<(f64, Vec<u64>)>,
     /// Cluster of each row (`u32::MAX` for rows without an embedding).
     pub cluster: Vec<u32>,
+    /// Number of clusters used: `opts.clusters`, capped at the rows with an embedding (at least 1).
     pub clusters: usize,
+    /// Lloyd iterations run (at most `opts.iters`, fewer once no row changes cluster).
     pub iterations: usize,
+    /// Members of the largest cluster (rows with an embedding only).
     pub largest_cluster: usize,
 }
 

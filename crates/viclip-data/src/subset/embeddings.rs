@@ -98,10 +98,12 @@ impl EmbeddingMatrix {
         self.valid.len()
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Dimension of each embedding (`E` of the `[N, E]` matrix; 0 when nothing was read).
     pub fn dim(&self) -> usize {
         self.dim
     }

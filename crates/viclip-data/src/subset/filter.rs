@@ -12,7 +12,9 @@ use viclip::{Error, Result};
 /// Rows left after one step of a recipe, for the summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
+    /// What the step did, e.g. `viclip_sim >= 0.3` or `top 1000 by aesthetic`.
     pub name: String,
+    /// Rows still selected after the step.
     pub rows: u64,
 }
 
@@ -73,9 +75,11 @@ pub fn top_k_rows(score: &[f64], eligible: &Bits, k: u64) -> Bits {
 pub struct FltOptions {
     /// Rows to DIV-sample from what the filters leave; `None` keeps all of it.
     pub n: Option<u64>,
+    /// Seed of the DIV sampling (used only when `n` is set).
     pub seed: u64,
     /// Inclusive duration bounds in seconds (InternVid: 1 and 120).
     pub min_duration: f64,
+    /// Upper duration bound in seconds, inclusive (InternVid: 120).
     pub max_duration: f64,
     /// Keep this top fraction by score (InternVid: 0.30); `None` skips the step.
     pub top_frac: Option<f64>,
@@ -187,7 +191,9 @@ pub fn flt_select(
 /// InternVid-Aesthetics: a minimum aesthetic score (InternVid: 4, inclusive) and/or the top k.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AesOptions {
+    /// Keep rows with score >= this (InternVid: 4); `None` skips the step.
     pub min_aesthetic: Option<f64>,
+    /// Then keep the `k` highest-scoring rows (ties to the lower row index); `None` skips the step.
     pub top_k: Option<u64>,
     /// `aesthetic` as a score run with an aesthetic scorer writes it; InternVid's files have `Aesthetic_Score`.
     pub score_col: String,

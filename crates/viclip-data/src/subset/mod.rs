@@ -68,7 +68,12 @@ pub enum VideoSource {
     /// A column holding the id (`YoutubeID`).
     Column(String),
     /// The first `chars` characters of the file name in a path column (InternVid's script: 11).
-    PathPrefix { column: String, chars: usize },
+    PathPrefix {
+        /// The column holding the video's path.
+        column: String,
+        /// How many leading characters of the file name form the id (shorter names are used whole).
+        chars: usize,
+    },
 }
 
 /// The selection a job makes.
@@ -76,25 +81,35 @@ pub enum VideoSource {
 pub enum Method {
     /// `n` rows uniformly at random.
     Random {
+        /// Rows to keep (all rows when `n` is at least the table's).
         n: u64,
+        /// Seed of the SplitMix64 keys that order the rows.
         seed: u64,
     },
     /// `n` rows weighted by 1 / (clips of the source video), without replacement.
     Div {
+        /// Rows to keep (all candidates when `n` is at least their number).
         n: u64,
+        /// Seed of the weighted random draw.
         seed: u64,
     },
+    /// InternVid-10M-FLT: duration bounds, score threshold and top fraction, then optionally DIV.
     Flt(FltOptions),
+    /// InternVid-Aesthetics: a minimum aesthetic score and/or the top k by it.
     Aes(AesOptions),
     /// SemDeDup on the embeddings at `embeddings` (a dir from a score run with `ScoreOptions::embeddings`, or .npy).
     Dedup {
+        /// The `.npy` file or directory of the embeddings, row-aligned with the input table.
         embeddings: PathBuf,
+        /// Which embeddings of a score run's directory: `video` (`video_emb/`) or `text` (`text_emb/`).
         kind: String,
+        /// SemDeDup's parameters; the rows dropped at `opts.eps` are left out of the output.
         opts: DedupOptions,
     },
 }
 
 impl Method {
+    /// The method's name as the summary's `method` records it: `random`, `div`, `flt`, `aes` or `dedup`.
     pub fn name(&self) -> &'static str {
         match self {
             Method::Random { .. } => "random",
@@ -113,6 +128,7 @@ pub struct SubsetJob {
     pub input: PathBuf,
     /// The output table; use the input's extension to keep its format exactly.
     pub output: PathBuf,
+    /// The selection to make.
     pub method: Method,
     /// `None`: the first of [`VIDEO_ID_COLUMNS`] present (required by DIV and FLT with `n`).
     pub video: Option<VideoSource>,
@@ -125,6 +141,8 @@ pub struct SubsetJob {
 }
 
 impl SubsetJob {
+    /// A job with the default options: video id and span columns found by name, reported columns
+    /// those of [`SCORE_COLUMNS`] present, batches of 65 536 rows.
     pub fn new(input: impl Into<PathBuf>, output: impl Into<PathBuf>, method: Method) -> Self {
         Self {
             input: input.into(),

@@ -18,8 +18,11 @@ pub const QUANTILES: [f64; 7] = [0.01, 0.05, 0.25, 0.50, 0.75, 0.95, 0.99];
 pub struct Stats {
     /// Rows with a (finite) value.
     pub count: u64,
+    /// Smallest finite value; `None` when there is none.
     pub min: Option<f64>,
+    /// Largest finite value; `None` when there is none.
     pub max: Option<f64>,
+    /// Mean of the finite values; `None` when there is none.
     pub mean: Option<f64>,
     /// `"p01"`, `"p05"`, ... `"p99"`: linear interpolation between order statistics (numpy's default).
     pub quantiles: BTreeMap<String, f64>,
@@ -68,15 +71,20 @@ pub fn quantile_sorted(v: &[f64], p: f64) -> f64 {
 /// One score column before and after selection.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScoreSummary {
+    /// The score column.
     pub column: String,
+    /// Its distribution over every input row.
     pub before: Stats,
+    /// Its distribution over the selected rows.
     pub after: Stats,
 }
 
 /// SemDeDup's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DedupReport {
+    /// Number of k-means clusters used (the asked number, capped at the rows with an embedding).
     pub clusters: usize,
+    /// Lloyd iterations the k-means ran.
     pub iterations: usize,
     /// The eps used for the output.
     pub eps: f64,
@@ -91,14 +99,21 @@ pub struct DedupReport {
 /// A subset run's report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
+    /// The method's name: `random`, `div`, `flt`, `aes` or `dedup`.
     pub method: String,
+    /// The input table (file or directory of shards).
     pub input: PathBuf,
+    /// The output table written.
     pub output: PathBuf,
+    /// The method's parameters as JSON (`n` and `seed`, or the options; `embeddings` for dedup).
     pub params: serde_json::Value,
+    /// Rows of the input table.
     pub rows_in: u64,
+    /// Rows selected and written to the output.
     pub rows_out: u64,
     /// Distinct source videos in and out (when a video id is known).
     pub videos_in: Option<u64>,
+    /// Distinct source videos among the selected rows (when a video id is known).
     pub videos_out: Option<u64>,
     /// Where the video id came from (`column YoutubeID`, `first 11 chars of path's file name`).
     pub video_key: Option<String>,
@@ -106,9 +121,13 @@ pub struct Summary {
     pub rows_without_video_id: u64,
     /// Rows with a missing or unreadable start / end (FLT drops them).
     pub rows_without_span: u64,
+    /// Rows left after each step of the FLT or AES recipe, in order (empty for other methods).
     pub steps: Vec<Step>,
+    /// The selection's score column (FLT, AES) first, then the other reported score columns.
     pub scores: Vec<ScoreSummary>,
+    /// SemDeDup's outcome; `None` for other methods.
     pub dedup: Option<DedupReport>,
+    /// Wall-clock seconds of the whole job (reading, selecting, writing).
     pub seconds: f64,
 }
 

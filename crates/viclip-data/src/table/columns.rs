@@ -100,9 +100,13 @@ macro_rules! ints {
 
 /// A column read as text: string columns borrowed, numbers and booleans formatted.
 pub enum StrColumn<'a> {
+    /// An Arrow `Utf8` column, borrowed.
     Utf8(&'a arrow_array::StringArray),
+    /// An Arrow `LargeUtf8` column, borrowed.
     LargeUtf8(&'a arrow_array::LargeStringArray),
+    /// An Arrow `Utf8View` column, borrowed.
     View(&'a arrow_array::StringViewArray),
+    /// A null, boolean, integer or float column formatted as text, one entry per row (`None`: null).
     Owned(Vec<Option<String>>),
 }
 
@@ -143,6 +147,7 @@ impl<'a> StrColumn<'a> {
         })
     }
 
+    /// Number of rows.
     pub fn len(&self) -> usize {
         match self {
             StrColumn::Utf8(a) => a.len(),
@@ -152,6 +157,7 @@ impl<'a> StrColumn<'a> {
         }
     }
 
+    /// Whether the column has no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -161,6 +161,7 @@ pub struct RowError {
     pub row: u64,
     /// `file:line` of the row.
     pub location: String,
+    /// What is wrong with the row (bad JSON, wrong field count, ...).
     pub message: String,
 }
 
@@ -186,6 +187,7 @@ pub struct RowBatch {
 }
 
 impl RowBatch {
+    /// Number of rows in the batch, failed rows included.
     pub fn num_rows(&self) -> usize {
         self.batch.num_rows()
     }
@@ -257,6 +259,7 @@ impl Table {
         })
     }
 
+    /// The format of the table's files (from their extension).
     pub fn format(&self) -> Format {
         self.format
     }
