@@ -99,7 +99,8 @@ pub struct RunSummary {
     pub table_rows: u64,
     /// Shards of the whole table.
     pub table_shards: u64,
-    /// Shards this process scored now, and those it found complete.
+    /// Stats of the shards this process scored in this call (those it found complete are counted in
+    /// `skipped`).
     pub scored: Vec<ShardStats>,
     /// Shards of this process's share found complete when the run started (not scored again).
     pub skipped: u64,

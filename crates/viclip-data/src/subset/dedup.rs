@@ -9,7 +9,7 @@
 //!    examples);
 //! 3. a row is dropped when its cosine to a row already kept in its cluster exceeds `1 - eps`.
 //!
-//! Step 3 compares with kept rows only (as the issue specifies), so a chain a ~ b ~ c where a and c
+//! Step 3 compares with kept rows only, so a chain a ~ b ~ c where a and c
 //! are not near-duplicates keeps c when b is dropped; the reference code compares with every earlier
 //! row, which would drop c too. Near-duplicates that land in different clusters are not compared (as in
 //! SemDeDup). Cost: O(n k d) per k-means iteration (a matrix product) and O(sum of cluster size^2 x d)

@@ -115,7 +115,7 @@ pub struct Summary {
     pub videos_in: Option<u64>,
     /// Distinct source videos among the selected rows (when a video id is known).
     pub videos_out: Option<u64>,
-    /// Where the video id came from (`column YoutubeID`, `first 11 chars of path's file name`).
+    /// Where the video id came from (`column YoutubeID`, `first 11 chars of the file name in path`).
     pub video_key: Option<String>,
     /// Rows without a video id (each counted as a video of its own).
     pub rows_without_video_id: u64,
