@@ -12,8 +12,12 @@ use viclip::pipeline::ClipSource;
 use crate::aesthetic_cmd::{self, AestheticArgs, DecodedInput};
 use crate::video_args::VideoArgs;
 
+/// The flags of `viclip aesthetic`: [`AestheticArgs`] (model, head, images or tensor, output) plus the
+/// clip inputs `--video` (with `--start`/`--end` spans) and `--frames`.
 #[derive(Args)]
 pub struct AestheticCmd {
+    /// Model, head, image and tensor input, and output flags; on their own (no `--video` or `--frames`)
+    /// they are the whole command.
     #[command(flatten)]
     pub args: AestheticArgs,
     /// Video file; one clip per --start/--end pair (none: the whole file). Repeatable.
@@ -30,6 +34,11 @@ pub struct AestheticCmd {
     pub frames: Vec<PathBuf>,
 }
 
+/// Runs `viclip aesthetic`. Without `--video`/`--frames` it scores images or a tensor as
+/// [`aesthetic_cmd::run`] does; otherwise it reads `--frames-per-clip` uniformly sampled frames of
+/// each clip (a video without spans is one clip) and scores them with [`aesthetic_cmd::run_clips`].
+/// A clip that cannot be read, or has fewer frames than that, is `null` in the output with its error
+/// in `items`; the command fails when every clip does.
 pub fn run(cmd: &AestheticCmd) -> Result<()> {
     if cmd.videos.is_empty() && cmd.frames.is_empty() {
         return aesthetic_cmd::run(&cmd.args);

@@ -13,6 +13,8 @@ use viclip::aesthetic::{
 };
 use viclip::preprocess::RgbFrame;
 
+/// The flags of `viclip aesthetic` for images (`--images`, `--tensor`), with the CLIP tower, head,
+/// device and output flags that clip inputs share.
 #[derive(Args, Debug, Clone)]
 pub struct AestheticArgs {
     /// CLIP weights with HF names (`openai/clip-vit-large-patch14` model.safetensors, or .pth).
@@ -130,7 +132,10 @@ pub fn run(args: &AestheticArgs) -> Result<()> {
 /// A clip the caller decoded (`--frames DIR`, `--video V`): its label, its frames (or why they could
 /// not be read) and, when the frames are a sample of a longer clip, their positions in it.
 pub struct DecodedInput {
+    /// Names the clip in `items` and in messages: the frame directory, or the video path and span.
     pub label: String,
+    /// The clip's frames, or why they could not be read (the clip then scores `null` and `items`
+    /// carries the error).
     pub frames: viclip::Result<Vec<RgbFrame>>,
     /// Position in the source clip of each given frame; reported frame indices are mapped through it.
     pub indices: Option<Vec<usize>>,

@@ -22,6 +22,8 @@ fn tiny_model() -> (PathBuf, PathBuf) {
     (dir.join("model.safetensors"), dir.join("config.json"))
 }
 
+/// The flags of `viclip demo`: the bundled sample table and tiny model unless a table or a
+/// checkpoint is given.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Clip table with `path`, `start`, `end` and `caption` columns (default: the bundled samples).

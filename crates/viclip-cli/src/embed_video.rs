@@ -11,13 +11,17 @@ use clap::Args;
 
 use crate::{io, video_args, ModelArgs};
 
+/// The flags of `viclip embed-video`: the model, one input (`--tensor`, or `--video`/`--frames`
+/// clips) and the outputs.
 #[derive(Args)]
 pub struct EmbedVideoArgs {
+    /// Checkpoint, device, dtype and batch size.
     #[command(flatten)]
     pub model: ModelArgs,
     /// float32 (B, T, 3, H, W), frames already resized and ImageNet-normalised; (B, 3, H, W) for images.
     #[arg(long, required_unless_present_any = ["videos", "frames"], conflicts_with_all = ["videos", "frames"])]
     pub tensor: Option<PathBuf>,
+    /// Video files with spans, frame directories, and how their frames are sampled and resized.
     #[command(flatten)]
     pub video: video_args::VideoArgs,
     /// (B, E) float32 L2-normalised embeddings. With --video/--frames, a clip that cannot be read gets a
@@ -30,6 +34,10 @@ pub struct EmbedVideoArgs {
     pub rows: Option<PathBuf>,
 }
 
+/// Runs `viclip embed-video`: embeds `--tensor` (rank 4 as images, otherwise as videos), or decodes
+/// and embeds every `--video`/`--frames` clip and writes one row per clip in input order (`--out`,
+/// and `--rows` when given). A clip that cannot be read gets a NaN row and a warning; the command
+/// fails when no clip can be read.
 pub fn run(args: &EmbedVideoArgs) -> Result<()> {
     let m = args.model.load()?;
     if let Some(tensor) = &args.tensor {

@@ -3,6 +3,8 @@
 //! Dependencies run one way: this crate uses `viclip_data` (tables, scoring, subsets) and `viclip` (the
 //! model); neither knows about the command line.
 
+#![warn(missing_docs)]
+
 pub mod aesthetic_clips;
 pub mod aesthetic_cmd;
 pub mod demo;

@@ -24,6 +24,8 @@ use viclip_data::score::{
 mod plan;
 pub use plan::run_plan;
 
+/// The flags of `viclip score`: input table or webdataset and its columns, output directory, model,
+/// decoding, the optional aesthetic scores and embeddings, sharding and progress.
 #[derive(Args, Debug, Clone)]
 pub struct ScoreArgs {
     /// Clip table (.jsonl/.csv/.tsv/.parquet file or directory of them) or webdataset (.tar file or
@@ -132,6 +134,7 @@ pub struct ScoreArgs {
     pub log_every: u64,
 }
 
+/// The flags of `viclip report`: the output directory of a finished run.
 #[derive(Args, Debug, Clone)]
 pub struct ReportArgs {
     /// The --out directory of a finished `viclip score` run.

@@ -7,6 +7,8 @@ use anyhow::Result;
 use clap::Args;
 use viclip_data::score::status::{status, RunStatus};
 
+/// The flags of `viclip status`: the run's output directory and what to print (text, `--json` or
+/// `--missing-tasks`).
 #[derive(Args, Debug, Clone)]
 pub struct StatusArgs {
     /// The --out directory of a `viclip score` run (finished, running or interrupted).

@@ -13,6 +13,7 @@ use viclip_data::subset::{
 /// `viclip subset ...`.
 #[derive(Args, Debug)]
 pub struct SubsetArgs {
+    /// The subset to build, with its flags.
     #[command(subcommand)]
     pub method: SubsetMethod,
 }
@@ -22,34 +23,43 @@ pub struct SubsetArgs {
 pub enum SubsetMethod {
     /// N rows uniformly at random (InternVid-10M / 50M / 200M).
     Random {
+        /// Input and output tables, reported columns, read batch size and quietness.
         #[command(flatten)]
         io: IoArgs,
         /// Rows to keep (all when the table has fewer).
         #[arg(long)]
         n: u64,
+        /// Seed of the random choice; a seed and a table always give the same rows.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Where each row's source video id comes from (for the summary).
         #[command(flatten)]
         video: VideoArgs,
     },
     /// N rows, each weighted 1 / (clips of its source video), without replacement (InternVid-10M-DIV).
     Div {
+        /// Input and output tables, reported columns, read batch size and quietness.
         #[command(flatten)]
         io: IoArgs,
+        /// Rows to keep (all when the table has fewer).
         #[arg(long)]
         n: u64,
+        /// Seed of the weighted sample; a seed and a table always give the same rows.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Where each row's source video id comes from (the weights count clips per video).
         #[command(flatten)]
         video: VideoArgs,
     },
     /// Duration bounds, then the top fraction by similarity, then a DIV sample of N (InternVid-10M-FLT).
     Flt {
+        /// Input and output tables, reported columns, read batch size and quietness.
         #[command(flatten)]
         io: IoArgs,
         /// Rows to DIV-sample from what the filters leave; without it all of that is kept.
         #[arg(long)]
         n: Option<u64>,
+        /// Seed of the DIV sample of --n; a seed and a table always give the same rows.
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Minimum clip duration in seconds (end - start, inclusive).
@@ -67,13 +77,16 @@ pub enum SubsetMethod {
         /// Similarity column (InternVid's annotation files: UMT_Score).
         #[arg(long, default_value = "viclip_sim")]
         score_col: String,
+        /// Start / end columns for the duration filter.
         #[command(flatten)]
         span: SpanArgs,
+        /// Where each row's source video id comes from (for the DIV sample of --n).
         #[command(flatten)]
         video: VideoArgs,
     },
     /// Aesthetic score >= a minimum (InternVid-Aesthetics-18M: 4), and/or the top K.
     Aes {
+        /// Input and output tables, reported columns, read batch size and quietness.
         #[command(flatten)]
         io: IoArgs,
         /// Minimum aesthetic score, inclusive (default 4 unless --top-k is given alone).
@@ -85,11 +98,13 @@ pub enum SubsetMethod {
         /// Aesthetic column (InternVid's annotation files: Aesthetic_Score).
         #[arg(long, default_value = "aesthetic")]
         score_col: String,
+        /// Where each row's source video id comes from (for the summary).
         #[command(flatten)]
         video: VideoArgs,
     },
     /// Semantic deduplication (SemDeDup) on clip embeddings from `viclip score --embeddings`.
     Dedup {
+        /// Input and output tables, reported columns, read batch size and quietness.
         #[command(flatten)]
         io: IoArgs,
         /// Directory with video_emb/video_emb_{i}.npy (or a directory of .npy, or one .npy),
@@ -111,8 +126,10 @@ pub enum SubsetMethod {
         /// Maximum k-means iterations.
         #[arg(long, default_value_t = 20)]
         iters: usize,
+        /// Seed of the k-means starting centroids.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Where each row's source video id comes from (for the summary).
         #[command(flatten)]
         video: VideoArgs,
     },
@@ -171,8 +188,10 @@ impl VideoArgs {
 /// Start / end columns for FLT's duration filter (default: Start_timestamp/End_timestamp or start/end).
 #[derive(Args, Debug)]
 pub struct SpanArgs {
+    /// Clip start column (seconds, or HH:MM:SS.mmm / MM:SS strings); needs --end-col.
     #[arg(long, requires = "end_col")]
     pub start_col: Option<String>,
+    /// Clip end column (seconds, or HH:MM:SS.mmm / MM:SS strings); needs --start-col.
     #[arg(long, requires = "start_col")]
     pub end_col: Option<String>,
 }
