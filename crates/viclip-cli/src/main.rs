@@ -23,11 +23,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the 32 CLIP BPE ids of each caption, one JSON array per line.
+    /// Print the CLIP BPE ids of each caption (32 by default), one JSON array per line.
     Tokenize {
         /// JSON lines, each {"text": "..."}.
         #[arg(long)]
         texts: PathBuf,
+        /// Ids per caption, start and end tokens included (ViCLIP's text tower takes 32).
         #[arg(long, default_value_t = viclip::tokenizer::CONTEXT_LENGTH)]
         context_length: usize,
     },
@@ -38,12 +39,13 @@ enum Command {
         /// JSON lines, each {"text": "..."}.
         #[arg(long)]
         texts: PathBuf,
+        /// The .npy file written: (n, E) float32.
         #[arg(long)]
         out: PathBuf,
     },
-    /// Embed preprocessed videos: (B, T, 3, H, W) float32 .npy in, (B, E) float32 L2-normalised out.
-    /// Embed clips: preprocessed tensors (--tensor), or videos with spans (--video, --start/--end) and
-    /// frame directories (--frames), decoded and preprocessed here. (B, E) float32 L2-normalised out.
+    /// Embed clips: preprocessed tensors (--tensor, (B, T, 3, H, W) float32 .npy), or videos with spans
+    /// (--video, --start/--end) and frame directories (--frames), decoded and preprocessed here; (B, E)
+    /// float32 L2-normalised out.
     EmbedVideo(embed_video::EmbedVideoArgs),
     /// LAION aesthetic scores (CLIP ViT-L/14 + predictor head) of images, preprocessed tensors, video
     /// clips or frame directories (max of 4 uniformly sampled frames per clip, as InternVid).
