@@ -92,8 +92,8 @@ impl std::str::FromStr for Reduce {
     }
 }
 
-/// `round(linspace(0, n_frames − 1, k))` with round-half-to-even (numpy/torch), the video issue's
-/// `uniform(k)`. With fewer than `k` frames indices repeat, as the reference's would; scoring rejects that.
+/// `round(linspace(0, n_frames − 1, k))` with round-half-to-even (numpy/torch), as the
+/// `FrameSampling::Uniform(k)` sampling does. With fewer than `k` frames indices repeat, as the reference's would; scoring rejects that.
 pub fn uniform_indices(n_frames: usize, k: usize) -> Vec<usize> {
     if k == 0 || n_frames == 0 {
         return Vec::new();
