@@ -230,8 +230,8 @@ impl ViClip {
                     Outcome::Failed(f) => Err(f.error),
                     Outcome::Row(k, info) => match rows.get_mut(k).and_then(Option::take) {
                         Some(embedding) => Ok(ClipEmbedding { embedding, info }),
-                        None => Err(Error::InvalidInput(format!(
-                            "{}, {}: internal error: no embedding came back for this clip",
+                        None => Err(Error::Internal(format!(
+                            "{}, {}: no embedding came back for this clip",
                             info.source.display(),
                             info.span
                         ))),

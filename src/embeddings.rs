@@ -123,3 +123,10 @@ pub fn top_k(scores: &Tensor, k: usize) -> Result<Vec<Vec<(usize, f32)>>> {
         })
         .collect())
 }
+
+/// CLIP-SIM of one clip and its caption: the dot product of their unit embeddings `[E]` and `[E]`,
+/// summed in element order. The streaming scorer and `viclip score`'s `viclip_sim` column both use
+/// it, so the two give the same bits.
+pub fn clip_sim(video: &[f32], caption: &[f32]) -> f32 {
+    video.iter().zip(caption).map(|(a, b)| a * b).sum()
+}

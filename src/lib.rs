@@ -109,7 +109,7 @@ pub use clips::{ClipEmbedding, ClipOptions};
 pub use config::{TextConfig, ViClipConfig, VisionConfig};
 pub use device::{parse_device, parse_dtype};
 pub use embed::{LoadOptions, ViClip};
-pub use embeddings::{top_k, Embeddings, DEMO_LOGIT_SCALE};
+pub use embeddings::{clip_sim, top_k, Embeddings, DEMO_LOGIT_SCALE};
 pub use error::{Error, Result};
 pub use model::{parameter_shapes, ViClipModel};
 pub use stream::{score_stream, ScoreOptions, ScoreStream, ScoredClip};

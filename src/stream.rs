@@ -291,9 +291,8 @@ impl ScoreStream<'_> {
             self.awaiting_text -= 1;
             let r = match &texts {
                 Ok(t) => match t.get(n) {
-                    // The same sum, in the same order, as `viclip score`'s column.
                     Some(t) => Ok(ScoredClip {
-                        sim: video.iter().zip(t).map(|(a, b)| a * b).sum(),
+                        sim: crate::clip_sim(&video, t),
                         aesthetic,
                         info,
                     }),

@@ -80,13 +80,9 @@ pub fn read_checkpoint(path: &Path) -> Result<NamedTensors> {
 }
 
 /// The first bytes of a file, for sniffing its format.
-/// Whether the first bytes of a file look like safetensors: an 8-byte header length, then `{`.
-pub(crate) fn is_safetensors_head(head: &[u8]) -> bool {
-    head.len() > 8 && head[8] == b'{'
-}
-
-pub(crate) fn read_head(path: &Path) -> Result<Vec<u8>> {
-    // A FIFO or device would block `open` or never end: refuse it by name first.
+/// Opens a checkpoint file for reading. A FIFO or device would block `open` or never end, so anything
+/// but a regular file is refused by name first; a missing file is [`Error::Io`].
+pub(crate) fn open_checkpoint(path: &Path) -> Result<File> {
     if !std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
         .is_file()
@@ -94,7 +90,16 @@ pub(crate) fn read_head(path: &Path) -> Result<Vec<u8>> {
         crate::frames::check_regular_file(path, "a checkpoint")
             .map_err(|msg| Error::checkpoint(path, msg))?;
     }
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    File::open(path).map_err(|e| Error::io(path, e))
+}
+
+/// Whether the first bytes of a file look like safetensors: an 8-byte header length, then `{`.
+pub(crate) fn is_safetensors_head(head: &[u8]) -> bool {
+    head.len() > 8 && head[8] == b'{'
+}
+
+pub(crate) fn read_head(path: &Path) -> Result<Vec<u8>> {
+    let file = open_checkpoint(path)?;
     let mut head = Vec::with_capacity(512);
     file.take(512)
         .read_to_end(&mut head)

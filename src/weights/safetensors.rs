@@ -15,7 +15,6 @@
 //! while loading.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -23,7 +22,7 @@ use memmap2::{Mmap, UncheckedAdvice};
 use safetensors::tensor::{Dtype, Metadata, TensorInfo};
 use safetensors::SafeTensors;
 
-use super::pth::{widen_i8, NamedTensors};
+use super::pth::{open_checkpoint, widen_i8, NamedTensors};
 use crate::{Error, Result};
 
 /// Bytes copied out of the map between two releases of its pages (a multiple of the page size).
@@ -50,15 +49,7 @@ impl std::fmt::Debug for MappedSafetensors {
 impl MappedSafetensors {
     /// Maps `path` and validates its header.
     pub fn open(path: &Path) -> Result<Self> {
-        // A FIFO or device would block `open` or cannot be mapped: refuse it by name first.
-        if !std::fs::metadata(path)
-            .map_err(|e| Error::io(path, e))?
-            .is_file()
-        {
-            crate::frames::check_regular_file(path, "a checkpoint")
-                .map_err(|msg| Error::checkpoint(path, msg))?;
-        }
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = open_checkpoint(path)?;
         // SAFETY: the map is read-only and private to this struct, which lives only while a checkpoint
         // is loaded. Its contents are only undefined if another process changes the file meanwhile
         // (see the module docs); that is the premise of every memory-mapped reader.

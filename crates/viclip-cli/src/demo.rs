@@ -99,29 +99,25 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         ),
     }
 
-    let flags: Vec<std::ffi::OsString> = ["score", "--input"]
-        .iter()
-        .map(Into::into)
-        .chain([table.clone().into_os_string()])
-        .chain(["--out".into(), out.clone().into_os_string()])
-        .chain(["--video-root".into(), video_root.into_os_string()])
-        .chain(
-            [
-                "--path-col",
-                "path",
-                "--caption-col",
-                "caption",
-                "--start-col",
-                "start",
-                "--end-col",
-                "end",
-            ]
-            .map(Into::into),
-        )
-        .chain(["--weights".into(), weights.into_os_string()])
-        .chain(["--config".into(), config.into_os_string()])
-        .chain(["--no-report".into()])
-        .collect();
+    let flags: Vec<std::ffi::OsString> = vec![
+        "score".into(),
+        "--input".into(),
+        table.clone().into(),
+        "--out".into(),
+        out.clone().into(),
+        "--video-root".into(),
+        video_root.into(),
+        "--weights".into(),
+        weights.into(),
+        "--config".into(),
+        config.into(),
+        "--no-report".into(),
+    ];
+    let columns = ["--path-col", "path", "--caption-col", "caption"];
+    let spans = ["--start-col", "start", "--end-col", "end"];
+    let flags = flags
+        .into_iter()
+        .chain(columns.into_iter().chain(spans).map(Into::into));
     let score = ScoreCli::try_parse_from(flags)?.args;
     score_cmd::run(&score)?;
     print_rows(&out)

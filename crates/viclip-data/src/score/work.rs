@@ -168,7 +168,7 @@ pub(crate) fn score_shard(
 
     for (r, o) in out.iter_mut().enumerate() {
         if let (Some(v), Some(t)) = (&o.video_emb, &o.text_emb) {
-            o.sim = Some(v.iter().zip(t).map(|(a, b)| a * b).sum());
+            o.sim = Some(viclip::clip_sim(v, t));
         }
         o.failure = merge([
             video_fail[r].take(),
