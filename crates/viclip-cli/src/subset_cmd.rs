@@ -300,7 +300,20 @@ pub fn job(args: &SubsetArgs) -> Result<SubsetJob> {
 /// Runs `viclip subset ...`.
 pub fn run(args: &SubsetArgs) -> Result<()> {
     let job = job(args)?;
+    crate::score_cmd::note_ignored(&job.input)?;
     let summary = subset::build(&job).map_err(|e| crate::flags::in_flag_terms(e.into()))?;
+    let path_key = summary
+        .video_key
+        .as_deref()
+        .and_then(|k| k.strip_prefix("column "))
+        .filter(|c| subset::VIDEO_PATH_COLUMNS.contains(c));
+    if let (Some(c), None) = (path_key, &job.video) {
+        eprintln!(
+            "viclip subset: video ids from the `{c}` column (one file, one video); when each file \
+             is a clip cut from a longer video, --video-id-from-path N takes the first N characters \
+             of its name instead"
+        );
+    }
     let asked = match &args.method {
         SubsetMethod::Random { n, .. } | SubsetMethod::Div { n, .. } => Some(*n),
         _ => None,

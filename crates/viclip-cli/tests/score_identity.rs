@@ -238,7 +238,8 @@ fn bad_out_directories_are_refused_up_front() {
             "is inside the input directory",
         ),
         (s.table.clone(), "an existing file"),
-        (PathBuf::from("/proc"), "not writable"),
+        (PathBuf::from("/proc/viclip-scores"), "not writable"),
+        (PathBuf::from("/proc"), "a system directory"),
     ] {
         let input = if out == s.table { &s.table } else { &tables };
         let err = run_err(&score_args(input, &out, Some(&s.d), 4, &[]));

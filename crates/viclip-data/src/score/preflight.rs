@@ -51,8 +51,9 @@ fn input_dirs(input: &Input) -> Vec<PathBuf> {
     }
 }
 
-/// Refuses an output directory that is an existing file, the input directory or inside it, or that cannot be
-/// created or written to; creates it otherwise.
+/// Refuses an output directory that is an existing file, the input directory or inside it, the
+/// root, a top-level system directory or the home directory, or that cannot be created; creates it
+/// otherwise.
 pub(crate) fn check_out(out: &Path, input: &Input) -> Result<()> {
     if out.exists() && !out.is_dir() {
         return Err(Error::InvalidInput(format!(
@@ -86,18 +87,38 @@ pub(crate) fn check_out(out: &Path, input: &Input) -> Result<()> {
             )));
         }
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::output(out, e))?;
-    // Probed where temporary files go anyway, so a probe left by a killed process is swept.
-    let probe = out
-        .join(".tmp")
-        .join(format!("probe-{}", std::process::id()));
-    match std::fs::create_dir_all(out.join(".tmp")).and_then(|_| std::fs::write(&probe, b"")) {
-        Ok(()) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
-        }
-        Err(e) => Err(Error::output(out, e)),
+    if let Some(why) = system_dir(&o) {
+        return Err(Error::InvalidInput(format!(
+            "ScoreOptions::out {}: {why}; a run writes its shards, records and temporary files \
+             into the output directory, so give it a directory of its own (e.g. {})",
+            out.display(),
+            o.join("viclip-out").display()
+        )));
     }
+    // Writability is probed by the run's temporary directory, created right after this check.
+    std::fs::create_dir_all(out).map_err(|e| Error::output(out, e))
+}
+
+/// Top-level directories of the system that no run may use as its output directory.
+const SYSTEM_DIRS: &[&str] = &[
+    "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc", "/root",
+    "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/Users", "/System", "/Library",
+];
+
+/// Why the resolved output directory `o` is a system directory: the root, a top-level system
+/// directory, or the user's home directory itself (their subdirectories are fine).
+fn system_dir(o: &Path) -> Option<String> {
+    if o.parent().is_none() {
+        return Some("the file system's root".into());
+    }
+    if SYSTEM_DIRS.iter().any(|d| o == Path::new(d)) {
+        return Some("a system directory".into());
+    }
+    let home = std::env::var_os("HOME").map(|h| resolved(Path::new(&h)));
+    if home.is_some_and(|h| h == o && h.parent().is_some()) {
+        return Some("the home directory itself".into());
+    }
+    None
 }
 
 /// Refuses a video root that does not exist or is not a directory (a typo would otherwise fail
@@ -124,5 +145,20 @@ pub(crate) fn check_video_root(input: &Input) -> Result<()> {
                 ),
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_roots_are_not_output_directories() {
+        for d in ["/", "/usr", "/etc", "/tmp", "/home"] {
+            assert!(system_dir(&resolved(Path::new(d))).is_some(), "{d}");
+        }
+        for d in ["/tmp/run", "/home/someone/out", "/srv/data/out"] {
+            assert!(system_dir(Path::new(d)).is_none(), "{d}");
+        }
     }
 }

@@ -4,9 +4,11 @@
 //!
 //! The model is one arrow [`RecordBatch`] per step, whatever the file format:
 //!
-//! - [`Table::open`] takes a file, or a directory of files of one format (the shards of a scored
-//!   run, read in natural order: `2.parquet` before `10.parquet`; names starting with `.` or `_`,
-//!   `*.json` files (per-shard stats) and `*.tmp` files are skipped);
+//! - [`Table::open`] takes a file, or a directory of files of one format, read in natural order
+//!   (`2.parquet` before `10.parquet`; names starting with `.` or `_`, `*.json` files (per-shard
+//!   stats) and `*.tmp` files are skipped). The output directory of a score run (it holds
+//!   `table.json`) is read as its shards `NNNNN.parquet` only; other table files there are listed by
+//!   [`Table::ignored`];
 //! - [`Table::batches`] yields [`RowBatch`]es: the rows' arrow columns plus the table-wide index of
 //!   their first row, so a consumer can tie results back to input rows; [`ReadOptions::columns`]
 //!   projects to the columns a job needs (Parquet decodes only those);
@@ -199,6 +201,7 @@ pub struct Table {
     files: Vec<PathBuf>,
     format: Format,
     display: PathBuf,
+    ignored: Vec<PathBuf>,
 }
 
 impl Table {
@@ -211,6 +214,7 @@ impl Table {
                 format: Format::from_path(path)?,
                 files: vec![path.to_path_buf()],
                 display: path.to_path_buf(),
+                ignored: Vec::new(),
             });
         }
         let mut files = Vec::new();
@@ -233,6 +237,12 @@ impl Table {
         files.sort_by(|a, b| {
             viclip::frames::natural_cmp(&a.to_string_lossy(), &b.to_string_lossy())
         });
+        // The output directory of a score run is its shards and nothing else: a subset saved
+        // there, a copy of a shard or the input table must not be read as rows of the run.
+        let mut ignored = Vec::new();
+        if let Some(n) = run_shard_count(path)? {
+            (files, ignored) = files.into_iter().partition(|f| is_run_shard(f, n));
+        }
         let formats: Vec<Format> = files
             .iter()
             .filter_map(|f| Format::from_path(f).ok())
@@ -256,7 +266,14 @@ impl Table {
             files,
             format,
             display: path.to_path_buf(),
+            ignored,
         })
+    }
+
+    /// Table files of a score run's directory that are not the run's shards (see [`Table::open`]),
+    /// and so were left out; empty for any other table.
+    pub fn ignored(&self) -> &[PathBuf] {
+        &self.ignored
     }
 
     /// The format of the table's files (from their extension).
@@ -340,4 +357,46 @@ impl Table {
             Format::Parquet => FileReader::Parquet(parquet::ParquetReader::open(path, opts)?),
         })
     }
+}
+
+/// The largest `table.json` read when telling a score run's directory (it holds four fields).
+const MAX_RUN_RECORD_BYTES: u64 = 1 << 20;
+
+/// The number of shards of the score run whose output directory is `dir` (from its
+/// `table.json`), or `None` when `dir` is not one.
+fn run_shard_count(dir: &Path) -> Result<Option<u64>> {
+    let record = dir.join("table.json");
+    let Ok(meta) = std::fs::metadata(&record) else {
+        return Ok(None);
+    };
+    let bad = |why: &str| {
+        Error::InvalidInput(format!(
+            "{}: {why}; it records the shards of the score run in {}: restore it from the run, \
+             or read the shards by file name",
+            record.display(),
+            dir.display()
+        ))
+    };
+    if !meta.is_file() || meta.len() > MAX_RUN_RECORD_BYTES {
+        return Err(bad("not a small regular file"));
+    }
+    let text = std::fs::read_to_string(&record).map_err(|e| Error::io(&record, e))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(&format!("does not parse ({e})")))?;
+    v.get("table_shards")
+        .and_then(serde_json::Value::as_u64)
+        .map(Some)
+        .ok_or_else(|| bad("has no `table_shards` number"))
+}
+
+/// Whether `file` is shard `k < n` of a score run: `NNNNN.parquet` (five or more digits).
+fn is_run_shard(file: &Path, n: u64) -> bool {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.strip_suffix(".parquet")
+        .filter(|s| s.len() >= 5 && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<u64>().ok())
+        .is_some_and(|k| k < n)
 }
