@@ -275,3 +275,71 @@ fn shard_selection_resolve_keeps_its_meaning_without_a_record() {
         sel(0, 1)
     );
 }
+
+#[test]
+fn share_counts_beyond_the_shards_are_refused_before_anything_is_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path();
+    // 40 rows in shards of 10: 4 shards.
+    let huge = [
+        (
+            Some(0),
+            Some(u64::MAX),
+            vec![("SLURM_PROCID", "0".to_string())],
+        ),
+        (None, None, array(9, 0, 0, 4294967295, 1, 4294967296)),
+        (
+            None,
+            None,
+            vec![
+                ("SLURM_STEP_ID", "0".to_string()),
+                ("SLURM_PROCID", "0".to_string()),
+                ("SLURM_STEP_NUM_TASKS", "999999999999".to_string()),
+            ],
+        ),
+        (Some(0), Some(5), vec![]),
+    ];
+    for (index, count, vars) in huge {
+        let r = req(index, count, &vars).expect("env");
+        let e = share(out, &r, 40)
+            .expect_err("more shares than shards")
+            .to_string();
+        assert!(e.contains("at most one share per shard"), "{e}");
+        assert!(
+            std::fs::read_dir(out).expect("dir").next().is_none(),
+            "nothing recorded"
+        );
+    }
+    let r = req(Some(3), Some(4), &vec![]).expect("env");
+    assert_eq!(share(out, &r, 40).expect("4 shares of 4 shards"), sel(3, 4));
+}
+
+#[test]
+fn status_reads_a_record_of_an_unbounded_share_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path();
+    let r = req(Some(0), Some(2), &vec![]).expect("env");
+    share(out, &r, 40).expect("assign");
+    // What a version without the bound recorded for `--num-shards 18446744073709551615`.
+    let split = std::fs::read_to_string(out.join(SPLIT_FILE)).expect("split");
+    let mut v: serde_json::Value = serde_json::from_str(&split).expect("json");
+    v["shares"] = serde_json::json!(u64::MAX);
+    std::fs::write(out.join(SPLIT_FILE), v.to_string()).expect("write");
+    let st = viclip_data::score::status::status(out).expect("status works");
+    assert_eq!(st.missing, 4);
+    assert_eq!(st.per_share.len(), 4, "only shares that own a shard");
+}
+
+#[test]
+fn a_share_count_without_a_share_index_blames_no_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path();
+    let r = req(None, Some(4), &vec![]).expect("env");
+    let e = share(out, &r, 40).expect_err("no index").to_string();
+    assert!(e.contains("without a shard index"), "{e}");
+    assert!(
+        !e.contains(SPLIT_FILE),
+        "names no file that does not exist: {e}"
+    );
+    assert!(std::fs::read_dir(out).expect("dir").next().is_none());
+}

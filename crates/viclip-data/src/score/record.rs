@@ -311,6 +311,16 @@ impl ShareRequest {
     /// This process's share under `rec` (checked against the request's `num_shards`).
     pub fn assign_under(&self, rec: &RunRecord, file: &Path) -> Result<ShardSelection> {
         if let Some(n) = self.num_shards.filter(|&n| n != rec.shares) {
+            if !rec.split_recorded {
+                return Err(Error::conflict(
+                    file.with_file_name(TABLE_FILE),
+                    format!(
+                        "records a run scored by one process over the whole table (no split), but \
+                         ShareRequest::num_shards is {n}; finish it with one process, or use a new \
+                         ScoreOptions::out for a split run"
+                    ),
+                ));
+            }
             return Err(Error::conflict(
                 file,
                 format!(
@@ -366,11 +376,31 @@ impl ShareRequest {
             table_shards: table_rows.div_ceil(shard_size.max(1)),
             input: input.into(),
         };
+        // A share count without anything that says which share this process is: the request's own
+        // error (no record is involved, so none may be blamed).
+        if self.task_id().is_none() && self.num_shards.is_some() {
+            self.first_start()?;
+        }
         // The split is proposed first, so that a process that cannot propose one writes nothing.
         let proposal = match read_split(out)? {
             None => self.proposed_split()?,
             Some(_) => None,
         };
+        if let Some(split) = proposal
+            .as_ref()
+            .filter(|s| s.shares > table.table_shards.max(1))
+        {
+            return Err(Error::InvalidInput(format!(
+                "{} asks for {} shares, but the table's {table_rows} rows make {} shard(s) of \
+                 {shard_size}: at most one share per shard; run at most {} processes (e.g. \
+                 sbatch --array=0-{}), or a smaller ScoreOptions::shard_size",
+                self.describe(),
+                split.shares,
+                table.table_shards,
+                table.table_shards.max(1),
+                table.table_shards.max(1) - 1
+            )));
+        }
         let wrote_table = create_once(out, TABLE_FILE, &table)?;
         let t = read_table(out)?.ok_or_else(|| {
             Error::conflict(

@@ -126,7 +126,9 @@ pub fn status(out: &Path) -> Result<RunStatus> {
     })?;
     let identity = recorded_identity(out, 0..record.table_shards);
     let n = record.shares.max(1);
-    let mut shares: Vec<ShareStatus> = (0..n)
+    // Shares beyond the shard count own no shard; a record of an unbounded count (written before
+    // counts were bounded) must not become an unbounded allocation.
+    let mut shares: Vec<ShareStatus> = (0..n.min(record.table_shards.max(1)))
         .map(|s| ShareStatus {
             share: s,
             task: record.task_of(s),
