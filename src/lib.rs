@@ -96,6 +96,7 @@ pub mod limits;
 pub mod manifest;
 pub mod model;
 pub mod npy;
+pub mod panics;
 pub mod pipeline;
 pub mod preprocess;
 pub mod stream;

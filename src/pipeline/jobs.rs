@@ -129,20 +129,19 @@ impl<I: Iterator<Item = ClipSource>> Iterator for Split<I> {
 /// each of the job's clips.
 pub(super) fn run(n: Numbered, opts: &PipelineOptions) -> Vec<Outcome> {
     let infos: Vec<ClipInfo> = (0..n.spans.len()).map(|k| n.info(k, opts)).collect();
-    let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&n, opts)))
-        .unwrap_or_else(|_| {
-            let msg = |i: &ClipInfo| {
-                format!(
-                    "{}, {}: internal error (panic) while decoding; please report it",
-                    i.source.display(),
-                    i.span
-                )
-            };
-            infos
-                .iter()
-                .map(|i| Err(Error::InvalidInput(msg(i))))
-                .collect()
-        });
+    let results = crate::panics::catch(|| work(&n, opts)).unwrap_or_else(|_| {
+        let msg = |i: &ClipInfo| {
+            format!(
+                "{}, {}: internal error (panic) while decoding; please report it",
+                i.source.display(),
+                i.span
+            )
+        };
+        infos
+            .iter()
+            .map(|i| Err(Error::InvalidInput(msg(i))))
+            .collect()
+    });
     infos
         .into_iter()
         .zip(results)

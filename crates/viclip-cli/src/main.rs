@@ -145,6 +145,9 @@ fn run(cli: Cli) -> Result<()> {
 
 fn main() {
     viclip::device::keep_freed_memory();
+    // A panic outside the library's deliberate catches (a bug, or a dependency failing under memory
+    // pressure) ends the process, releasing its shard locks, instead of leaving threads waiting.
+    viclip::panics::exit_on_uncaught_panic();
     if let Err(e) = run(Cli::parse()) {
         // One line naming the file, tensor or line at fault.
         eprintln!("viclip: error: {}", viclip_cli::flags::error_line(&e));

@@ -99,6 +99,15 @@ pub(crate) fn write_shard(
     kv: &[KeyValue],
     mut stats: ShardStats,
 ) -> Result<ShardStats> {
+    // Test hook: a panic where a dependency may panic (the parquet writer's zstd under memory
+    // pressure), in a thread of the writer, as `VICLIP_TEST_PANIC_IN_WRITER` asks.
+    #[cfg(feature = "internal")]
+    if std::env::var_os("VICLIP_TEST_PANIC_IN_WRITER").is_some() {
+        let _ = std::thread::Builder::new()
+            .name("writer-test".into())
+            .spawn(|| panic!("VICLIP_TEST_PANIC_IN_WRITER"))
+            .map(|h| h.join());
+    }
     let batches = output_batches(shard, rows)?;
     let s = stem(shard.index);
     let mut files = Vec::new();

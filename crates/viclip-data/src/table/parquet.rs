@@ -29,7 +29,7 @@ pub(crate) fn parquet_error(path: &Path, e: impl std::fmt::Display) -> Error {
 /// assert on some kinds of corrupt data (e.g. "Decoder for dict should have been set") rather than
 /// returning an error, and a damaged file must not take the process down.
 pub(crate) fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+    viclip::panics::catch(f).unwrap_or_else(|_| {
         Err(parquet_error(
             path,
             "the parquet decoder failed on corrupt data",
