@@ -18,6 +18,7 @@ use viclip_data::score::{
     report, score, AestheticOptions, Columns, Input, Progress, ScoreOptions, ShareRequest,
     VideoLocator,
 };
+use viclip_data::subset::SPAN_COLUMNS;
 
 // `--plan` lives in its own file next to this one.
 #[path = "score_plan.rs"]
@@ -38,7 +39,8 @@ pub struct ScoreArgs {
     /// auto, internvid, table or webdataset (auto: .tar → webdataset; a `YoutubeID` column → internvid).
     #[arg(long, default_value = "auto")]
     pub format: String,
-    /// Directory that relative video paths (and InternVid file names) are resolved against.
+    /// Directory that relative video paths (and InternVid file names) are resolved against (default:
+    /// the table's directory).
     #[arg(long)]
     pub video_root: Option<PathBuf>,
     /// Video file name built from columns (InternVid default `{YoutubeID}.mp4`; .webm, .mkv, ... are
@@ -51,7 +53,8 @@ pub struct ScoreArgs {
     /// Caption column (default `Caption` for InternVid, `caption` otherwise).
     #[arg(long)]
     pub caption_col: Option<String>,
-    /// Clip start column (seconds or HH:MM:SS.mmm); none: the whole file.
+    /// Clip start column (seconds or HH:MM:SS.mmm). Default: the first pair of start/end columns
+    /// found (`start`/`end`, `start_time`/`end_time`, ...), else a `clips` column, else the whole file.
     #[arg(long)]
     pub start_col: Option<String>,
     /// Clip end column (exclusive).
@@ -212,9 +215,54 @@ pub fn input(a: &ScoreArgs) -> Result<Input> {
     if a.clips_col.is_some() {
         (c.start, c.end, c.clips) = (None, None, a.clips_col.clone());
     }
+    let spans_given = a.start_col.is_some() || a.end_col.is_some() || a.clips_col.is_some();
+    if !internvid && !spans_given {
+        detect_span_columns(&mut c, &names);
+    }
     Ok(Input::Table {
         path: a.input.clone(),
         columns: c,
+    })
+}
+
+/// A generic table's clip spans, found as `viclip subset` finds them: the first pair of
+/// [`SPAN_COLUMNS`] present, else a video2dataset `clips` column (said by [`span_note`], and
+/// recorded in `run.json` with the other columns), so a table is never silently scored on whole files.
+fn detect_span_columns(c: &mut Columns, names: &[String]) {
+    let has = |n: &str| names.iter().any(|x| x == n);
+    if let Some((s, e)) = SPAN_COLUMNS.iter().find(|(s, e)| has(s) && has(e)) {
+        (c.start, c.end) = (Some(s.to_string()), Some(e.to_string()));
+    } else if has("clips") {
+        c.clips = Some("clips".into());
+    }
+}
+
+/// Which columns give a generic table's spans when no flag chose them, for the log.
+fn span_note(a: &ScoreArgs, input: &Input) -> Option<String> {
+    let Input::Table { path, columns: c } = input else {
+        return None;
+    };
+    if a.start_col.is_some() || a.end_col.is_some() || a.clips_col.is_some() {
+        return None;
+    }
+    let table = path.display();
+    Some(match (&c.start, &c.end, &c.clips) {
+        (Some(s), Some(e), _) => format!(
+            "clip spans from the columns `{s}` and `{e}` of {table} (--start-col/--end-col choose \
+             others)"
+        ),
+        (_, _, Some(k)) => {
+            format!("clip spans from the `{k}` column of {table} (--clips-col chooses another)")
+        }
+        _ => format!(
+            "{table} has no start/end columns ({}) and no `clips` column: each row is scored on \
+             its whole video (--start-col/--end-col name the span columns)",
+            SPAN_COLUMNS
+                .iter()
+                .map(|(s, e)| format!("{s}/{e}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     })
 }
 
@@ -325,6 +373,9 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
         return run_plan(a);
     }
     let (model, mut opts) = options(a)?;
+    if let Some(n) = span_note(a, &opts.input) {
+        eprintln!("viclip score: {n}");
+    }
     let signals = Signals::register()?;
     opts.cancel = Some(Arc::clone(&signals.any));
     let t0 = Instant::now();
@@ -414,6 +465,29 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
 /// on a run with a shard missing or damaged).
 pub fn run_report(a: &ReportArgs) -> Result<()> {
     let r = report::write_report(&a.dir)?;
+    note_ignored(&a.dir)?;
     print!("{}", report::format_report(&r));
+    Ok(())
+}
+
+/// Prints which table files of the score run directory `dir` are not the run's shards and so were
+/// not read (a subset saved there, a copy of a shard, the input table); nothing for other paths.
+pub fn note_ignored(dir: &std::path::Path) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let table = viclip_data::table::Table::open(dir)?;
+    let ignored = table.ignored();
+    if let Some(first) = ignored.first() {
+        let more = match ignored.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        eprintln!(
+            "viclip: {}: read only the run's shards; {}{more} in that directory is not one of them and was left out",
+            dir.display(),
+            first.display()
+        );
+    }
     Ok(())
 }

@@ -222,12 +222,9 @@ pub(crate) fn run_identity(
         None => Value::Null,
     };
     let video_root = match &opts.input {
-        // Relative paths resolve against the root, or the working directory without one.
-        Input::Table { columns, .. } => {
-            let root = columns
-                .video_root
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("."));
+        // Relative paths resolve against the root, or the table's directory without one.
+        Input::Table { columns, path } => {
+            let root = columns.root_for(path);
             json!(std::fs::canonicalize(&root)
                 .unwrap_or(root)
                 .display()

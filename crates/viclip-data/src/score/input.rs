@@ -31,7 +31,9 @@ pub enum VideoLocator {
 pub struct Columns {
     /// How each row names its video file: a path column or a file-name pattern over columns.
     pub video: VideoLocator,
-    /// Directory that relative paths are resolved against (default: the current directory).
+    /// Directory that relative paths are resolved against; `None`: the table's directory (its
+    /// parent for a table file, the directory itself for a directory of table files), so a table
+    /// that lists videos beside it works from any working directory.
     pub video_root: Option<PathBuf>,
     /// Column holding the caption that CLIP-SIM compares the clip with; null or empty is `bad_caption`.
     pub caption: String,
@@ -45,6 +47,21 @@ pub struct Columns {
 }
 
 impl Columns {
+    /// The directory relative video paths of the table at `table` resolve against:
+    /// [`Columns::video_root`], else the table's directory.
+    pub fn root_for(&self, table: &Path) -> PathBuf {
+        if let Some(r) = &self.video_root {
+            return r.clone();
+        }
+        if table.is_dir() {
+            return table.to_path_buf();
+        }
+        match table.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
     /// InternVid's annotation files: `{YoutubeID}.mp4` under `video_root`, `Caption`,
     /// `Start_timestamp`, `End_timestamp`.
     pub fn internvid(video_root: Option<PathBuf>) -> Self {
@@ -185,7 +202,7 @@ fn table_shards(
         lenient: true,
         ..ReadOptions::default()
     };
-    let mut resolver = Resolver::new(cols);
+    let mut resolver = Resolver::new(cols.root_for(path));
     let mut cur: Option<ShardInput> = None;
     for rb in table.batches(&opts) {
         let rb = rb?;

@@ -100,14 +100,15 @@ pub(crate) fn clips_span(
 
 /// Finds video files, trying [`VIDEO_EXTENSIONS`], with a cache: many rows share a file.
 pub(crate) struct Resolver {
-    root: Option<PathBuf>,
+    root: PathBuf,
     cache: HashMap<String, std::result::Result<PathBuf, String>>,
 }
 
 impl Resolver {
-    pub(crate) fn new(cols: &Columns) -> Self {
+    /// A resolver of paths relative to `root` ([`Columns::root_for`]).
+    pub(crate) fn new(root: PathBuf) -> Self {
         Resolver {
-            root: cols.video_root.clone(),
+            root,
             cache: HashMap::new(),
         }
     }
@@ -124,18 +125,19 @@ impl Resolver {
         let found = self
             .cache
             .entry(name.to_string())
-            .or_insert_with(|| find_video(root.as_deref(), name));
+            .or_insert_with(|| find_video(&root, name));
         found
             .clone()
             .map_err(|m| RowFailure::new(RowStatus::MissingVideo, format!("row {row}: {m}")))
     }
 }
 
-fn find_video(root: Option<&Path>, name: &str) -> std::result::Result<PathBuf, String> {
+fn find_video(root: &Path, name: &str) -> std::result::Result<PathBuf, String> {
     let p = Path::new(name);
-    let p = match root {
-        Some(r) if p.is_relative() => r.join(p),
-        _ => p.to_path_buf(),
+    let p = if p.is_relative() {
+        root.join(p)
+    } else {
+        p.to_path_buf()
     };
     if p.is_file() {
         return Ok(p);
@@ -170,8 +172,23 @@ fn find_video(root: Option<&Path>, name: &str) -> std::result::Result<PathBuf, S
             return Err(format!("{}: {m}", p.display()));
         }
     }
+    // A name that is a link whose target cannot be reached: say so, not "no such video".
+    if std::fs::symlink_metadata(&p).is_ok() {
+        let why = match std::fs::metadata(&p) {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+                "a symbolic link loop (the links point at each other)".to_string()
+            }
+            Err(e) => format!("a symbolic link whose target cannot be read ({e})"),
+            Ok(_) => "not a regular file".to_string(),
+        };
+        return Err(format!(
+            "{}: {why}; point it at the video file",
+            p.display()
+        ));
+    }
     Err(format!(
-        "{}: no such video (also tried .{}); check Columns::video_root and the file-name pattern",
+        "{}: no such video (also tried .{}); relative paths resolve against Columns::video_root \
+         (default: the table's directory): check it and the file-name pattern",
         p.display(),
         VIDEO_EXTENSIONS.join(", .")
     ))

@@ -149,6 +149,34 @@ pub(crate) fn input_name(input: &Input) -> String {
     }
 }
 
+/// Stops a fresh run whose first shard found none of its videos: the video root is wrong, and
+/// scoring on would only record every row as `missing_video` (and make the directory the run of
+/// that root). Nothing of the shard is written.
+fn check_first_shard(input: &Input, rows: &[work::RowOut]) -> Result<()> {
+    let missing = |r: &work::RowOut| {
+        r.failure
+            .as_ref()
+            .is_some_and(|f| f.kind == super::RowStatus::MissingVideo)
+    };
+    let Input::Table { path, columns } = input else {
+        return Ok(());
+    };
+    if rows.is_empty() || !rows.iter().all(missing) {
+        return Ok(());
+    }
+    let example = rows
+        .iter()
+        .find_map(|r| r.failure.as_ref())
+        .map_or(String::new(), |f| format!(" (the first: {})", f.message));
+    Err(Error::InvalidInput(format!(
+        "none of the {} videos of the first shard was found under the video root {}{example}; \
+         relative paths resolve against Columns::video_root (default: the table's directory): \
+         set it to the directory the table's paths are relative to. Nothing was written",
+        rows.len(),
+        columns.root_for(path).display()
+    )))
+}
+
 /// Progress with a one-off note.
 fn say(progress: &mut dyn FnMut(&Progress), p: &mut Progress, note: String) {
     p.note = Some(note);
@@ -188,7 +216,8 @@ pub fn score(
         "workers": opts.workers,
         "device": format!("{:?}", model.options().device),
     });
-    runfile::adopt(&opts.out, &identity, temp.path())?;
+    // Held shared until the run returns: no command with other settings takes the directory over.
+    let _run_lock = runfile::adopt(&opts.out, &identity, temp.path())?;
     if let Some(&k) = runfile::stray_shards(&opts.out, table_shards)?.first() {
         return Err(Error::conflict(
             &opts.out,
@@ -286,6 +315,9 @@ pub fn score(
             if cancelled() {
                 return Err(Error::Interrupted);
             }
+            if p.shards_done == 0 && skipped == 0 {
+                check_first_shard(&opts.input, &rows)?;
+            }
             let mut failed = BTreeMap::new();
             for f in rows.iter().filter_map(|r| r.failure.as_ref()) {
                 *failed.entry(f.kind.as_str().to_string()).or_insert(0u64) += 1;
@@ -306,6 +338,7 @@ pub fn score(
                 files: Vec::new(),
                 scored_with: scored_with.clone(),
             };
+            runfile::recheck(&opts.out, &identity)?;
             let stats = output::write_shard(&opts.out, &shard, &rows, embed_dim, &kv, stats)?;
             claims.release(shard.index); // the files are final
             p.rows_done += stats.rows;

@@ -52,6 +52,9 @@ use viclip::{Error, Result};
 
 /// Video-id columns tried, in order, when none is given.
 pub const VIDEO_ID_COLUMNS: [&str; 5] = ["YoutubeID", "youtube_id", "video_id", "videoID", "vid"];
+/// Path columns that identify a row's video when no [`VIDEO_ID_COLUMNS`] column is present (a
+/// generic table scored by `viclip score`): one file, one video.
+pub const VIDEO_PATH_COLUMNS: [&str; 4] = ["path", "video_path", "filepath", "video"];
 /// Score columns reported in summaries when present.
 pub const SCORE_COLUMNS: [&str; 4] = ["viclip_sim", "aesthetic", "UMT_Score", "Aesthetic_Score"];
 /// Start / end column pairs tried, in order, when none is given.
@@ -130,7 +133,8 @@ pub struct SubsetJob {
     pub output: PathBuf,
     /// The selection to make.
     pub method: Method,
-    /// `None`: the first of [`VIDEO_ID_COLUMNS`] present (required by DIV and FLT with `n`).
+    /// `None`: the first of [`VIDEO_ID_COLUMNS`] present, else of [`VIDEO_PATH_COLUMNS`] (required by
+    /// DIV and FLT with `n`).
     pub video: Option<VideoSource>,
     /// FLT's start / end columns; `None`: the first pair of [`SPAN_COLUMNS`] present.
     pub span: Option<(String, String)>,
@@ -182,6 +186,7 @@ pub fn build(job: &SubsetJob) -> Result<Summary> {
         Some(v) => Some(v.clone()),
         None => VIDEO_ID_COLUMNS
             .iter()
+            .chain(VIDEO_PATH_COLUMNS.iter())
             .find(|c| has(c))
             .map(|c| VideoSource::Column(c.to_string())),
     };

@@ -89,8 +89,8 @@ impl TableWriter {
         }
         let tmp = &self.tmp;
         match self.inner.as_mut() {
-            Some(Inner::Jsonl(w)) => write_jsonl(w, batch, tmp)?,
-            Some(Inner::Csv(w)) => write_csv(w, batch, tmp)?,
+            Some(Inner::Jsonl(w)) => write_jsonl(w, batch, tmp, &self.path)?,
+            Some(Inner::Csv(w)) => write_csv(w, batch, tmp, &self.path)?,
             Some(Inner::Parquet(w)) => w.write(batch).map_err(|e| Error::output_other(tmp, e))?,
             None => {}
         }
@@ -149,6 +149,8 @@ enum Cell<'a> {
     F32(f32),
     F64(f64),
     Str(&'a str),
+    /// A list (e.g. `frames_used`), as JSON text: a JSON array in JSONL, that text in a CSV field.
+    Json(String),
 }
 
 fn cell<'a>(a: &'a ArrayRef, i: usize, name: &str, path: &Path) -> Result<Cell<'a>> {
@@ -172,6 +174,11 @@ fn cell<'a>(a: &'a ArrayRef, i: usize, name: &str, path: &Path) -> Result<Cell<'
         DataType::LargeUtf8 => Cell::Str(a.as_string::<i64>().value(i)),
         DataType::Utf8View => Cell::Str(a.as_string_view().value(i)),
         DataType::Null => Cell::Null,
+        DataType::List(_) => Cell::Json(list_json(&a.as_list::<i32>().value(i), name, path)?),
+        DataType::LargeList(_) => Cell::Json(list_json(&a.as_list::<i64>().value(i), name, path)?),
+        DataType::FixedSizeList(..) => {
+            Cell::Json(list_json(&a.as_fixed_size_list().value(i), name, path)?)
+        }
         t => {
             return Err(Error::InvalidInput(format!(
                 "{}: column `{name}` has type {t}, which JSONL and CSV output cannot hold; write .parquet",
@@ -181,7 +188,42 @@ fn cell<'a>(a: &'a ArrayRef, i: usize, name: &str, path: &Path) -> Result<Cell<'
     })
 }
 
-fn write_jsonl(w: &mut BufWriter<File>, batch: &RecordBatch, path: &Path) -> Result<()> {
+/// A cell as JSON text (NaN and infinities, which JSON lacks, as `null`).
+fn json_text(c: Cell<'_>) -> String {
+    match c {
+        Cell::Null => "null".to_string(),
+        Cell::Bool(b) => b.to_string(),
+        Cell::Int(v) => v.to_string(),
+        Cell::UInt(v) => v.to_string(),
+        Cell::F32(v) if v.is_finite() => serde_json::to_string(&v).unwrap_or_default(),
+        Cell::F64(v) if v.is_finite() => serde_json::to_string(&v).unwrap_or_default(),
+        Cell::F32(_) | Cell::F64(_) => "null".to_string(),
+        Cell::Str(s) => serde_json::to_string(s).unwrap_or_default(),
+        Cell::Json(j) => j,
+    }
+}
+
+/// The values of one list cell as a JSON array (nested lists recurse through [`cell`]).
+fn list_json(values: &ArrayRef, name: &str, path: &Path) -> Result<String> {
+    let mut out = String::from("[");
+    for k in 0..values.len() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(&json_text(cell(values, k, name, path)?));
+    }
+    out.push(']');
+    Ok(out)
+}
+
+/// `path`: the temporary file written (named by write errors); `shown`: the table's final name
+/// (named by errors about the data, which are the caller's to fix).
+fn write_jsonl(
+    w: &mut BufWriter<File>,
+    batch: &RecordBatch,
+    path: &Path,
+    shown: &Path,
+) -> Result<()> {
     let schema = batch.schema();
     let names: Vec<String> = schema
         .fields()
@@ -198,17 +240,8 @@ fn write_jsonl(w: &mut BufWriter<File>, batch: &RecordBatch, path: &Path) -> Res
             }
             line.extend_from_slice(name.as_bytes());
             line.push(b':');
-            let json = match cell(a, i, name, path)? {
-                Cell::Null => "null".to_string(),
-                Cell::Bool(b) => b.to_string(),
-                Cell::Int(v) => v.to_string(),
-                Cell::UInt(v) => v.to_string(),
-                // JSON has no NaN or infinity: they are written as null.
-                Cell::F32(v) if v.is_finite() => serde_json::to_string(&v).unwrap_or_default(),
-                Cell::F64(v) if v.is_finite() => serde_json::to_string(&v).unwrap_or_default(),
-                Cell::F32(_) | Cell::F64(_) => "null".to_string(),
-                Cell::Str(s) => serde_json::to_string(s).unwrap_or_default(),
-            };
+            // JSON has no NaN or infinity: they are written as null.
+            let json = json_text(cell(a, i, name, shown)?);
             line.extend_from_slice(json.as_bytes());
         }
         line.extend_from_slice(b"}\n");
@@ -217,13 +250,19 @@ fn write_jsonl(w: &mut BufWriter<File>, batch: &RecordBatch, path: &Path) -> Res
     Ok(())
 }
 
-fn write_csv(w: &mut csv::Writer<BufWriter<File>>, batch: &RecordBatch, path: &Path) -> Result<()> {
+/// As [`write_jsonl`].
+fn write_csv(
+    w: &mut csv::Writer<BufWriter<File>>,
+    batch: &RecordBatch,
+    path: &Path,
+    shown: &Path,
+) -> Result<()> {
     let schema = batch.schema();
     let mut record = csv::StringRecord::new();
     for i in 0..batch.num_rows() {
         record.clear();
         for (a, f) in batch.columns().iter().zip(schema.fields()) {
-            let text = match cell(a, i, f.name(), path)? {
+            let text = match cell(a, i, f.name(), shown)? {
                 Cell::Null => String::new(),
                 Cell::Bool(b) => b.to_string(),
                 Cell::Int(v) => v.to_string(),
@@ -231,6 +270,7 @@ fn write_csv(w: &mut csv::Writer<BufWriter<File>>, batch: &RecordBatch, path: &P
                 Cell::F32(v) => v.to_string(),
                 Cell::F64(v) => v.to_string(),
                 Cell::Str(s) => s.to_string(),
+                Cell::Json(j) => j,
             };
             record.push_field(&text);
         }
