@@ -218,6 +218,12 @@ fn relative_paths_resolve_against_the_tables_directory_from_anywhere() {
         Some("missing_video"),
         "{statuses:?}"
     );
+    let errors = strings(&read_shards(&out), "error");
+    let missing = errors[3].as_deref().unwrap_or_default();
+    assert!(
+        missing.contains("video root") && !missing.contains("::"),
+        "a stored error in the user's words: {missing}"
+    );
 }
 
 #[test]

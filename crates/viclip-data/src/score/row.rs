@@ -187,7 +187,7 @@ fn find_video(root: &Path, name: &str) -> std::result::Result<PathBuf, String> {
         ));
     }
     Err(format!(
-        "{}: no such video (also tried .{}); relative paths resolve against Columns::video_root \
+        "{}: no such video (also tried .{}); relative paths resolve against the run's video root \
          (default: the table's directory): check it and the file-name pattern",
         p.display(),
         VIDEO_EXTENSIONS.join(", .")
