@@ -57,12 +57,15 @@ pub fn run_plan(a: &ScoreArgs) -> Result<()> {
     if a.shard_size == 0 {
         bail!("--shard-size must be >= 1");
     }
-    print!(
-        "{}",
-        viclip_data::score::plan(&opts, &cfg, viclip::parse_dtype(&a.dtype)?, &unknown)?
-    );
+    let plan = viclip_data::score::plan(&opts, &cfg, viclip::parse_dtype(&a.dtype)?, &unknown)
+        .map_err(|e| crate::flags::in_flag_terms(e.into()))?;
+    // The plan speaks of the options a run takes; printed in the flags' words.
+    print!("{}", crate::flags::flag_names(&plan.to_string()));
     if a.batch_size == 0 {
         println!("(--batch-size 0: the batch size is picked from the GPU's free memory at start; it may differ between the processes of a run)");
+    }
+    if plan.this_process.starts_with("refused") {
+        bail!("this process would be refused (see the plan above)");
     }
     Ok(())
 }

@@ -278,3 +278,54 @@ fn subsets_work_on_a_scored_generic_table_and_jsonl_output_holds_lists() {
     let csv = std::fs::read_to_string(s.d.join("random.csv")).expect("read");
     assert!(csv.contains("\"[0,"), "list cells as JSON text: {csv}");
 }
+
+#[test]
+fn a_plan_speaks_in_flags_and_a_refused_plan_exits_non_zero() {
+    let s = setup();
+    let out = s.d.join("out");
+    // 8 rows in shards of 2: 4 shards; share 5 of 4 does not exist.
+    let o = viclip()
+        .args(score_args(
+            &s.table,
+            &out,
+            Some(&s.d),
+            2,
+            &["--plan", "--shard-index", "5", "--num-shards", "4"],
+        ))
+        .output()
+        .expect("run");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!o.status.success(), "a refusal exits non-zero: {text}");
+    assert!(
+        text.contains("refused") && text.contains("--shard-index"),
+        "{text}"
+    );
+    assert!(!text.contains("::"), "no Rust paths: {text}");
+    // More shares than shards: refused before anything is planned or recorded.
+    let o = viclip()
+        .args(score_args(
+            &s.table,
+            &out,
+            Some(&s.d),
+            2,
+            &[
+                "--plan",
+                "--shard-index",
+                "0",
+                "--num-shards",
+                "18446744073709551615",
+            ],
+        ))
+        .output()
+        .expect("run");
+    let err = stderr(&o);
+    assert!(
+        !o.status.success() && err.contains("at most one share per shard"),
+        "{err}"
+    );
+    assert!(!out.join("table.json").exists());
+}

@@ -109,7 +109,9 @@ pub fn plan(
         Ok(_) if opts.shards.task_id().is_none() => (None, "the whole table".into()),
         Ok(s) => (Some(s.index), format!("share {} of {}", s.index, s.count)),
     };
-    let mut shares = (0..record.shares)
+    // Shares beyond the shard count own nothing (and a record of an unbounded count, written
+    // before counts were bounded, must not become an unbounded list).
+    let mut shares = (0..record.shares.min(record.table_shards.max(1)))
         .map(|s| {
             let sel = ShardSelection {
                 index: s,

@@ -280,17 +280,41 @@ impl ShareRequest {
         shard_size: u64,
         input: &str,
     ) -> Result<RunRecord> {
-        let mut r = RunRecord::new(
-            TableFile {
-                table_rows,
-                shard_size,
-                table_shards: table_rows.div_ceil(shard_size.max(1)),
-                input: input.into(),
-            },
-            self.proposed_split()?,
-        );
+        let table = TableFile {
+            table_rows,
+            shard_size,
+            table_shards: table_rows.div_ceil(shard_size.max(1)),
+            input: input.into(),
+        };
+        let split = self.bounded_split(&table)?;
+        let mut r = RunRecord::new(table, split);
         r.split_recorded = false;
         Ok(r)
+    }
+
+    /// [`proposed_split`](Self::proposed_split) for `table`, refused when it has more shares than
+    /// the table has shards (a share count from a flag or the scheduler is recorded only once it is
+    /// known to be sane).
+    fn bounded_split(&self, table: &TableFile) -> Result<Option<SplitFile>> {
+        let split = self.proposed_split()?;
+        if let Some(split) = split
+            .as_ref()
+            .filter(|s| s.shares > table.table_shards.max(1))
+        {
+            let most = table.table_shards.max(1);
+            return Err(Error::InvalidInput(format!(
+                "{} asks for {} shares, but the table's {} rows make {} shard(s) of {}: at most \
+                 one share per shard; run at most {most} processes (e.g. sbatch --array=0-{}), or \
+                 a smaller ScoreOptions::shard_size",
+                self.describe(),
+                split.shares,
+                table.table_rows,
+                table.table_shards,
+                table.shard_size,
+                most - 1
+            )));
+        }
+        Ok(split)
     }
 
     /// The split this process would record: `None` for a lone process.
@@ -383,24 +407,9 @@ impl ShareRequest {
         }
         // The split is proposed first, so that a process that cannot propose one writes nothing.
         let proposal = match read_split(out)? {
-            None => self.proposed_split()?,
+            None => self.bounded_split(&table)?,
             Some(_) => None,
         };
-        if let Some(split) = proposal
-            .as_ref()
-            .filter(|s| s.shares > table.table_shards.max(1))
-        {
-            return Err(Error::InvalidInput(format!(
-                "{} asks for {} shares, but the table's {table_rows} rows make {} shard(s) of \
-                 {shard_size}: at most one share per shard; run at most {} processes (e.g. \
-                 sbatch --array=0-{}), or a smaller ScoreOptions::shard_size",
-                self.describe(),
-                split.shares,
-                table.table_shards,
-                table.table_shards.max(1),
-                table.table_shards.max(1) - 1
-            )));
-        }
         let wrote_table = create_once(out, TABLE_FILE, &table)?;
         let t = read_table(out)?.ok_or_else(|| {
             Error::conflict(
