@@ -29,15 +29,18 @@ impl OpenError {
         }
     }
 
-    /// The error as [`crate::Error`]: [`crate::Error::Io`] for a failed open (its text says what is
-    /// true: "file not found", "a symlink loop"), [`crate::Error::InvalidInput`] naming the path for a
-    /// file of the wrong kind.
+    /// The error as [`crate::Error`]: [`crate::Error::Io`] for a failed open (with the system's text,
+    /// but "is a symlink loop" for one), [`crate::Error::InvalidInput`] naming the path for a file of
+    /// the wrong kind.
     pub fn into_error(self, path: &Path) -> crate::Error {
         match self {
-            OpenError::Io(e) => {
+            // The system's own words for a missing file or a denied permission; a symlink loop is
+            // said to be one (its system text, "too many levels of symbolic links", is obscure).
+            OpenError::Io(e) if is_loop(&e) => {
                 let msg = io_message(&e);
                 crate::Error::io(path, io::Error::new(e.kind(), msg))
             }
+            OpenError::Io(e) => crate::Error::io(path, e),
             OpenError::NotRegular(m) => {
                 crate::Error::InvalidInput(format!("{}: {m}", path.display()))
             }
@@ -53,11 +56,17 @@ impl std::fmt::Display for OpenError {
 
 impl std::error::Error for OpenError {}
 
+fn is_loop(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    return e.raw_os_error() == Some(libc::ELOOP);
+    #[cfg(not(unix))]
+    return false;
+}
+
 /// The message for a failed `open` / `stat` of a user-named path: a loop of symbolic links is said to
 /// be one (the OS reports it as an error of its own, which "no such file" would hide).
 pub fn io_message(e: &io::Error) -> String {
-    #[cfg(unix)]
-    if e.raw_os_error() == Some(libc::ELOOP) {
+    if is_loop(e) {
         return "is a symlink loop (too many levels of symbolic links); fix or remove the link"
             .into();
     }
@@ -91,6 +100,17 @@ pub fn open_regular(path: &Path, what: &str) -> Result<File, OpenError> {
 /// [`open_regular`] with its error as [`crate::Error`] (see [`OpenError::into_error`]).
 pub fn open_regular_file(path: &Path, what: &str) -> crate::Result<File> {
     open_regular(path, what).map_err(|e| e.into_error(path))
+}
+
+/// The whole of a regular file (see [`open_regular`]), for the small files read at once (`.npy`
+/// arrays, vocabularies).
+pub fn read_regular(path: &Path, what: &str) -> crate::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_regular_file(path, what)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| crate::Error::io(path, e))?;
+    Ok(bytes)
 }
 
 #[cfg(unix)]
