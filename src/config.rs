@@ -280,29 +280,48 @@ impl ViClipConfig {
     }
 }
 
-/// A config file's text and the name its errors use.
+/// A config file's text and the name its errors use. Only a regular file is read, checked on the
+/// opened descriptor: a FIFO or a device is an error saying what it is.
 pub(crate) fn read_config_file(path: &Path) -> Result<(String, String)> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    Ok((text, path.display().to_string()))
+    use std::io::Read;
+    let name = path.display().to_string();
+    let mut file = crate::fsutil::open_regular(path, "a config file").map_err(|e| match e {
+        crate::fsutil::OpenError::NotRegular(msg) => Error::Config {
+            source_name: name.clone(),
+            msg,
+        },
+        e => e.into_error(path),
+    })?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| Error::io(path, e))?;
+    Ok((text, name))
 }
 
-/// What a `--config`-style flag takes: an existing file is read with `from_file`; a missing path that
-/// ends in `.json` is an error (rather than an unknown preset); anything else is a preset name.
+/// What a `--config`-style flag takes: an existing file is read with `from_file` (a FIFO or a device
+/// there is refused by name); a missing path that ends in `.json`, or a symlink loop, is an error
+/// saying so (rather than an unknown preset); anything else is a preset name.
 pub(crate) fn name_or_path<T>(
     spec: &str,
     from_file: impl FnOnce(&Path) -> Result<T>,
     preset: impl FnOnce(&str) -> Result<T>,
 ) -> Result<T> {
     let path = Path::new(spec);
-    if path.is_file() {
-        from_file(path)
-    } else if spec.ends_with(".json") {
-        Err(Error::Config {
-            source_name: spec.to_string(),
-            msg: "file not found".into(),
-        })
-    } else {
-        preset(spec)
+    let config_error = |msg: String| Error::Config {
+        source_name: spec.to_string(),
+        msg,
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => from_file(path),
+        Ok(_) if spec.ends_with(".json") => Err(config_error(
+            "is a directory, not a config file; pass a regular file".into(),
+        )),
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            Err(config_error(crate::fsutil::io_message(&e)))
+        }
+        Err(e) if spec.ends_with(".json") => Err(config_error(crate::fsutil::io_message(&e))),
+        _ => preset(spec),
     }
 }
 

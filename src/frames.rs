@@ -150,44 +150,20 @@ pub fn preprocess_frames(frames: &[RgbFrame], name: &str, p: &Preprocess) -> Res
 }
 
 /// `Ok` when `path` is a regular file (after following links); otherwise a message saying what it is,
-/// e.g. `"is a FIFO, not a video file; pass a regular file"` for `what = "a video file"`. Opening a FIFO
-/// or a device would block or read forever, so commands check their inputs with this first.
+/// e.g. `"is a FIFO, not a video file; pass a regular file"` for `what = "a video file"`, or that it is
+/// a symlink loop. Opening a FIFO or a device would block or read forever, so commands check their
+/// inputs with this first; what is then read must come from [`crate::fsutil::open_regular`], which
+/// checks the opened descriptor itself (a path can change between a check and an open).
 pub fn check_regular_file(path: &Path, what: &str) -> std::result::Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => "file not found; check the path".to_string(),
-        _ => format!("cannot read the file's metadata ({e})"),
-    })?;
+    let meta = std::fs::metadata(path).map_err(|e| crate::fsutil::io_message(&e))?;
     let ft = meta.file_type();
     if ft.is_file() {
         return Ok(());
     }
-    let kind = if ft.is_dir() {
-        "a directory"
-    } else {
-        special_kind(&ft)
-    };
-    Err(format!("is {kind}, not {what}; pass a regular file"))
-}
-
-#[cfg(unix)]
-fn special_kind(ft: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_char_device() {
-        "a character device"
-    } else if ft.is_block_device() {
-        "a block device"
-    } else if ft.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
-}
-
-#[cfg(not(unix))]
-fn special_kind(_: &std::fs::FileType) -> &'static str {
-    "not a regular file"
+    Err(format!(
+        "is {}, not {what}; pass a regular file",
+        crate::fsutil::kind_name(&ft)
+    ))
 }
 
 fn file_name(p: &Path) -> String {

@@ -92,6 +92,7 @@ pub mod embed;
 pub mod embeddings;
 pub mod error;
 pub mod frames;
+pub mod fsutil;
 pub mod limits;
 pub mod manifest;
 pub mod model;

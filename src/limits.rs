@@ -34,6 +34,11 @@ pub const MAX_WORKERS: usize = 256;
 /// Largest batch size (`LoadOptions::batch_size`: videos or images per forward pass).
 pub const MAX_BATCH_SIZE: usize = 4_096;
 
+/// Longest line of a JSON Lines table or a `--texts` file, and longest record of a CSV / TSV table,
+/// in bytes (16 MiB): a caption row is a few hundred bytes, and a file whose tail is gigabytes without
+/// a newline must cost this much memory, not its size.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
 /// Checks `value` of `field` lies in `lo..=hi`; the message names the field and the range.
 pub fn check_range(
     field: &str,

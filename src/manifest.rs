@@ -132,7 +132,7 @@ pub fn find(name: &str) -> Result<ManifestEntry> {
 /// sha256 of a file as lower-case hex, read in 1 MiB blocks (`checksum` feature).
 #[cfg(feature = "checksum")]
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = crate::fsutil::open_regular_file(path, "a checkpoint")?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

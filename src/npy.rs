@@ -155,7 +155,7 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 /// Reads a float `.npy` array as `(shape, values as f32)`; the header is checked against the file's
 /// length before the data is read.
 pub fn read_npy_f32(path: &Path) -> Result<(NpyHeader, Vec<f32>)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fsutil::read_regular(path, "a .npy file")?;
     let h = parse_npy_header(&bytes, bytes.len() as u64, path)?;
     let data = &bytes[h.data_offset..h.data_offset + h.elements * h.dtype.size()];
     let values = match h.dtype {

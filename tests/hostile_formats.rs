@@ -355,3 +355,33 @@ fn corrupted_checkpoint_files_never_panic() {
         }
     }
 }
+
+/// A FIFO or a symlink loop given as a config is said to be one, not "file not found" (and opening
+/// the FIFO, which nothing writes to, does not block).
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_a_symlink_loop_config_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("config.json");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.expect("mkfifo").success());
+    let e = ViClipConfig::from_name_or_path(fifo.to_str().expect("utf8"))
+        .expect_err("a FIFO config")
+        .to_string();
+    assert!(e.contains("config.json") && e.contains("is a FIFO"), "{e}");
+    let e = ViClipConfig::from_json_file(&fifo)
+        .expect_err("a FIFO config")
+        .to_string();
+    assert!(e.contains("is a FIFO"), "{e}");
+    let a = dir.path().join("a.json");
+    std::os::unix::fs::symlink(dir.path().join("b.json"), &a).expect("symlink");
+    std::os::unix::fs::symlink(&a, dir.path().join("b.json")).expect("symlink");
+    let e = ViClipConfig::from_name_or_path(a.to_str().expect("utf8"))
+        .expect_err("a looping config")
+        .to_string();
+    assert!(e.contains("a.json") && e.contains("symlink loop"), "{e}");
+    let e = ViClipConfig::from_name_or_path("missing.json")
+        .expect_err("missing")
+        .to_string();
+    assert!(e.contains("file not found"), "{e}");
+}

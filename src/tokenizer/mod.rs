@@ -32,7 +32,7 @@ pub use clean::clean_text;
 pub use ftfy::fix_text;
 pub use html::html_unescape;
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// `<|startoftext|>`, the first id of every tokenized caption.
 pub const SOT: u32 = 49406;
@@ -76,7 +76,7 @@ impl Tokenizer {
 
     /// A tokenizer from a gzip'd merges file in the format of `bpe_simple_vocab_16e6.txt.gz`.
     pub fn from_gz_file(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::fsutil::read_regular(path, "a gzip'd BPE merges file")?;
         Self::from_gz_bytes(&bytes, &path.display().to_string())
     }
 

@@ -82,9 +82,19 @@ pub(super) fn decode_group(
     // How far the read got: with a read error, spans ending before this point are still complete.
     let reached = range.packets.iter().filter_map(|p| p.dts.or(p.pts)).max();
     let truncated_at = truncation(src, &range, &stamps);
+    // The demuxer hands on packets from the first keyframe on: none at all through to the end of the
+    // file means no keyframe to start decoding from (not a truncated download).
+    let no_keyframe = range.packets.is_empty() && range.eof && range.error.is_none();
     let mut plans = Vec::new();
     for &(i, s, e) in group {
         let span = &spans[i];
+        if no_keyframe {
+            let msg = "the video stream has no keyframe from where reading started to the end of the \
+                       file, so no frame can be decoded (every frame depends on a keyframe); re-encode \
+                       the file, e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4";
+            out.push((i, Err(decode_err(path, span, msg))));
+            continue;
+        }
         if let Some((last, declared, tol)) = truncated_at {
             if span.end_secs().is_none_or(|end| end > last + tol) {
                 let msg = format!(

@@ -46,10 +46,45 @@ fn file_url(path: &Path) -> std::result::Result<CString, String> {
     CString::new(url).map_err(|_| "the path holds a NUL byte".to_string())
 }
 
+/// The URL FFmpeg opens for a file this process opened itself: on Linux `file:/proc/self/fd/N`, whose
+/// open reaches the very inode behind the descriptor (known to be a regular file), whatever the path
+/// names by then; elsewhere the path (checked on the descriptor just before).
+fn descriptor_url(file: &std::fs::File, path: &Path) -> std::result::Result<CString, String> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        static PROC_FD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        if *PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
+            let url = format!("file:/proc/self/fd/{}", file.as_raw_fd());
+            return CString::new(url).map_err(|_| "the path holds a NUL byte".to_string());
+        }
+    }
+    let _ = file;
+    file_url(path)
+}
+
+/// A test's action between this process's open of a file and FFmpeg's.
+#[cfg(test)]
+type Hook = Box<dyn FnOnce(&Path)>;
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: runs between this process's open of the file and FFmpeg's.
+    static BEFORE_FFMPEG_OPEN: std::cell::RefCell<Option<Hook>> = std::cell::RefCell::new(None);
+}
+
 /// Opens `path` for demuxing with the `file` protocol only and a demuxer from [`VIDEO_FORMATS`], and
-/// reads its stream information. Errors are messages; the caller adds the file and span.
+/// reads its stream information. The file is opened here first ([`crate::fsutil::open_regular`]:
+/// one non-blocking open, checked with `fstat`) and FFmpeg reads that descriptor's file, so a path
+/// replaced by a FIFO after the check can neither block nor be read. Errors are messages; the caller
+/// adds the file and span.
 pub(crate) fn open_input(path: &Path) -> std::result::Result<ff::format::context::Input, String> {
-    let url = file_url(path)?;
+    let file = crate::fsutil::open_regular(path, "a video file").map_err(|e| e.message())?;
+    #[cfg(test)]
+    if let Some(hook) = BEFORE_FFMPEG_OPEN.with(|h| h.borrow_mut().take()) {
+        hook(path);
+    }
+    let url = descriptor_url(&file, path)?;
     let mut opts = ff::Dictionary::new();
     opts.set("protocol_whitelist", "file");
     opts.set("format_whitelist", VIDEO_FORMATS);
@@ -63,6 +98,8 @@ pub(crate) fn open_input(path: &Path) -> std::result::Result<ff::format::context
         ffi::av_dict_free(&mut dict);
         r
     };
+    // FFmpeg holds its own descriptor of the same file from here on.
+    drop(file);
     if r < 0 {
         return Err(format!(
             "cannot open as a video ({}); is it a complete mp4/webm/mkv file? (only video \
@@ -82,4 +119,76 @@ pub(crate) fn open_input(path: &Path) -> std::result::Result<ff::format::context
     }
     // SAFETY: an opened input context, owned from here by the wrapper (closed on drop).
     Ok(unsafe { ff::format::context::Input::wrap(ps) })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// A path replaced by a FIFO between this process's open and FFmpeg's: FFmpeg still reads the
+    /// regular file that was opened. Were FFmpeg to open the path, it would read the FIFO, whose
+    /// writer (below) closes it empty, and fail to find a video.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn ffmpeg_reads_the_descriptor_not_the_path() {
+        let dir = std::env::temp_dir().join(format!("viclip-open-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let video = dir.join("clip.mp4");
+        let ok = Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x48:rate=10",
+            ])
+            .args(["-t", "1", "-pix_fmt", "yuv420p"])
+            .arg(&video)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let moved = dir.join("moved.mp4");
+        let writer = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let w = writer.clone();
+        let m = moved.clone();
+        BEFORE_FFMPEG_OPEN.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move |p: &Path| {
+                std::fs::rename(p, &m).unwrap();
+                let c = CString::new(p.to_str().unwrap()).unwrap();
+                // SAFETY: a NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+                let fifo = p.to_path_buf();
+                // A writer that closes the FIFO empty as soon as a reader opens it.
+                *w.lock().unwrap() = Some(std::thread::spawn(move || {
+                    drop(std::fs::OpenOptions::new().write(true).open(fifo));
+                }));
+            }));
+        });
+        let input = open_input(&video).unwrap();
+        let stream = input.streams().best(ff::media::Type::Video).unwrap();
+        // SAFETY: the stream's codec parameters live as long as `input`.
+        let (w, h) = unsafe {
+            (
+                (*stream.parameters().as_ptr()).width,
+                (*stream.parameters().as_ptr()).height,
+            )
+        };
+        assert_eq!((w, h), (64, 48));
+        // Release the writer, which still waits for a reader of the FIFO.
+        use std::os::unix::fs::OpenOptionsExt;
+        let _r = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&video)
+            .unwrap();
+        if let Some(t) = writer.lock().unwrap().take() {
+            t.join().unwrap();
+        }
+        drop(input);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

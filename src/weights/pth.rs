@@ -83,14 +83,12 @@ pub fn read_checkpoint(path: &Path) -> Result<NamedTensors> {
 /// Opens a checkpoint file for reading. A FIFO or device would block `open` or never end, so anything
 /// but a regular file is refused by name first; a missing file is [`Error::Io`].
 pub(crate) fn open_checkpoint(path: &Path) -> Result<File> {
-    if !std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .is_file()
-    {
-        crate::frames::check_regular_file(path, "a checkpoint")
-            .map_err(|msg| Error::checkpoint(path, msg))?;
-    }
-    File::open(path).map_err(|e| Error::io(path, e))
+    // One open, checked on the descriptor (fsutil): a path swapped for a FIFO after a check would
+    // otherwise block here.
+    crate::fsutil::open_regular(path, "a checkpoint").map_err(|e| match e {
+        crate::fsutil::OpenError::NotRegular(msg) => Error::checkpoint(path, msg),
+        e => e.into_error(path),
+    })
 }
 
 /// Whether the first bytes of a file look like safetensors: an 8-byte header length, then `{`.
@@ -140,7 +138,7 @@ impl Checkpoint {
         if !head.starts_with(b"PK\x03\x04") {
             return Err(Error::checkpoint(path, unrecognized(&head)));
         }
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = open_checkpoint(path)?;
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let zip = zip::ZipArchive::new(file).map_err(|e| {
             let msg = format!("not a readable zip archive ({e}); the file is truncated or corrupt, re-download it");

@@ -1,29 +1,47 @@
 //! File formats the CLI reads and writes: `{"text": ...}` JSON lines, `.npy` arrays.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{DType, Tensor};
+use viclip::fsutil::{read_line_bounded, LineRead};
+use viclip::limits::MAX_LINE_BYTES;
 
 /// Reads the `text` field of every non-blank line of a JSON-lines file. Errors name the file and line.
+/// Only a regular file is read (a FIFO or a device is refused by name), and a line longer than
+/// [`viclip::limits::MAX_LINE_BYTES`] is an error rather than an allocation of its size.
 pub fn read_texts(path: &Path) -> Result<Vec<String>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let file = viclip::fsutil::open_regular(path, "a JSON-lines file of texts")
+        .map_err(|e| anyhow!("{}: {}", path.display(), e.message()))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut texts = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let lineno = i + 1;
-        let line =
-            line.with_context(|| format!("{}:{lineno}: cannot read (not UTF-8?)", path.display()))?;
+    let mut buf = Vec::new();
+    let mut lineno = 0u64;
+    loop {
+        let read = read_line_bounded(&mut reader, &mut buf, MAX_LINE_BYTES)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        lineno += 1;
+        match read {
+            LineRead::Eof => break,
+            LineRead::TooLong => bail!(
+                "{}:{lineno}: the line is longer than {MAX_LINE_BYTES} bytes, the most one text may \
+                 hold (docs/limits.md); each line must be {{\"text\": \"...\"}}",
+                path.display()
+            ),
+            LineRead::Line => {}
+        }
+        let line = std::str::from_utf8(&buf)
+            .map_err(|_| anyhow!("{}:{lineno}: cannot read (not UTF-8?)", path.display()))?;
         // A UTF-8 byte order mark before the first line is not part of it.
         let line = match line.strip_prefix('\u{feff}') {
-            Some(rest) if lineno == 1 => rest.to_string(),
+            Some(rest) if lineno == 1 => rest,
             _ => line,
         };
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
             anyhow!(
                 "{}:{lineno}: not a JSON object ({e}); each line must be {{\"text\": \"...\"}}",
                 path.display()

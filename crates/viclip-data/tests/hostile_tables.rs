@@ -269,29 +269,31 @@ fn random_jsonl_and_csv_bytes_never_panic() {
 }
 
 #[test]
-fn a_table_with_fifty_thousand_columns_reads_in_small_batches() {
-    // Without a bound on cells per batch, each short row would cost 50 000 cells and each batch
-    // 8192 × 50 000 of them (gigabytes) from a file of about a megabyte.
+fn a_table_at_the_column_bound_reads_in_small_batches() {
+    // Without a bound on cells per batch, each short row would cost MAX_COLUMNS cells and each batch
+    // 8192 × MAX_COLUMNS of them from a file of a few kilobytes. (Wider tables are refused: see
+    // tests/table_bounds.rs.)
     let dir = tempfile::tempdir().expect("tempdir");
-    let n = 50_000;
+    let n = viclip_data::table::MAX_COLUMNS;
     let header: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
     let csv = dir.path().join("wide.csv");
-    std::fs::write(&csv, header.join(",") + "\n" + &"x\n".repeat(100)).expect("write");
+    std::fs::write(&csv, header.join(",") + "\n" + &"x\n".repeat(2000)).expect("write");
     let row: Vec<String> = (0..n).map(|i| format!("\"c{i}\":{i}")).collect();
     let jsonl = dir.path().join("wide.jsonl");
     std::fs::write(
         &jsonl,
-        format!("{{{}}}\n", row.join(",")) + &"{}\n".repeat(100),
+        format!("{{{}}}\n", row.join(",")) + &"{}\n".repeat(2000),
     )
     .expect("write");
     let lenient = ReadOptions {
         lenient: true,
         ..ReadOptions::default()
     };
-    for (p, rows) in [(&csv, 100), (&jsonl, 101)] {
+    for (p, rows) in [(&csv, 2000), (&jsonl, 2001)] {
         let batches = read_all(p, &lenient).expect("wide table reads");
         let total: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(total, rows, "{}", p.display());
+        assert!(batches.len() > 1, "{}", p.display());
         assert!(batches
             .iter()
             .all(|b| b.num_rows() * b.batch.num_columns() <= viclip_data::table::MAX_BATCH_CELLS));

@@ -198,8 +198,19 @@ fn find_video(root: &Path, name: &str) -> std::result::Result<PathBuf, String> {
 /// would block or read forever, and "no such video" would send the user looking for a missing file.
 fn not_special(p: &Path) -> std::result::Result<(), String> {
     use std::os::unix::fs::FileTypeExt;
-    let Ok(meta) = std::fs::metadata(p) else {
-        return Ok(());
+    let meta = match std::fs::metadata(p) {
+        Ok(m) => m,
+        // A link that leads nowhere exists all the same: a loop or a dangling link is said to be one,
+        // not "no such video".
+        Err(e) if std::fs::symlink_metadata(p).is_ok() => {
+            let what = if e.kind() == std::io::ErrorKind::NotFound {
+                "is a symbolic link to a missing file; fix or remove the link".into()
+            } else {
+                viclip::fsutil::io_message(&e)
+            };
+            return Err(format!("{}: {what}", p.display()));
+        }
+        Err(_) => return Ok(()),
     };
     let t = meta.file_type();
     let what = if t.is_dir() {
@@ -214,4 +225,29 @@ fn not_special(p: &Path) -> std::result::Result<(), String> {
         return Ok(());
     };
     Err(format!("{}: is {what}, not a video file", p.display()))
+}
+
+#[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A symlink loop or a dangling link under a video's name is said to be one, not "no such video".
+    #[test]
+    fn links_that_lead_nowhere_are_named() {
+        let dir = std::env::temp_dir().join(format!("viclip-row-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.mp4"), dir.join("b.mp4"));
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        let e = find_video(Some(&dir), "a.mp4").unwrap_err();
+        assert!(e.contains("a.mp4: is a symlink loop"), "{e}");
+        std::os::unix::fs::symlink(dir.join("gone.mp4"), dir.join("c.mp4")).unwrap();
+        let e = find_video(Some(&dir), "c.mp4").unwrap_err();
+        assert!(e.contains("symbolic link to a missing file"), "{e}");
+        assert!(find_video(Some(&dir), "d.mp4")
+            .unwrap_err()
+            .contains("no such video"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -20,7 +20,7 @@ use arrow_schema::{DataType, Field, Schema};
 use super::input::{ShardInput, VIDEO_EXTENSIONS};
 use super::{RowFailure, RowStatus, RowTask};
 use viclip::video::ClipSpan;
-use viclip::{Error, Result};
+use viclip::Result;
 
 /// One sample: its members as read (or why they could not be).
 #[derive(Default)]
@@ -31,8 +31,11 @@ struct Sample {
     video: Option<std::result::Result<PathBuf, String>>,
     txt: Option<std::result::Result<Vec<u8>, String>>,
     json: Option<std::result::Result<Vec<u8>, String>>,
-    /// A tar-level error (the row stands for the unreadable rest of a tar).
+    /// A tar-level error (the row stands for the unreadable rest of a tar), or a sample that is two
+    /// samples under one key.
     error: Option<String>,
+    /// Member extensions seen (lower case), to catch a second member of one kind.
+    exts: Vec<String>,
 }
 
 /// Samples in the tars, counted the way [`shards`] numbers them.
@@ -94,7 +97,7 @@ fn scan_tar(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = viclip::fsutil::open_regular_file(path, "a webdataset .tar file")?;
     let mut archive = tar::Archive::new(file);
     let mut cur: Option<(Sample, Option<PathBuf>)> = None;
     let mut finish = |cur: &mut Option<(Sample, Option<PathBuf>)>| -> Result<()> {
@@ -151,6 +154,20 @@ fn scan_tar(
             .to_ascii_lowercase();
         let size = entry.size();
         let member = format!("{}: member {name}", path.display());
+        let ext_lc = ext.to_ascii_lowercase();
+        if sample.exts.contains(&ext_lc) {
+            // Two samples under one key (consecutive members `k.mp4 k.txt k.mp4 k.txt`): which
+            // video goes with which caption is unknowable, so neither is scored.
+            sample.error.get_or_insert_with(|| {
+                format!(
+                    "{}: key `{key}` has a second `.{ext}` member ({name}): two samples share \
+                     one key; give each sample its own key",
+                    path.display()
+                )
+            });
+            continue;
+        }
+        sample.exts.push(ext_lc);
         if VIDEO_EXTENSIONS.contains(&kind.as_str()) && sample.video.is_none() {
             sample.video = Some(copy_member(
                 &mut entry, size, dir, sample.row, &kind, &member,
@@ -326,5 +343,52 @@ fn to_shard(index: u64, samples: Vec<Sample>) -> ShardInput {
         first_row,
         batches,
         tasks,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Two samples under one key (`k.mp4 k.txt k.mp4 k.txt`) are one row that fails naming the tar and
+    /// the key, not one row that silently keeps the first pair.
+    #[test]
+    fn two_samples_under_one_key_fail_their_row() {
+        let dir = std::env::temp_dir().join(format!("viclip-wds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tar = dir.join("dup.tar");
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in [
+            ("k1.mp4", &b"first video"[..]),
+            ("k1.txt", b"first caption"),
+            ("k1.mp4", b"second video"),
+            ("k1.txt", b"second caption"),
+            ("k2.mp4", b"other video"),
+            ("k2.txt", b"other caption"),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, data).unwrap();
+        }
+        std::fs::write(&tar, b.into_inner().unwrap()).unwrap();
+        let mut tasks = Vec::new();
+        shards(&[tar], 10, &|_| Ok(true), &dir, &mut |s| {
+            tasks.extend(s.tasks);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(tasks.len(), 2);
+        let e = tasks[0].clip.as_ref().unwrap_err();
+        assert_eq!(e.kind, RowStatus::TarError);
+        assert!(
+            e.message.contains("dup.tar") && e.message.contains("`k1`"),
+            "{}",
+            e.message
+        );
+        assert_eq!(tasks[1].caption.as_deref(), Ok("other caption"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -51,8 +51,20 @@ impl Table {
         let (mut row, mut next, mut buf) = (0u64, 0usize, Vec::new());
         for path in self.files() {
             let mut lines = jsonl::Lines::open(path)?;
-            while next < rows.len() && lines.next_line(&mut buf)?.is_some() {
+            while next < rows.len() {
+                let Some(line) = lines.next_line(&mut buf)? else {
+                    break;
+                };
                 if rows[next] == row {
+                    if line.too_long {
+                        // Its bytes were read past, not kept: the row cannot be copied verbatim.
+                        return Err(Error::InvalidInput(format!(
+                            "{}:{}: {}",
+                            path.display(),
+                            line.no,
+                            jsonl::too_long_message()
+                        )));
+                    }
                     if buf.last() != Some(&b'\n') {
                         buf.push(b'\n');
                     }

@@ -11,23 +11,27 @@ use arrow_array::builder::StringBuilder;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
+use super::csv_guard::{Guard, GuardError};
 use super::{ReadOptions, RowError};
 use viclip::{Error, Result};
 
+/// The bytes under the csv reader: the file through the [`Guard`] (record length, unclosed quotes).
+type Source = BufReader<Guard<File>>;
+
 /// A csv reader configured the same way for every pass over a table (row numbering must agree).
-pub(crate) fn reader(path: &Path, delimiter: u8) -> Result<csv::Reader<BufReader<File>>> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+pub(crate) fn reader(path: &Path, delimiter: u8) -> Result<csv::Reader<Source>> {
+    let f = super::open_table_file(path)?;
     Ok(csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
         // Records with a wrong field count are reported by row below, not by the csv crate.
         .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 20, f)))
+        .from_reader(BufReader::with_capacity(1 << 20, Guard::new(f, delimiter))))
 }
 
 pub(crate) struct CsvReader {
     path: PathBuf,
-    inner: csv::Reader<BufReader<File>>,
+    inner: csv::Reader<Source>,
     schema: SchemaRef,
     /// Field index in the file of each output column.
     indices: Vec<usize>,
@@ -45,6 +49,9 @@ impl CsvReader {
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').to_string())
             .collect();
+        if headers.len() > super::MAX_COLUMNS {
+            return Err(super::too_many_columns(path, Some(1), Some(headers.len())));
+        }
         check_unique_names(headers.iter().map(String::as_str), path)?;
         let indices: Vec<usize> = match &opts.columns {
             None => (0..headers.len()).collect(),
@@ -157,6 +164,12 @@ pub(crate) fn csv_error(path: &Path, e: &csv::Error) -> Error {
         .map(|p| format!(":{}", p.line()))
         .unwrap_or_default();
     match e.kind() {
+        // The guard's findings are about the table's content, with their own line.
+        csv::ErrorKind::Io(io) if GuardError::of(io).is_some() => Error::InvalidInput(format!(
+            "{}:{}",
+            path.display(),
+            GuardError::of(io).map_or(String::new(), |g| format!("{}: {}", g.line, g.msg))
+        )),
         // A failed read is not a malformed table.
         csv::ErrorKind::Io(io) => Error::io(path, std::io::Error::new(io.kind(), e.to_string())),
         _ => Error::InvalidInput(format!("{}{at}: {e}", path.display())),

@@ -18,7 +18,7 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::jsonl_types::{build_array, check_kind, kind_of_type, Kind};
-pub(crate) use super::lines::Lines;
+pub(crate) use super::lines::{too_long_message, Line, Lines};
 use super::{ReadOptions, RowError};
 use viclip::{Error, Result};
 
@@ -60,9 +60,13 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
 }
 
 fn parse_row(
-    line: &[u8],
+    line: &(Line, Vec<u8>),
     filter: Option<&HashMap<String, usize>>,
 ) -> std::result::Result<Vec<(String, Value)>, String> {
+    let (info, line) = line;
+    if info.too_long {
+        return Err(too_long_message());
+    }
     // serde_json's positions count lines within this one line; the caller names the file line.
     let describe = |e: serde_json::Error| {
         let text = e.to_string();
@@ -83,7 +87,7 @@ pub(crate) struct JsonlReader {
     index: HashMap<String, usize>,
     /// With a projection, keys outside it are skipped; without one they are an error (see module doc).
     projected: bool,
-    pending: VecDeque<(u64, Vec<u8>)>,
+    pending: VecDeque<(Line, Vec<u8>)>,
     batch_size: usize,
     lenient: bool,
     infer_rows: usize,
@@ -96,9 +100,14 @@ impl JsonlReader {
         let mut lines = Lines::open(path)?;
         let mut pending = VecDeque::new();
         let mut buf = Vec::new();
-        while pending.len() < opts.infer_rows.max(1) {
+        let mut pending_bytes = 0usize;
+        // The rows held for inference are bounded in bytes too: 1024 rows of 16 MiB would be 16 GiB.
+        while pending.len() < opts.infer_rows.max(1) && pending_bytes < super::MAX_INFER_BYTES {
             match lines.next_line(&mut buf)? {
-                Some(no) => pending.push_back((no, std::mem::take(&mut buf))),
+                Some(line) => {
+                    pending_bytes += buf.len();
+                    pending.push_back((line, std::mem::take(&mut buf)));
+                }
                 None => break,
             }
         }
@@ -110,15 +119,18 @@ impl JsonlReader {
         let mut kinds = vec![Kind::Null; names.len()];
         let mut seen = vec![false; names.len()];
         let mut index: HashMap<String, usize> = projection.clone().unwrap_or_default();
-        for (no, line) in &pending {
+        for line in &pending {
             let row = match parse_row(line, projection.as_ref()) {
                 Ok(r) => r,
                 Err(_) if opts.lenient => continue,
-                Err(e) => return Err(bad_line(path, *no, &e)),
+                Err(e) => return Err(bad_line(path, line.0.no, &e)),
             };
             for (k, v) in row {
                 let i = match index.get(&k) {
                     Some(&i) => i,
+                    None if names.len() >= super::MAX_COLUMNS => {
+                        return Err(super::too_many_columns(path, Some(line.0.no), None));
+                    }
                     None => {
                         index.insert(k.clone(), names.len());
                         names.push(k);
@@ -203,13 +215,14 @@ impl JsonlReader {
         let mut buf = Vec::new();
         let filter = self.projected.then_some(&self.index);
         while n < self.batch_size {
-            let (no, line) = match self.pending.pop_front() {
+            let line = match self.pending.pop_front() {
                 Some(x) => x,
                 None => match self.lines.next_line(&mut buf)? {
-                    Some(no) => (no, std::mem::take(&mut buf)),
+                    Some(l) => (l, std::mem::take(&mut buf)),
                     None => break,
                 },
             };
+            let no = line.0.no;
             let row = first_row + n as u64;
             for c in cells.iter_mut() {
                 c.push(None);
@@ -229,11 +242,11 @@ impl JsonlReader {
                         "key `{k}` does not appear in the first {} row(s) that fixed the columns; raise ReadOptions::infer_rows",
                         self.infer_rows
                     );
-                    if self.lenient {
-                        errors.push(RowError::new(row, &self.path, no, msg));
-                        continue;
+                    if !self.lenient {
+                        return Err(bad_line(&self.path, no, &msg));
                     }
-                    return Err(bad_line(&self.path, no, &msg));
+                    push_once(&mut errors, RowError::new(row, &self.path, no, msg));
+                    continue;
                 };
                 match check_kind(self.kinds[i], &v) {
                     Ok(()) => cells[i][n - 1] = Some(v),
@@ -245,7 +258,7 @@ impl JsonlReader {
                         if !self.lenient {
                             return Err(bad_line(&self.path, no, &msg));
                         }
-                        errors.push(RowError::new(row, &self.path, no, msg));
+                        push_once(&mut errors, RowError::new(row, &self.path, no, msg));
                     }
                 }
             }
@@ -268,13 +281,20 @@ impl JsonlReader {
     }
 }
 
+/// Keeps the first problem of a row only: a row of a million unknown keys is one error, not a million.
+fn push_once(errors: &mut Vec<RowError>, e: RowError) {
+    if errors.last().is_none_or(|last| last.row != e.row) {
+        errors.push(e);
+    }
+}
+
 fn bad_line(path: &Path, line: u64, msg: &str) -> Error {
     Error::InvalidInput(format!("{}:{line}: {msg}", path.display()))
 }
 
-fn keys_seen(pending: &VecDeque<(u64, Vec<u8>)>) -> String {
+fn keys_seen(pending: &VecDeque<(Line, Vec<u8>)>) -> String {
     let mut keys: Vec<String> = Vec::new();
-    for (_, line) in pending.iter().take(16) {
+    for line in pending.iter().take(16) {
         if let Ok(row) = parse_row(line, None) {
             for (k, _) in row {
                 if !keys.contains(&k) {

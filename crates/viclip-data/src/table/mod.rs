@@ -30,6 +30,7 @@ mod batches;
 pub mod columns;
 mod copy;
 mod csv;
+mod csv_guard;
 mod jsonl;
 mod jsonl_types;
 mod lines;
@@ -110,6 +111,40 @@ pub const MAX_BATCH_ROWS: usize = 1 << 20;
 /// batches of a few rows, so a short malformed row (which becomes a row of nulls in lenient mode)
 /// never costs a million cells times the batch size.
 pub const MAX_BATCH_CELLS: usize = 1 << 22;
+
+/// The most columns a table may have (a CSV / TSV header's fields, the distinct keys of the JSON Lines
+/// rows that fix a schema, a Parquet schema's top-level fields). Each column costs a builder per batch
+/// and an encoder per written shard, so a 1 MB CSV of 100 000 columns would cost gigabytes; caption
+/// tables have tens of columns.
+pub const MAX_COLUMNS: usize = 4096;
+
+/// The most bytes of JSON Lines rows held at once to infer the column types from (the first
+/// [`ReadOptions::infer_rows`] rows, fewer when they are this large): a table of huge rows is typed
+/// from fewer rows rather than held whole in memory.
+pub const MAX_INFER_BYTES: usize = 64 << 20;
+
+/// The most lines one quoted CSV / TSV field may span. A field may hold line breaks (legal CSV), but
+/// an unbalanced quote makes every following record part of one field: a quote still open after this
+/// many lines, or at the end of the file, is an error naming the line where it opened.
+pub const MAX_QUOTED_FIELD_LINES: u64 = 100;
+
+/// The error for a table wider than [`MAX_COLUMNS`], naming the file, the line that crossed the
+/// bound (when there is one) and the column count (`None`: more than the bound, not counted further).
+pub(crate) fn too_many_columns(path: &Path, line: Option<u64>, count: Option<usize>) -> Error {
+    let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+    let count = count.map_or(format!("more than {MAX_COLUMNS}"), |n| n.to_string());
+    Error::InvalidInput(format!(
+        "{}{at}: {count} columns, more than the {MAX_COLUMNS} a table may have \
+         (viclip_data::table::MAX_COLUMNS, docs/limits.md); is the delimiter right?",
+        path.display()
+    ))
+}
+
+/// Opens one file of a table: regular files only, checked on the opened descriptor (a FIFO, a device
+/// or a directory is refused by name and never read).
+pub(crate) fn open_table_file(path: &Path) -> Result<std::fs::File> {
+    viclip::fsutil::open_regular_file(path, "a table file")
+}
 
 /// Rows per batch for a reader of `columns` columns: [`ReadOptions::batch_size`] within
 /// 1..=[`MAX_BATCH_ROWS`] and within [`MAX_BATCH_CELLS`].
@@ -208,8 +243,11 @@ impl Table {
     /// Opens a table file, or a directory whose table files all have one format.
     pub fn open(path: impl AsRef<Path>) -> Result<Table> {
         let path = path.as_ref();
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| viclip::fsutil::OpenError::Io(e).into_error(path))?;
         if !meta.is_dir() {
+            // A FIFO or a device (`/dev/zero`) is refused by name before its extension is looked at.
+            open_table_file(path)?;
             return Ok(Table {
                 format: Format::from_path(path)?,
                 files: vec![path.to_path_buf()],

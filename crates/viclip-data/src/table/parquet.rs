@@ -43,7 +43,7 @@ pub(crate) fn metadata(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
 }
 
 fn metadata_unguarded(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let f = super::open_table_file(path)?;
     let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new())
         .map_err(|e| parquet_error(path, e))?;
     let schema = meta.schema();
@@ -98,6 +98,13 @@ impl ParquetReader {
     fn open_unguarded(path: &Path, opts: &ReadOptions) -> Result<Self> {
         let (f, meta) = metadata(path)?;
         let full = meta.schema().clone();
+        if full.fields().len() > super::MAX_COLUMNS {
+            return Err(super::too_many_columns(
+                path,
+                None,
+                Some(full.fields().len()),
+            ));
+        }
         super::csv::check_unique_names(full.fields().iter().map(|f| f.name().as_str()), path)?;
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta);
         if let Some(cols) = &opts.columns {
