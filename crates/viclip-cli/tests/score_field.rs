@@ -329,3 +329,47 @@ fn a_plan_speaks_in_flags_and_a_refused_plan_exits_non_zero() {
     );
     assert!(!out.join("table.json").exists());
 }
+
+#[test]
+fn two_differently_configured_commands_on_one_out_never_brick_it() {
+    let s = setup();
+    let out = s.d.join("out");
+    // Started together on a fresh directory: whichever decides first owns the run; the other is
+    // refused, now or (when the first already finished a shard) on its own check.
+    let a = Guard::spawn(&score_args(&s.table, &out, Some(&s.d), 1, &[]));
+    let b = Guard::spawn(&score_args(
+        &s.table,
+        &out,
+        Some(&s.d),
+        1,
+        &["--sampling", "demo"],
+    ));
+    let (oa, ob) = (
+        a.wait(std::time::Duration::from_secs(600)),
+        b.wait(std::time::Duration::from_secs(600)),
+    );
+    let ok: Vec<bool> = [&oa, &ob].iter().map(|o| o.status.success()).collect();
+    assert_eq!(
+        ok.iter().filter(|x| **x).count(),
+        1,
+        "exactly one command owns the run: {}\n---\n{}",
+        stderr(&oa),
+        stderr(&ob)
+    );
+    // The directory is one complete run that its owner's command accepts again.
+    let winner = if ok[0] {
+        &[][..]
+    } else {
+        &["--sampling", "demo"][..]
+    };
+    let again = run_ok(&score_args(&s.table, &out, Some(&s.d), 1, winner));
+    assert!(
+        scored_shards(&again).is_empty(),
+        "nothing left to score: {again}"
+    );
+    let o = viclip()
+        .args(["report", out.to_str().expect("utf-8")])
+        .output()
+        .expect("report");
+    assert!(o.status.success(), "{}", stderr(&o));
+}
