@@ -255,17 +255,92 @@ fn demo_scores_the_bundled_sample_videos() {
     assert!(!std::path::Path::new(dir).exists(), "{dir} left behind");
 }
 
-/// `demo --out DIR` keeps the scored shard, which holds the table's columns and the scores.
+/// `demo --out DIR` keeps the scored shard, which holds the table's columns and the scores; running
+/// it again into the same directory resumes (finds the shard complete) and prints the same rows.
 #[test]
 fn demo_keeps_its_output_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let kept = dir.path().join("kept");
-    ok(&["demo", "--out", p(&kept)]);
+    let first = ok(&["demo", "--out", p(&kept)]);
     let shard = kept.join("00000.parquet");
     let file = std::fs::File::open(&shard).expect("shard");
     let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
     use parquet::file::reader::FileReader;
     assert_eq!(reader.metadata().file_metadata().num_rows(), 5);
+    // The run's record names the samples' directory: a rerun finds them where the first run put
+    // them, not in a temporary directory of its own that the record cannot match.
+    let again = viclip(&["demo", "--out", p(&kept)]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "rerun failed: {stderr}");
+    assert!(stderr.contains("1 shard(s) already complete"), "{stderr}");
+    let rows = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.contains(".mp4 "))
+            .map(String::from)
+            .collect()
+    };
+    let again = String::from_utf8(again.stdout).unwrap();
+    assert_eq!(rows(&again), rows(&first));
+    assert_eq!(rows(&first).len(), 5, "{first}");
+}
+
+/// The demo runs from a copy of the binary alone: its model and samples are compiled in. The
+/// source tree cannot be moved away while the tests run from it, so the copy stands in: placed in
+/// an empty directory and run from another empty one, with an environment stripped of every path
+/// into the tree (cargo's `CARGO_MANIFEST_DIR` and the like, its `target/` dirs in the library
+/// path), the binary has no relative path to the assets and nothing to learn the tree's place
+/// from; `CARGO_MANIFEST_DIR` baked in at compile time is what remained, and the demo no longer
+/// reads it. With the tree in place a binary reading it would still work, so what catches one is its
+/// output: the demo prints the table, videos and output it uses, and none may lie in the tree.
+/// `TMPDIR` points at a directory of the test's own, which must be empty at the end: the unpacked
+/// model and samples are removed.
+#[test]
+fn demo_runs_from_a_copied_binary_without_the_source_tree() {
+    let bin_dir = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = bin_dir.path().join("viclip");
+    std::fs::copy(env!("CARGO_BIN_EXE_viclip"), &bin).expect("copy the binary");
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    let outside = |var: &str| {
+        let v = std::env::var_os(var)?;
+        let kept: Vec<_> = std::env::split_paths(&v)
+            .filter(|d| !d.canonicalize().unwrap_or(d.clone()).starts_with(&tree))
+            .collect();
+        std::env::join_paths(kept).ok()
+    };
+    let mut cmd = Command::new(&bin);
+    cmd.arg("demo")
+        .current_dir(cwd.path())
+        .env_clear()
+        .env("TMPDIR", tmp.path())
+        .env("HOME", cwd.path());
+    // Where the system keeps FFmpeg's libraries, when that is not the default.
+    for var in ["PATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH"] {
+        if let Some(v) = outside(var) {
+            cmd.env(var, v);
+        }
+    }
+    let out = cmd.output().expect("run the copied viclip");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains(p(&tree)), "a path into the tree: {stdout}");
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.contains(".mp4 ")).collect();
+    assert_eq!(rows.len(), 5, "{stdout}");
+    for row in &rows {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert!(cells.contains(&"ok"), "{row}");
+    }
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
 }
 
 #[test]
