@@ -38,6 +38,16 @@ pub const MAX_BATCH_SIZE: usize = 4_096;
 /// in bytes (16 MiB): a caption row is a few hundred bytes, and a file whose tail is gigabytes without
 /// a newline must cost this much memory, not its size.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
+/// Most pixels a decoded video frame may have (8192 × 8192): 8K frames decode, 16K ones are refused
+/// before the decoder allocates them (a 16000 × 16000 frame is 768 MB of RGB alone).
+pub const MAX_FRAME_PIXELS: usize = 8192 * 8192;
+/// Most video packets one read of nearby clip spans may index (24 bytes each; about 11.6 hours at
+/// 25 fps): a span needing more is refused, so its frames per span are bounded too.
+pub const MAX_GROUP_PACKETS: usize = 1 << 20;
+/// Most clip spans of one file read together; their sampled frames are held until the read ends.
+pub const MAX_GROUP_SPANS: usize = 16;
+/// Frame-thread budget of one video decoder: threads × frame bytes stay under it (one thread at 8K).
+pub const DECODER_THREAD_FRAME_BYTES: usize = 256 << 20;
 
 /// Checks `value` of `field` lies in `lo..=hi`; the message names the field and the range.
 pub fn check_range(

@@ -77,6 +77,11 @@ pub struct PipelineOptions {
     /// Also hand over this many uniformly sampled frames of each clip at native size
     /// ([`ClipBatch::extra_frames`], e.g. the aesthetic scorer's 4), from the same decode; 0 for none.
     pub extra_frames: usize,
+    /// With `Some(n)`, video clips' extra frames come as CLIP's `Resize(n)` + `CenterCrop(n)` of the
+    /// native frame (`n x n`, what the aesthetic scorer at image size `n` makes of it, and leaves
+    /// unchanged) instead of at native size: set it to the scorer's image size to keep an 8K frame
+    /// from being held at 200 MB. `None` (default): native size.
+    pub extra_frame_size: Option<u32>,
 }
 
 impl PipelineOptions {
@@ -91,6 +96,7 @@ impl PipelineOptions {
             #[cfg(feature = "video")]
             decode: DecodeOptions::default().with_threads(1),
             extra_frames: 0,
+            extra_frame_size: None,
         }
     }
 
@@ -122,6 +128,12 @@ impl PipelineOptions {
     /// Uniformly sampled native-size frames handed over per clip (0 for none).
     pub fn with_extra_frames(mut self, extra_frames: usize) -> Self {
         self.extra_frames = extra_frames;
+        self
+    }
+
+    /// Extra frames of video clips as CLIP's `n x n` resize and centre crop (`None`: native size).
+    pub fn with_extra_frame_size(mut self, n: impl Into<Option<u32>>) -> Self {
+        self.extra_frame_size = n.into();
         self
     }
 }
@@ -181,7 +193,8 @@ pub struct ClipBatch {
     /// comes in batches without `videos`).
     pub failures: Vec<ClipFailure>,
     /// With [`PipelineOptions::extra_frames`] `k > 0`: per row of `clips`, its `k` uniformly sampled
-    /// native-size frames (empty for a clip with fewer than `k` frames); otherwise empty.
+    /// frames, native-size or as [`PipelineOptions::extra_frame_size`] says (empty for a clip with
+    /// fewer than `k` frames); otherwise empty.
     pub extra_frames: Vec<Vec<RgbFrame>>,
 }
 

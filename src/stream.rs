@@ -117,7 +117,9 @@ where
         ));
     }
     let extra = aesthetic.map_or(0, |_| opts.aesthetic_frames);
-    let popts = opts.clips.pipeline(model, extra)?;
+    let mut popts = opts.clips.pipeline(model, extra)?;
+    // Extra frames come already as the scorer's crop (it leaves them unchanged), not at native size.
+    popts.extra_frame_size = aesthetic.map(|a| a.image_size());
     let video_batch = popts.batch_size;
     let text_batch = opts.text_batch_size.unwrap_or(model_batch_sizes(model).1);
     let (meta_tx, metas) = mpsc::channel::<Meta>();

@@ -8,7 +8,7 @@ use crate::frames::{FramesDir, DIR_SPAN};
 use crate::preprocess::RgbConversion;
 use crate::preprocess::{ColorInfo, ProcessedClip, RgbFrame};
 #[cfg(feature = "video")]
-use crate::video::{decode_clips_with, ClipSpan, FrameRequest};
+use crate::video::{decode_clips_with, ClipSpan, FrameRequest, FrameShape};
 use crate::{Error, Result};
 
 /// What one job reads.
@@ -202,10 +202,24 @@ fn work(n: &Numbered, opts: &PipelineOptions) -> Vec<Result<Done>> {
     match &n.job {
         #[cfg(feature = "video")]
         Job::Video { path, spans } => {
+            // Frames come out of the decoder already resized to the model input (and the extra frames
+            // to the aesthetic input when its size is known), so no native frame outlives its
+            // conversion; the pixels are those `process_sampled` would make of the native frames.
+            let shape = match p.size {
+                0 => FrameShape::Native, // refused by `process_sampled` below, as before
+                size => FrameShape::Square {
+                    filter: p.resize,
+                    size,
+                },
+            };
             let req = FrameRequest {
                 sampling: p.sampling,
                 num_frames: p.num_frames,
                 extra_uniform: opts.extra_frames,
+                shape,
+                extra_shape: opts
+                    .extra_frame_size
+                    .map_or(FrameShape::Native, FrameShape::ClipCrop),
             };
             let mut dec = opts.decode.clone();
             dec.conversion = dec.conversion.or(Some(RgbConversion::for_resize(p.resize)));
@@ -220,8 +234,12 @@ fn work(n: &Numbered, opts: &PipelineOptions) -> Vec<Result<Done>> {
                             100.0 * c.frames_lost
                         )
                     });
+                    let pixels = match shape {
+                        FrameShape::Native => p.process_sampled(&c.frames)?,
+                        _ => p.process_resized(&c.frames)?,
+                    };
                     let clip = ProcessedClip {
-                        pixels: p.process_sampled(&c.frames)?,
+                        pixels,
                         num_source_frames: c.num_frames,
                         indices: c.indices,
                     };

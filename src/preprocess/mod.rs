@@ -189,6 +189,27 @@ impl Preprocess {
         self.process_refs(&frames.iter().collect::<Vec<_>>())
     }
 
+    /// Normalises frames already resized to `S x S` with this filter (e.g. by the video decoder,
+    /// [`crate::video::FrameShape::Square`]) into `(F, 3, S, S)` values: [`Self::process_sampled`]
+    /// without its resize, so the same values.
+    pub fn process_resized(&self, frames: &[RgbFrame]) -> Result<Vec<f32>> {
+        let s = self.size;
+        if let Some(f) = frames.iter().find(|f| (f.width(), f.height()) != (s, s)) {
+            return Err(Error::InvalidInput(format!(
+                "a frame handed over as resized is {}x{}, not the model input {s}x{s}",
+                f.width(),
+                f.height()
+            )));
+        }
+        let lut = normalize::table(self.resize.precision());
+        let per = 3 * s * s;
+        let mut out = vec![0f32; frames.len() * per];
+        for (f, o) in frames.iter().zip(out.chunks_exact_mut(per)) {
+            normalize::frame_into(f, &lut, o);
+        }
+        Ok(out)
+    }
+
     fn process_refs(&self, frames: &[&RgbFrame]) -> Result<Vec<f32>> {
         if self.size == 0 {
             return Err(Error::InvalidInput(

@@ -30,21 +30,40 @@ pub(crate) struct StreamInfo {
     pub parameters: ff::codec::Parameters,
 }
 
-/// What a packet is, without its data: enough to plan the decoding.
+/// What a packet is, without its data: enough to plan the decoding. 24 bytes (the timestamps use
+/// FFmpeg's `AV_NOPTS_VALUE` for "none" rather than `Option`, which would take 40): a group's index of
+/// [`crate::limits::MAX_GROUP_PACKETS`] packets stays under 26 MB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PacketMeta {
-    pub pts: Option<i64>,
-    pub dts: Option<i64>,
-    pub key: bool,
+    pts: i64,
+    dts: i64,
+    key: bool,
 }
+
+const NONE: i64 = ff::ffi::AV_NOPTS_VALUE;
 
 impl PacketMeta {
     fn of(p: &Packet) -> Self {
         PacketMeta {
-            pts: p.pts(),
-            dts: p.dts(),
+            pts: p.pts().unwrap_or(NONE),
+            dts: p.dts().unwrap_or(NONE),
             key: p.is_key(),
         }
+    }
+
+    /// Presentation time, when the container gives one.
+    pub fn pts(&self) -> Option<i64> {
+        (self.pts != NONE).then_some(self.pts)
+    }
+
+    /// Decode time, when the container gives one.
+    pub fn dts(&self) -> Option<i64> {
+        (self.dts != NONE).then_some(self.dts)
+    }
+
+    /// Whether the packet starts a keyframe.
+    pub fn key(&self) -> bool {
+        self.key
     }
 }
 
@@ -63,6 +82,8 @@ pub(crate) struct Range {
     pub eof: bool,
     /// A read error other than end of file stopped the read (truncated or corrupt file).
     pub error: Option<String>,
+    /// The range holds more than the packet bound the scan was given; `packets` stops there.
+    pub too_many: bool,
     start: Start,
     from: i64,
     to: i64,
@@ -167,7 +188,10 @@ impl Source {
     /// (B-frame delay) or on a later one (coarse indexes). The first keyframe read must have pts <= start,
     /// so every frame of the range comes after it in decode order; otherwise seek again 1, 2, 4, ... s
     /// earlier, and from the top of the file once the target reaches time 0.
-    pub fn scan(&mut self, from: i64, to: i64) -> Range {
+    ///
+    /// Stops once the range holds more than `max_packets` packets (`too_many`), so a span of millions
+    /// of tiny packets costs no more than the bound.
+    pub fn scan(&mut self, from: i64, to: i64, max_packets: usize) -> Range {
         let second = (self.info.tb_den / self.info.tb_num).max(1);
         let mut back = second;
         let mut target = from;
@@ -179,6 +203,7 @@ impl Source {
                         packets: Vec::new(),
                         eof: false,
                         error: Some(e),
+                        too_many: false,
                         start: Start::Top,
                         from,
                         to,
@@ -187,19 +212,26 @@ impl Source {
             };
             let check = matches!(start, Start::Seek(_));
             let mut packets = Vec::new();
+            let mut too_many = false;
             match self.read_until(from, to, check, &mut |p| {
+                if packets.len() >= max_packets {
+                    too_many = true;
+                    return ControlFlow::Break(());
+                }
                 packets.push(PacketMeta::of(p));
                 ControlFlow::Continue(())
             }) {
                 Ok((eof, error)) => {
+                    packets.shrink_to_fit();
                     return Range {
                         packets,
                         eof,
                         error,
+                        too_many,
                         start,
                         from,
                         to,
-                    }
+                    };
                 }
                 Err(SeekedPastStart) => {
                     target = target.saturating_sub(back);
@@ -321,5 +353,14 @@ impl Source {
                 return Ok((false, None));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_packet_index_entry_is_24_bytes() {
+        // The per-packet cost docs/limits.md states (MAX_GROUP_PACKETS x 24 B).
+        assert_eq!(std::mem::size_of::<super::PacketMeta>(), 24);
     }
 }

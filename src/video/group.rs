@@ -2,13 +2,14 @@
 //! decode only what the sampled frames need, reading the packets a second time (so memory does not grow
 //! with the length of the group).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::path::Path;
 
 use ffmpeg_next as ff;
 
-use super::decode::{Converted, Decoder, Output};
+use super::assemble::Take;
+use super::decode::{Decoder, Need, Output, Shapes};
 use super::demux::{Range, Source};
 use super::{decode_err, span_err, ClipSpan, DecodeOptions, DecodedClip, FrameRequest};
 use crate::preprocess::sample_indices;
@@ -16,13 +17,13 @@ use crate::preprocess::RgbConversion;
 use crate::{Error, Result};
 
 /// What one span asks of the decoder.
-struct Plan {
-    span_index: usize,
+pub(super) struct Plan {
+    pub(super) span_index: usize,
     /// Pts of the span's frames in display order.
-    pts: Vec<i64>,
-    indices: Vec<usize>,
+    pub(super) pts: Vec<i64>,
+    pub(super) indices: Vec<usize>,
     /// The extra uniformly sampled indices (empty when none were asked for).
-    extra: Vec<usize>,
+    pub(super) extra: Vec<usize>,
 }
 
 /// Decodes the spans `group` (index into `spans`, start tick, end tick), read together over
@@ -38,7 +39,11 @@ pub(super) fn decode_group(
     req: &FrameRequest,
     opts: &DecodeOptions,
 ) -> Vec<(usize, Result<DecodedClip>)> {
-    let range = src.scan(start, end);
+    let max_packets = opts.max_group_packets();
+    let range = src.scan(start, end, max_packets);
+    if range.too_many {
+        return too_many_packets(src, path, spans, group, req, opts, max_packets);
+    }
     let params = src.info.parameters.clone();
     let dec = DecoderSetup {
         params: &params,
@@ -46,18 +51,20 @@ pub(super) fn decode_group(
         threads: opts.threads.unwrap_or(0),
         conv: opts.conversion.unwrap_or_default(),
         rotation: src.info.rotation,
+        shapes: Shapes {
+            main: req.shape,
+            extra: req.extra_shape,
+        },
+        max_pixels: opts.max_frame_pixels(),
     };
     let mut out = Vec::new();
-    let all_pts: Option<Vec<i64>> = range.packets.iter().map(|p| p.pts).collect();
-    let unique = all_pts
-        .as_ref()
-        .is_some_and(|v| v.iter().collect::<BTreeSet<_>>().len() == v.len());
+    let all_pts: Option<Vec<i64>> = range.packets.iter().map(|p| p.pts()).collect();
     // Mode A identifies frames by packet pts; mode B (no or duplicate pts) by decoding everything once
     // and numbering the output.
-    let (mut stamps, order) = match all_pts.filter(|_| unique) {
+    let (mut stamps, order) = match all_pts.filter(|v| all_unique(v)) {
         Some(pts) => (pts, None),
         None => {
-            let (order, got) = decode_in_order(src, &range, &dec, &BTreeSet::new());
+            let (order, got) = decode_in_order(src, &range, &dec, &BTreeMap::new());
             if let (true, Some(e)) = (order.is_empty(), got.error) {
                 return group
                     .iter()
@@ -80,7 +87,11 @@ pub(super) fn decode_group(
     };
     stamps.sort_unstable();
     // How far the read got: with a read error, spans ending before this point are still complete.
-    let reached = range.packets.iter().filter_map(|p| p.dts.or(p.pts)).max();
+    let reached = range
+        .packets
+        .iter()
+        .filter_map(|p| p.dts().or(p.pts()))
+        .max();
     let truncated_at = truncation(src, &range, &stamps);
     // The demuxer hands on packets from the first keyframe on: none at all through to the end of the
     // file means no keyframe to start decoding from (not a truncated download).
@@ -145,11 +156,21 @@ pub(super) fn decode_group(
             Err(err) => out.push((i, Err(err))),
         }
     }
-    let targets: BTreeSet<i64> = plans
-        .iter()
-        .flat_map(|p| p.indices.iter().chain(&p.extra).map(|&k| p.pts[k]))
-        .collect();
-    let got = match &order {
+    let mut targets: BTreeMap<i64, Need> = BTreeMap::new();
+    // How many clips take each (frame, slot): the last one takes the frame instead of a copy.
+    let mut uses: HashMap<(i64, usize), usize> = HashMap::new();
+    let extra_slot = dec.shapes.extra_slot();
+    for p in &plans {
+        for &k in &p.indices {
+            targets.entry(p.pts[k]).or_default().main = true;
+            *uses.entry((p.pts[k], 0)).or_default() += 1;
+        }
+        for &k in &p.extra {
+            targets.entry(p.pts[k]).or_default().extra = true;
+            *uses.entry((p.pts[k], extra_slot)).or_default() += 1;
+        }
+    }
+    let mut got = match &order {
         None => {
             let got = decode_targets(src, &range, &dec, &targets, opts.skip_unneeded);
             if got.frames.len() < targets.len() && opts.skip_unneeded {
@@ -161,7 +182,7 @@ pub(super) fn decode_group(
         }
         Some(order) => {
             let want = (0..order.len())
-                .filter(|&o| order[o].is_some_and(|t| targets.contains(&t)))
+                .filter_map(|o| Some((o, *targets.get(&order[o]?)?)))
                 .collect();
             let (_, got) = decode_in_order(src, &range, &dec, &want);
             let frames = got
@@ -178,57 +199,51 @@ pub(super) fn decode_group(
         }
     };
     for plan in plans {
-        out.push((
-            plan.span_index,
-            assemble(src, path, spans[plan.span_index], plan, &got),
-        ));
+        let i = plan.span_index;
+        let mut take = Take {
+            src,
+            path,
+            span: spans[i],
+            got: &mut got,
+            uses: &mut uses,
+        };
+        out.push((i, take.assemble(plan, extra_slot)));
     }
     out
 }
 
-fn assemble(
-    src: &Source,
+/// Whether no pts occurs twice (sorting a copy: 8 bytes a packet, where a set would take ~50).
+fn all_unique(pts: &[i64]) -> bool {
+    let mut sorted = pts.to_vec();
+    sorted.sort_unstable();
+    sorted.windows(2).all(|w| w[0] != w[1])
+}
+
+/// A group whose range holds more packets than `max`: spans read together are retried one by one
+/// (each may fit alone); a span that does not fit alone is that span's error.
+fn too_many_packets(
+    src: &mut Source,
     path: &Path,
-    span: ClipSpan,
-    plan: Plan,
-    got: &Output<i64>,
-) -> Result<DecodedClip> {
-    let take = |indices: &[usize]| -> Result<Vec<&Converted>> {
-        indices
+    spans: &[ClipSpan],
+    group: &[(usize, i64, i64)],
+    req: &FrameRequest,
+    opts: &DecodeOptions,
+    max: usize,
+) -> Vec<(usize, Result<DecodedClip>)> {
+    if group.len() > 1 {
+        return group
             .iter()
-            .map(|&k| {
-                got.frames.get(&plan.pts[k]).ok_or_else(|| {
-                    let why = got.error.as_deref().unwrap_or("no picture came out");
-                    let msg = format!(
-                        "the frame at {:.3} s could not be decoded ({why}); the file may be corrupt",
-                        src.ts_to_secs(plan.pts[k])
-                    );
-                    decode_err(path, &span, &msg)
-                })
-            })
-            .collect()
-    };
-    let frames = take(&plan.indices)?;
-    let extra = take(&plan.extra)?;
-    Ok(DecodedClip {
-        span,
-        num_frames: plan.pts.len(),
-        timestamps: plan
-            .indices
-            .iter()
-            .map(|&k| src.ts_to_secs(plan.pts[k]))
-            .collect(),
-        color: frames.first().map(|f| f.color),
-        frames_lost: if got.sent == 0 {
-            0.0
-        } else {
-            got.lost.min(got.sent) as f64 / got.sent as f64
-        },
-        frames: frames.iter().map(|f| f.rgb.clone()).collect(),
-        indices: plan.indices,
-        extra_frames: extra.iter().map(|f| f.rgb.clone()).collect(),
-        extra_indices: plan.extra,
-    })
+            .flat_map(|g| decode_group(src, path, spans, &[*g], g.1, g.2, req, opts))
+            .collect();
+    }
+    let msg = format!(
+        "the span needs more than {max} video packets to decode (viclip::limits::MAX_GROUP_PACKETS, \
+         docs/limits.md), more than one read may index; split it into shorter spans"
+    );
+    group
+        .iter()
+        .map(|g| (g.0, Err(span_err(path, &spans[g.0], &msg))))
+        .collect()
 }
 
 /// What every decoder of a group is built from.
@@ -237,11 +252,20 @@ struct DecoderSetup<'a> {
     threads: usize,
     conv: RgbConversion,
     rotation: u16,
+    shapes: Shapes,
+    max_pixels: usize,
 }
 
 impl DecoderSetup<'_> {
     fn build(&self) -> std::result::Result<Decoder, String> {
-        Decoder::new(self.params.clone(), self.threads, self.conv, self.rotation)
+        Decoder::new(
+            self.params.clone(),
+            self.threads,
+            self.conv,
+            self.rotation,
+            self.shapes,
+            self.max_pixels,
+        )
     }
 }
 
@@ -250,7 +274,7 @@ fn decode_targets(
     src: &mut Source,
     range: &Range,
     setup: &DecoderSetup,
-    targets: &BTreeSet<i64>,
+    targets: &BTreeMap<i64, Need>,
     skip: bool,
 ) -> Output<i64> {
     let mut out = Output::default();
@@ -292,7 +316,7 @@ fn decode_in_order(
     src: &mut Source,
     range: &Range,
     setup: &DecoderSetup,
-    want: &BTreeSet<usize>,
+    want: &BTreeMap<usize, Need>,
 ) -> (Vec<Option<i64>>, Output<usize>) {
     let mut stamps = Vec::new();
     let mut out = Output::default();

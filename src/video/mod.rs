@@ -18,6 +18,12 @@
 //! * **RGB.** swscale at the native size, set up as the chosen reference reader does it
 //!   ([`RgbConversion`]): the frame's own colour matrix and range, per frame; then the stream's
 //!   display-matrix rotation. See `docs/video.md`.
+//! * **Bounded memory.** Each converted frame is brought at once to the size its consumer needs
+//!   ([`FrameShape`]: [`crate::pipeline`] asks for the model's input size), so a group holds small
+//!   frames, never native ones it does not hand over. A read holds at most [`MAX_GROUP_SPANS`] spans
+//!   and [`MAX_GROUP_PACKETS`] packets (24 bytes each); frames over [`MAX_FRAME_PIXELS`] pixels are
+//!   refused before the decoder allocates them, and frame threads are capped by frame size. Limits
+//!   are typed errors of the spans concerned (docs/limits.md, "Video decoding").
 //! * **Only files.** [`check_video_path`] refuses FIFOs, devices and directories before FFmpeg sees
 //!   them; FFmpeg may use only its `file` protocol and demuxers of video containers.
 //!
@@ -25,6 +31,7 @@
 //! are [`Error::Decode`] / [`Error::Span`] / [`Error::Sampling`] naming the file and span; one bad span
 //! does not affect the others.
 
+mod assemble;
 mod convert;
 mod decode;
 mod demux;
@@ -41,7 +48,8 @@ pub use crate::preprocess::{ColorInfo, ColorMatrix, RgbConversion};
 pub use open::{check_video_path, VIDEO_FORMATS};
 pub use span::{format_timestamp, parse_timestamp, ClipSpan};
 
-use crate::preprocess::{FrameSampling, RgbFrame};
+use crate::limits::{MAX_FRAME_PIXELS, MAX_GROUP_PACKETS, MAX_GROUP_SPANS};
+use crate::preprocess::{FrameSampling, ResizeFilter, RgbFrame};
 use crate::{Error, Result};
 use demux::Source;
 
@@ -61,6 +69,12 @@ pub struct DecodeOptions {
     /// Whose YUV -> RGB conversion to reproduce. `None`: OpenCV's here; [`crate::pipeline`] picks the
     /// one that belongs to its resize filter (OpenCV for `cv2-linear`, decord for `bicubic`).
     pub conversion: Option<RgbConversion>,
+    /// Frames with more pixels are the clip's [`Error::Decode`]; default and ceiling
+    /// [`MAX_FRAME_PIXELS`] (a larger value counts as the ceiling).
+    pub max_frame_pixels: usize,
+    /// Most video packets one read of nearby spans may index; a span needing more is its
+    /// [`Error::Span`]. Default and ceiling [`MAX_GROUP_PACKETS`].
+    pub max_group_packets: usize,
 }
 
 impl Default for DecodeOptions {
@@ -70,11 +84,31 @@ impl Default for DecodeOptions {
             skip_unneeded: true,
             merge_gap_us: 5_000_000,
             conversion: None,
+            max_frame_pixels: MAX_FRAME_PIXELS,
+            max_group_packets: MAX_GROUP_PACKETS,
         }
     }
 }
 
 impl DecodeOptions {
+    /// Lower bounds than the documented ones (docs/limits.md): pixels per frame, packets per read.
+    /// Values above [`MAX_FRAME_PIXELS`] / [`MAX_GROUP_PACKETS`] count as those.
+    pub fn with_limits(mut self, max_frame_pixels: usize, max_group_packets: usize) -> Self {
+        self.max_frame_pixels = max_frame_pixels;
+        self.max_group_packets = max_group_packets;
+        self
+    }
+
+    /// The pixel bound in force: [`DecodeOptions::max_frame_pixels`], at most [`MAX_FRAME_PIXELS`].
+    pub(crate) fn max_frame_pixels(&self) -> usize {
+        self.max_frame_pixels.min(MAX_FRAME_PIXELS)
+    }
+
+    /// The packet bound in force, at least 1 and at most [`MAX_GROUP_PACKETS`].
+    pub(crate) fn max_group_packets(&self) -> usize {
+        self.max_group_packets.clamp(1, MAX_GROUP_PACKETS)
+    }
+
     /// Decoder threads per file (`None`: FFmpeg chooses).
     pub fn with_threads(mut self, threads: impl Into<Option<usize>>) -> Self {
         self.threads = threads.into();
@@ -111,7 +145,8 @@ pub struct DecodedClip {
     pub indices: Vec<usize>,
     /// Presentation times of the sampled frames, seconds from the stream's first frame.
     pub timestamps: Vec<f64>,
-    /// The sampled frames, RGB, at the video's own size (after the display rotation).
+    /// The sampled frames, RGB, at the video's own size (after the display rotation), or as
+    /// [`FrameRequest::shape`] asked.
     pub frames: Vec<RgbFrame>,
     /// How the frames were converted (matrix and range of the first sampled frame, rotation);
     /// `None` only when no frame was sampled.
@@ -122,9 +157,42 @@ pub struct DecodedClip {
     pub frames_lost: f64,
     /// Indices of the extra frames ([`FrameRequest::extra_uniform`]) among the span's frames.
     pub extra_indices: Vec<usize>,
-    /// The extra frames, RGB at the video's own size; empty when none were asked for or the span has
-    /// fewer frames than asked.
+    /// The extra frames, RGB at the video's own size or as [`FrameRequest::extra_shape`] asked; empty
+    /// when none were asked for or the span has fewer frames than asked.
     pub extra_frames: Vec<RgbFrame>,
+}
+
+/// The size a decoded frame is brought to as soon as it is converted to RGB, so that a group of spans
+/// holds frames of the size their consumer needs rather than the video's own (an 8K frame is 200 MB
+/// of RGB, the model's 224 x 224 input 150 kB). The result is exactly what the consumer would have
+/// made of the native frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FrameShape {
+    /// The video's own size (after the display rotation).
+    #[default]
+    Native,
+    /// `size x size` with `filter`, as [`crate::preprocess::Preprocess`] resizes
+    /// ([`ResizeFilter::resize`]).
+    Square {
+        /// The model's resize filter.
+        filter: ResizeFilter,
+        /// The model's input side `S`.
+        size: usize,
+    },
+    /// CLIP's `Resize(n)` + `CenterCrop(n)` ([`crate::aesthetic::preprocess::clip_resize_crop`]), the aesthetic
+    /// scorer's input before normalisation; the scorer's own preprocessing leaves such a frame as is.
+    ClipCrop(u32),
+}
+
+impl FrameShape {
+    /// `frame` brought to this shape.
+    pub fn apply(&self, frame: &RgbFrame) -> Result<RgbFrame> {
+        match *self {
+            FrameShape::Native => Ok(frame.clone()),
+            FrameShape::Square { filter, size } => filter.resize(frame, size),
+            FrameShape::ClipCrop(n) => crate::aesthetic::preprocess::clip_resize_crop(frame, n),
+        }
+    }
 }
 
 /// Which frames of each span to decode.
@@ -137,6 +205,10 @@ pub struct FrameRequest {
     /// Also hand over this many uniformly sampled frames (`round(linspace(0, n - 1, k))`, the
     /// aesthetic scorer's), from the same decode; 0 for none.
     pub extra_uniform: usize,
+    /// The size the sampled frames are handed over at.
+    pub shape: FrameShape,
+    /// The size the extra frames are handed over at.
+    pub extra_shape: FrameShape,
 }
 
 fn init() {
@@ -162,6 +234,8 @@ pub fn decode_clips(
         sampling,
         num_frames,
         extra_uniform: 0,
+        shape: FrameShape::Native,
+        extra_shape: FrameShape::Native,
     };
     decode_clips_with(path, spans, &req, opts)
 }
@@ -175,7 +249,7 @@ pub fn decode_clips_with(
 ) -> Vec<Result<DecodedClip>> {
     let path = path.as_ref();
     init();
-    let mut src = match Source::open(path) {
+    let mut src = match Source::open(path).and_then(|s| check_pixels(s, opts)) {
         Ok(s) => s,
         Err(msg) => {
             return spans
@@ -210,10 +284,11 @@ pub fn decode_clips_with(
     let gap = src.us_to_ts(opts.merge_gap_us.max(0)) - src.info.origin;
     let mut k = 0;
     while k < todo.len() {
-        // One group: spans starting before the current end (+ gap) are read together.
+        // One group: spans starting before the current end (+ gap) are read together, at most
+        // MAX_GROUP_SPANS of them (their frames are held until the group is assembled).
         let (start, mut end) = (todo[k].1, todo[k].2);
         let mut j = k + 1;
-        while j < todo.len() && todo[j].1 <= end.saturating_add(gap) {
+        while j < todo.len() && j - k < MAX_GROUP_SPANS && todo[j].1 <= end.saturating_add(gap) {
             end = end.max(todo[j].2);
             j += 1;
         }
@@ -230,6 +305,20 @@ pub fn decode_clips_with(
             r.unwrap_or_else(|| Err(decode_err(path, s, "internal: span left undecoded")))
         })
         .collect()
+}
+
+/// Refuses a stream whose declared frame size is over the pixel bound, before any decoder exists.
+fn check_pixels(src: Source, opts: &DecodeOptions) -> std::result::Result<Source, String> {
+    // SAFETY: the stream's codec parameters, owned by `src`; plain fields.
+    let (w, h) = unsafe {
+        let p = src.info.parameters.as_ptr();
+        ((*p).width.max(0) as usize, (*p).height.max(0) as usize)
+    };
+    let max = opts.max_frame_pixels();
+    if w.saturating_mul(h) > max {
+        return Err(decode::pixel_limit_msg(w, h, max));
+    }
+    Ok(src)
 }
 
 /// Decodes one clip span; see [`decode_clips`].

@@ -107,8 +107,34 @@ pub(crate) fn open_input(path: &Path) -> std::result::Result<ff::format::context
             ff::Error::from(r)
         ));
     }
-    // SAFETY: `ps` is a freshly opened context.
-    let r = unsafe { ffi::avformat_find_stream_info(ps, std::ptr::null_mut()) };
+    // Probing decodes a frame of each stream: FFmpeg's `max_pixels` keeps it from allocating a frame
+    // over the bound. A refused probe leaves the stream's size at 0, so the size the container's
+    // header declared is put back afterwards, for `decode_clips` to refuse the file with a message.
+    // SAFETY: `ps` is a freshly opened context; one dictionary per stream, each freed after the call;
+    // the streams' codec parameters are plain fields of streams the context owns.
+    let r = unsafe {
+        let n = (*ps).nb_streams as usize;
+        let par = |i: usize| (*(*(*ps).streams.add(i))).codecpar;
+        let declared: Vec<(i32, i32)> = (0..n)
+            .map(|i| ((*par(i)).width, (*par(i)).height))
+            .collect();
+        let mut dicts: Vec<*mut ffi::AVDictionary> = vec![std::ptr::null_mut(); n.max(1)];
+        let max = CString::new(crate::limits::MAX_FRAME_PIXELS.to_string()).unwrap_or_default();
+        for d in dicts.iter_mut().take(n) {
+            ffi::av_dict_set(d, c"max_pixels".as_ptr(), max.as_ptr(), 0);
+        }
+        let r = ffi::avformat_find_stream_info(ps, dicts.as_mut_ptr());
+        for d in &mut dicts {
+            ffi::av_dict_free(d);
+        }
+        for (i, &(w, h)) in declared.iter().enumerate().take((*ps).nb_streams as usize) {
+            let p = par(i);
+            if (*p).width == 0 && (*p).height == 0 {
+                ((*p).width, (*p).height) = (w, h);
+            }
+        }
+        r
+    };
     if r < 0 {
         // SAFETY: closes and nulls the context opened above.
         unsafe { ffi::avformat_close_input(&mut ps) };

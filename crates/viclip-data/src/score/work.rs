@@ -87,6 +87,8 @@ pub(crate) fn score_shard(
         .collect();
     let mut pipeline = ctx.pipeline.clone();
     pipeline.extra_frames = ctx.aesthetic.map_or(0, |a| a.frames.max(1));
+    // Extra frames come already as the scorer's crop (it leaves them unchanged), not at native size.
+    pipeline.extra_frame_size = ctx.aesthetic.map(|a| a.scorer.image_size());
     if !clip_rows.is_empty() {
         for batch in Pipeline::spawn(sources, pipeline)? {
             if ctx
