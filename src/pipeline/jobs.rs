@@ -227,13 +227,24 @@ fn work(n: &Numbered, opts: &PipelineOptions) -> Vec<Result<Done>> {
                 .into_iter()
                 .map(|r| {
                     let c = r?;
-                    let warning = (c.frames_lost > 0.0).then(|| {
+                    let lost = (c.frames_lost > 0.0).then(|| {
                         format!(
                             "{:.1}% of the frames decoded for this file were damaged or undecodable \
                              (bit rot?); the embedding may be off",
                             100.0 * c.frames_lost
                         )
                     });
+                    let past = c.past_end.map(|(end, last)| {
+                        format!(
+                            "the span ends at {end:.3} s, {:.3} s after the video's last frame \
+                             ({last:.3} s); the clip holds the frames up to the end",
+                            end - last
+                        )
+                    });
+                    let warning = match (lost, past) {
+                        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                        (a, b) => a.or(b),
+                    };
                     let pixels = match shape {
                         FrameShape::Native => p.process_sampled(&c.frames)?,
                         _ => p.process_resized(&c.frames)?,

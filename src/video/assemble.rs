@@ -60,6 +60,7 @@ impl Take<'_> {
             .collect::<Result<_>>()?;
         let (src, got) = (self.src, &self.got);
         Ok(DecodedClip {
+            past_end: plan.past_end,
             span: self.span,
             num_frames: plan.pts.len(),
             timestamps: plan

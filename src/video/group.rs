@@ -24,6 +24,8 @@ pub(super) struct Plan {
     pub(super) indices: Vec<usize>,
     /// The extra uniformly sampled indices (empty when none were asked for).
     pub(super) extra: Vec<usize>,
+    /// `(span end, last frame)` in seconds when the span ends well past the video's last frame.
+    pub(super) past_end: Option<(f64, f64)>,
 }
 
 /// Decodes the spans `group` (index into `spans`, start tick, end tick), read together over
@@ -152,6 +154,7 @@ pub(super) fn decode_group(
                 pts,
                 indices,
                 extra,
+                past_end: past_end(src, &range, &stamps, span),
             }),
             Err(err) => out.push((i, Err(err))),
         }
@@ -210,6 +213,22 @@ pub(super) fn decode_group(
         out.push((i, take.assemble(plan, extra_slot)));
     }
     out
+}
+
+/// `(span end, last frame)` in seconds when the read reached the end of the file and `span` ends more
+/// than two frame intervals (at least 0.5 s) after the video's last frame: the clip is then the frames
+/// up to the end, and its row says so rather than passing for the span asked.
+fn past_end(src: &Source, range: &Range, stamps: &[i64], span: &ClipSpan) -> Option<(f64, f64)> {
+    let end = span.end_secs()?;
+    if !range.eof {
+        return None;
+    }
+    let last = src.ts_to_secs(*stamps.last()?);
+    let gap = match stamps {
+        [.., a, b] => src.ts_to_secs(*b) - src.ts_to_secs(*a),
+        _ => 0.0,
+    };
+    (end - last > (2.0 * gap).max(0.5)).then_some((end, last))
 }
 
 /// Whether no pts occurs twice (sorting a copy: 8 bytes a packet, where a set would take ~50).

@@ -7,7 +7,8 @@
 //!   reference (`cv2.VideoCapture` / decord over the cut clip) would give it.
 //! * **Accurate seek.** Each group of nearby spans is read from the last keyframe at or before its start
 //!   (verified after the seek, see `demux`), never from wherever the demuxer happened to land.
-//!   An end past the end of the video keeps the frames up to the last one; a start past it is an error.
+//!   An end past the end of the video keeps the frames up to the last one (and
+//!   [`DecodedClip::past_end`] says by how much); a start past it is an error.
 //! * **Only the work the sampling needs.** A group's packets are scanned first (demuxing is cheap; only
 //!   their timestamps are kept, so memory does not grow with the span), so each span's frame count and
 //!   the sampled frames' pts are known before decoding. The packets are then read again and decoded:
@@ -160,6 +161,9 @@ pub struct DecodedClip {
     /// The extra frames, RGB at the video's own size or as [`FrameRequest::extra_shape`] asked; empty
     /// when none were asked for or the span has fewer frames than asked.
     pub extra_frames: Vec<RgbFrame>,
+    /// `(span end, last frame)` in seconds when the span ends well past the video's last frame (more
+    /// than two frame intervals, at least 0.5 s): the clip holds the frames up to the end.
+    pub past_end: Option<(f64, f64)>,
 }
 
 /// The size a decoded frame is brought to as soon as it is converted to RGB, so that a group of spans

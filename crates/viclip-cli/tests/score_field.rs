@@ -373,3 +373,31 @@ fn two_differently_configured_commands_on_one_out_never_brick_it() {
         .expect("report");
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn a_span_past_the_end_of_its_video_carries_a_warning() {
+    let s = setup();
+    let table = s.d.join("long.csv");
+    std::fs::write(
+        &table,
+        "path,caption,start,end\nvidA.mp4,all of it,0,36000\nvidA.mp4,inside,0,1.5\nvidA.mp4,to the end,1,3\n",
+    )
+    .expect("write");
+    let out = s.d.join("out");
+    run_ok(&score_args(&table, &out, None, 8, &[]));
+    let b = read_shards(&out);
+    let statuses = strings(&b, "status");
+    let warnings = strings(&b, "warning");
+    assert!(
+        statuses.iter().all(|s| s.as_deref() == Some("ok")),
+        "{statuses:?}"
+    );
+    let w = warnings[0].as_deref().unwrap_or_default();
+    assert!(
+        w.contains("36000.000 s") && w.contains("after the video's last frame"),
+        "{warnings:?}"
+    );
+    // A span inside the video, and one ending where the 3 s video ends, carry none.
+    assert_eq!(warnings[1], None, "{warnings:?}");
+    assert_eq!(warnings[2], None, "{warnings:?}");
+}
