@@ -1,7 +1,8 @@
 //! Clips in, embeddings out, in one call: a video file and its clip spans (or any [`ClipSource`]s)
 //! become one L2-normalised embedding per clip, or that clip's typed error, in clip order.
 //!
-//! Decoding and preprocessing run on the [`Pipeline`] (a pool of decode threads), so the next batch
+//! It runs on the [clip engine](crate::engine::ClipEngine): decoding and preprocessing run on the decode
+//! pipeline (a pool of decode threads), so the next batch
 //! is being decoded while the model embeds the current one. A clip that cannot be embedded does not
 //! stop the others: a missing or corrupt file is an [`Error::Decode`], a span outside the video an
 //! [`Error::Span`], a clip with too few frames for the sampling an [`Error::Sampling`].
@@ -30,7 +31,8 @@
 #[cfg(feature = "video")]
 use std::path::Path;
 
-use crate::pipeline::{ClipBatch, ClipFailure, ClipInfo, ClipSource, Pipeline, PipelineOptions};
+use crate::engine::{ClipEngine, EngineOptions};
+use crate::pipeline::{ClipInfo, ClipSource, PipelineOptions};
 use crate::preprocess::{FrameSampling, Preprocess, ResizeFilter};
 #[cfg(feature = "video")]
 use crate::video::{ClipSpan, DecodeOptions};
@@ -161,27 +163,6 @@ pub struct ClipEmbedding {
     pub info: ClipInfo,
 }
 
-/// What the pipeline said about one clip, in clip order: its row of the batch, or its failure.
-pub(crate) enum Outcome {
-    /// Row `k` of the batch's `videos`.
-    Row(usize, ClipInfo),
-    Failed(ClipFailure),
-}
-
-/// The clips and failures of a batch merged back into clip order (the failures of a batch precede
-/// its last clip, interleaved by `clip_index`).
-pub(crate) fn outcomes(batch: &mut ClipBatch) -> Vec<Outcome> {
-    let mut out: Vec<(usize, Outcome)> = Vec::new();
-    for (k, c) in batch.clips.drain(..).enumerate() {
-        out.push((c.clip_index, Outcome::Row(k, c)));
-    }
-    for f in batch.failures.drain(..) {
-        out.push((f.clip_index, Outcome::Failed(f)));
-    }
-    out.sort_by_key(|o| o.0);
-    out.into_iter().map(|o| o.1).collect()
-}
-
 impl ViClip {
     /// Embeds clips `spans` of the video file `path` (no spans: the whole file as one clip), decoding
     /// the file once for all of them; one result per clip, in span order.
@@ -218,27 +199,14 @@ impl ViClip {
         sources: Vec<ClipSource>,
         opts: &ClipOptions,
     ) -> Result<Vec<Result<ClipEmbedding>>> {
-        let mut out = Vec::new();
-        for mut batch in Pipeline::spawn(sources, opts.pipeline(self, 0)?)? {
-            let rows = match &batch.videos {
-                Some(v) => self.embed_videos(v)?.to_vec2()?,
-                None => Vec::new(),
-            };
-            let mut rows = rows.into_iter().map(Some).collect::<Vec<_>>();
-            for o in outcomes(&mut batch) {
-                out.push(match o {
-                    Outcome::Failed(f) => Err(f.error),
-                    Outcome::Row(k, info) => match rows.get_mut(k).and_then(Option::take) {
-                        Some(embedding) => Ok(ClipEmbedding { embedding, info }),
-                        None => Err(Error::Internal(format!(
-                            "{}, {}: no embedding came back for this clip",
-                            info.source.display(),
-                            info.span
-                        ))),
-                    },
-                });
-            }
-        }
-        Ok(out)
+        let engine = ClipEngine::start(self, sources, EngineOptions::new(opts.pipeline(self, 0)?))?;
+        engine
+            .map(|r| {
+                Ok(r?.outcome.map(|c| ClipEmbedding {
+                    embedding: c.embedding,
+                    info: c.info,
+                }))
+            })
+            .collect()
     }
 }

@@ -90,6 +90,7 @@ pub mod config;
 pub mod device;
 pub mod embed;
 pub mod embeddings;
+pub mod engine;
 pub mod error;
 pub mod frames;
 pub mod fsutil;

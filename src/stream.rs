@@ -6,11 +6,12 @@
 //! docs/reference/datasets.md), the clip's frames and colour
 //! information and, with an [`AestheticScorer`], its aesthetic score from the same decode (the
 //! pipeline's [`extra_frames`](crate::pipeline::PipelineOptions::extra_frames)). An item that fails
-//! (missing file, span out of range, too few frames) yields its typed error in its place; the others
+//! (missing file, span out of range, too few frames, an empty caption) yields its typed error in its place; the others
 //! go on.
 //!
-//! How it runs: the item iterator is read on the [`Pipeline`]'s thread, only as far as decoding has
-//! got ([`Pipeline::spawn_iter`]: a few jobs ahead plus `queue_batches` decoded batches), so it is
+//! How it runs: on the [clip engine](crate::engine::ClipEngine). The item iterator is read on the
+//! decode pipeline's thread, only as far as decoding has got
+//! ([`crate::pipeline::Pipeline::spawn_iter`]: a few jobs ahead plus `queue_batches` decoded batches), so it is
 //! never collected and decoding never stalls at a chunk edge. Videos go to the model in batches of
 //! the model's batch size as they are decoded; captions wait until a text batch (the model's text
 //! batch size) is full or the front item needs its score. Memory is bounded by those batches, not by
@@ -47,15 +48,14 @@
 use std::collections::VecDeque;
 use std::sync::mpsc;
 
-use crate::aesthetic::{AestheticScorer, Reduce};
-use crate::clips::{model_batch_sizes, outcomes, Outcome};
-use crate::pipeline::{ClipBatch, ClipInfo, ClipSource, Pipeline};
+use crate::aesthetic::AestheticScorer;
+use crate::clips::model_batch_sizes;
+use crate::engine::{AestheticRule, ClipEngine, ClipResult, EngineOptions};
+use crate::pipeline::{ClipInfo, ClipSource};
 use crate::{Error, Result, ViClip};
 
-mod aesthetic;
 mod options;
 
-use aesthetic::score_aesthetic;
 pub use options::ScoreOptions;
 
 /// One item's scores.
@@ -116,29 +116,36 @@ where
             "score options: text_batch_size and aesthetic_frames must be >= 1".into(),
         ));
     }
-    let extra = aesthetic.map_or(0, |_| opts.aesthetic_frames);
-    let mut popts = opts.clips.pipeline(model, extra)?;
-    // Extra frames come already as the scorer's crop (it leaves them unchanged), not at native size.
-    popts.extra_frame_size = aesthetic.map(|a| a.image_size());
+    let popts = opts.clips.pipeline(model, 0)?;
     let video_batch = popts.batch_size;
     let text_batch = opts.text_batch_size.unwrap_or(model_batch_sizes(model).1);
+    let rule = aesthetic.map(|scorer| AestheticRule {
+        scorer,
+        frames: opts.aesthetic_frames,
+        reduce: opts.aesthetic_reduce,
+    });
     let (meta_tx, metas) = mpsc::channel::<Meta>();
     let sources = items
         .into_iter()
         .enumerate()
         .map(move |(i, (clip, caption))| {
-            let (meta, clip) = match one_clip(i, clip) {
-                Ok(clip) => (Ok(caption), clip),
-                Err(e) => (Err(e), placeholder(i)),
-            };
+            let (meta, clip) =
+                match one_clip(i, clip).and_then(|c| checked_caption(i, caption).map(|t| (t, c))) {
+                    Ok((caption, clip)) => (Ok(caption), clip),
+                    Err(e) => (Err(e), placeholder(i)),
+                };
             // The receiver outlives every batch; if it is gone nobody wants the result.
             let _ = meta_tx.send(meta);
             clip
         });
+    let engine = ClipEngine::start(
+        model,
+        sources,
+        EngineOptions::new(popts).with_aesthetic(rule),
+    )?;
     Ok(ScoreStream {
         model,
-        aesthetic: aesthetic.map(|s| (s, opts.aesthetic_frames, opts.aesthetic_reduce)),
-        pipeline: Some(Pipeline::spawn_iter(sources, popts)?),
+        engine: Some(engine),
         metas,
         slots: VecDeque::new(),
         awaiting_text: 0,
@@ -152,9 +159,8 @@ where
 /// The running scorer: an iterator of one result per input item, in input order.
 pub struct ScoreStream<'a> {
     model: &'a ViClip,
-    aesthetic: Option<(&'a AestheticScorer, usize, Reduce)>,
-    /// `None` once every batch has come.
-    pipeline: Option<Pipeline>,
+    /// `None` once every clip has come.
+    engine: Option<ClipEngine<'a>>,
     metas: mpsc::Receiver<Meta>,
     slots: VecDeque<Slot>,
     /// `Slot::Text` entries in `slots`.
@@ -176,11 +182,12 @@ impl Iterator for ScoreStream<'_> {
                 }
             }
             let room = self.awaiting_text < self.text_batch && self.slots.len() < self.max_slots;
-            if self.slots.is_empty() || (room && self.pipeline.is_some()) {
-                match self.pipeline.as_mut().map(Iterator::next) {
-                    Some(Some(batch)) => self.unpack(batch),
-                    Some(None) => {
-                        self.pipeline = None;
+            if self.slots.is_empty() || (room && self.engine.is_some()) {
+                match self.engine.as_mut().map(Iterator::next) {
+                    Some(Some(Ok(clip))) => self.take(clip),
+                    // No cancel flag is given to the engine, so it never interrupts; and it ends.
+                    Some(Some(Err(_)) | None) => {
+                        self.engine = None;
                         self.drain_metas();
                     }
                     None if self.slots.is_empty() => return None,
@@ -195,54 +202,29 @@ impl Iterator for ScoreStream<'_> {
 }
 
 impl ScoreStream<'_> {
-    /// Turns a decoded batch into slots: videos embedded, aesthetic scored, failures in place.
-    fn unpack(&mut self, mut batch: ClipBatch) {
-        let videos = match &batch.videos {
-            Some(v) => self.model.embed_videos(v).and_then(|e| e.to_vec2()),
-            None => Ok(Vec::new()),
-        };
-        let videos = videos.map_err(|e| e.to_string());
-        let extra = std::mem::take(&mut batch.extra_frames);
-        let aesthetic = self
-            .aesthetic
-            .map(|a| score_aesthetic(a, &batch.clips, &extra));
-        let mut aesthetic = aesthetic.map(|v| v.into_iter().map(Some).collect::<Vec<_>>());
-        for o in outcomes(&mut batch) {
-            let meta = self.metas.try_recv().unwrap_or_else(|_| {
-                Err(Error::InvalidInput(format!(
-                    "item {}: internal error: the clip came back without its caption",
-                    self.next_item
-                )))
-            });
-            self.next_item += 1;
-            let slot = match (meta, o) {
-                (Err(e), _) => Slot::Done(Err(e)),
-                (Ok(_), Outcome::Failed(f)) => Slot::Done(Err(f.error)),
-                (Ok(caption), Outcome::Row(k, info)) => {
-                    let aes = aesthetic.as_mut().map(|a| {
-                        a.get_mut(k)
-                            .and_then(Option::take)
-                            .unwrap_or_else(|| Err(missing(&info)))
-                    });
-                    match &videos {
-                        Ok(v) => match v.get(k) {
-                            Some(video) => {
-                                self.awaiting_text += 1;
-                                Slot::Text {
-                                    caption,
-                                    video: video.clone(),
-                                    aesthetic: aes,
-                                    info,
-                                }
-                            }
-                            None => Slot::Done(Err(missing(&info))),
-                        },
-                        Err(e) => Slot::Done(Err(model_error("video", e))),
-                    }
+    /// Gives a clip's result its item's slot: failures in place, embedded clips waiting for their
+    /// caption's embedding.
+    fn take(&mut self, clip: ClipResult) {
+        let meta = self.metas.try_recv().unwrap_or_else(|_| {
+            Err(Error::Internal(format!(
+                "item {}: the clip came back without its caption",
+                self.next_item
+            )))
+        });
+        self.next_item += 1;
+        let slot = match (meta, clip.outcome) {
+            (Err(e), _) | (Ok(_), Err(e)) => Slot::Done(Err(e)),
+            (Ok(caption), Ok(c)) => {
+                self.awaiting_text += 1;
+                Slot::Text {
+                    caption,
+                    video: c.embedding,
+                    aesthetic: c.aesthetic,
+                    info: c.info,
                 }
-            };
-            self.slots.push_back(slot);
-        }
+            }
+        };
+        self.slots.push_back(slot);
     }
 
     /// Once the pipeline has ended: the items it never returned (its thread stopped, e.g. the item
@@ -320,6 +302,17 @@ fn one_clip(i: usize, clip: ClipSource) -> Result<ClipSource> {
         ))),
         c => Ok(c),
     }
+}
+
+/// Item `i`'s caption. An empty (or blank) one is the item's error, as it is a row's `bad_caption`
+/// in the `score` job: a similarity with no text says nothing about the clip.
+fn checked_caption(i: usize, caption: String) -> Result<String> {
+    if caption.trim().is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "item {i}: empty caption; CLIP-SIM compares the clip with a caption, so give one"
+        )));
+    }
+    Ok(caption)
 }
 
 /// What goes to the pipeline for an item that already failed: nothing to decode.

@@ -59,22 +59,19 @@ pub fn run(args: &EmbedVideoArgs) -> Result<()> {
 
     let dim = m.config().embed_dim;
     let mut rows: Vec<(usize, Option<Vec<f32>>, serde_json::Value)> = Vec::new();
-    for batch in args.video.pipeline(m.config(), m.batch_size())? {
-        for f in &batch.failures {
-            eprintln!("warning: {}", f.error);
-            rows.push((f.clip_index, None, video_args::failure_row(f)));
-        }
-        if let Some(v) = &batch.videos {
-            let e = m
-                .embed_videos(v)?
-                .tensor()
-                .to_device(&Device::Cpu)?
-                .to_vec2::<f32>()?;
-            for (info, row) in batch.clips.iter().zip(e) {
-                if let Some(w) = &info.warning {
-                    eprintln!("warning: {}, {}: {w}", info.source.display(), info.span);
+    for r in args.video.engine(&m)? {
+        let r = r?;
+        match &r.outcome {
+            Err(e) => {
+                eprintln!("warning: {e}");
+                rows.push((r.clip_index, None, video_args::failure_row(&r, e)));
+            }
+            Ok(c) => {
+                if let Some(w) = &c.info.warning {
+                    eprintln!("warning: {}, {}: {w}", r.source.display(), r.span);
                 }
-                rows.push((info.clip_index, Some(row), video_args::clip_row(info)));
+                let row = video_args::clip_row(&c.info);
+                rows.push((r.clip_index, Some(c.embedding.clone()), row));
             }
         }
     }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use anyhow::{bail, Result};
 use clap::Args;
-use viclip::pipeline::{run_all, ClipBatch, ClipSource, Pipeline, PipelineOptions};
+use viclip::pipeline::{run_all, ClipBatch, ClipSource, PipelineOptions};
 use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
 use viclip::ViClipConfig;
 
@@ -120,12 +120,12 @@ impl VideoArgs {
         Ok(o)
     }
 
-    /// Streams batches as they are decoded (for many clips): feed `batch.videos` to the model as they
-    /// come; rows and failures are in input order.
-    pub fn pipeline(&self, cfg: &ViClipConfig, batch_size: usize) -> Result<Pipeline> {
+    /// The clips on the engine, embedded as they are decoded: one result per clip, in input order.
+    pub fn engine<'a>(&self, model: &'a viclip::ViClip) -> Result<viclip::engine::ClipEngine<'a>> {
         let sources = self.sources()?;
-        let opts = self.options(cfg, batch_size, sources.len())?;
-        Ok(Pipeline::spawn(sources, opts)?)
+        let opts = self.options(model.config(), model.batch_size(), sources.len())?;
+        let opts = viclip::engine::EngineOptions::new(opts);
+        Ok(viclip::engine::ClipEngine::start(model, sources, opts)?)
     }
 
     /// Decodes and preprocesses everything at once: `videos` is `(B, T, 3, S, S)` f32 (None when every
@@ -145,12 +145,12 @@ pub fn clip_row(info: &viclip::pipeline::ClipInfo) -> serde_json::Value {
 }
 
 /// The JSON row of a failed clip.
-pub fn failure_row(f: &viclip::pipeline::ClipFailure) -> serde_json::Value {
+pub fn failure_row(r: &viclip::engine::ClipResult, error: &viclip::Error) -> serde_json::Value {
     serde_json::json!({
-        "clip_index": f.clip_index,
-        "source_index": f.source_index,
-        "source": f.source,
-        "span": f.span,
-        "error": f.error.to_string(),
+        "clip_index": r.clip_index,
+        "source_index": r.source_index,
+        "source": r.source,
+        "span": r.span,
+        "error": error.to_string(),
     })
 }

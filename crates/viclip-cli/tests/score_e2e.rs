@@ -461,3 +461,71 @@ fn colour_conversion_recorded_per_row() {
     assert_eq!(color[2], None, "no colour for a clip that was not decoded");
     assert_eq!(strings(&b, "warning"), vec![None, None, None]);
 }
+
+/// The `score` job and the streaming scorer run on one engine: the same (clip, caption) gives the
+/// same row, and what one refuses (an empty caption, a missing video, a reversed span) the other
+/// refuses too.
+#[test]
+fn the_job_and_the_stream_agree_row_for_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    videos(d);
+    let table = d.join("clips.csv");
+    std::fs::write(
+        &table,
+        "path,caption,start,end\nvidA.mp4,a test pattern,0,1.5\nvidB.mkv,colour bars,0.5,2.5\n\
+         vidA.mp4,,0,1\nmissing.mp4,nothing,0,1\nvidA.mp4,reversed,2,1\nvidA.mp4,the end,1,2.9\n",
+    )
+    .expect("write");
+    let out = d.join("out");
+    score_cmd::run(&args(&["--input", s(&table), "--out", s(&out)])).expect("score");
+    let b = read_shards(&out);
+    let (status, sims) = (strings(&b, "status"), floats(&b, "viclip_sim"));
+    let rows: [(&str, &str, f64, f64); 6] = [
+        ("vidA.mp4", "a test pattern", 0.0, 1.5),
+        ("vidB.mkv", "colour bars", 0.5, 2.5),
+        ("vidA.mp4", "", 0.0, 1.0),
+        ("missing.mp4", "nothing", 0.0, 1.0),
+        ("vidA.mp4", "reversed", 2.0, 1.0),
+        ("vidA.mp4", "the end", 1.0, 2.9),
+    ];
+    let m = model();
+    let items: Vec<(ClipSource, String)> = rows
+        .iter()
+        .map(|(f, c, a, z)| {
+            let clip = ClipSource::Video {
+                path: d.join(f),
+                spans: vec![ClipSpan::from_secs(*a, *z)],
+            };
+            (clip, c.to_string())
+        })
+        .collect();
+    let opts = viclip::stream::ScoreOptions::default();
+    let scored: Vec<_> = viclip::stream::score_stream(&m, None, items, &opts)
+        .expect("stream")
+        .collect();
+    assert_eq!(scored.len(), rows.len());
+    for (r, got) in scored.iter().enumerate() {
+        let ok = status[r].as_deref() == Some("ok");
+        match got {
+            Ok(sc) => {
+                assert!(
+                    ok,
+                    "row {r}: the stream scored what the job refused ({:?})",
+                    status[r]
+                );
+                let job = sims[r].expect("an ok row has a score");
+                assert!(
+                    (sc.sim - job).abs() < 1e-6,
+                    "row {r}: stream {} job {job}",
+                    sc.sim
+                );
+            }
+            Err(e) => assert!(!ok, "row {r}: the job scored what the stream refused: {e}"),
+        }
+    }
+    assert_eq!(status[2].as_deref(), Some("bad_caption"));
+    assert!(scored[2]
+        .as_ref()
+        .is_err_and(|e| e.to_string().contains("empty caption")));
+}

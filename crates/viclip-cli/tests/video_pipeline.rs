@@ -370,7 +370,19 @@ fn cli_args_turn_into_a_batch_with_rows() {
     let row = video_args::clip_row(&batch.clips[0]);
     assert_eq!(row["sampling"], "demo");
     assert_eq!(row["resize"], "cv2-linear");
-    assert_eq!(video_args::failure_row(&batch.failures[0])["clip_index"], 2);
+    let f = &batch.failures[0];
+    let failed = viclip::engine::ClipResult {
+        clip_index: f.clip_index,
+        source_index: f.source_index,
+        source: f.source.clone(),
+        span: f.span.clone(),
+        outcome: Err(viclip::Error::Internal("in the row below".into())),
+    };
+    let row = video_args::failure_row(&failed, &f.error);
+    assert_eq!(
+        (row["clip_index"].as_u64(), row["span"].as_str()),
+        (Some(2), Some(f.span.as_str()))
+    );
 
     // Defaults: middle sampling, bicubic resize, whole file.
     let cli = parse(&["--video", a_s]).unwrap();

@@ -12,7 +12,8 @@ use candle_core::{DType, Device, Tensor};
 use crate::table::{ReadOptions, StrColumn, Table};
 use viclip::embed::ViClip;
 use viclip::embeddings::Embeddings;
-use viclip::pipeline::{ClipSource, Pipeline, PipelineOptions};
+use viclip::engine::{ClipEngine, EngineOptions};
+use viclip::pipeline::{ClipSource, PipelineOptions};
 use viclip::preprocess::Preprocess;
 use viclip::{Error, Result};
 
@@ -121,15 +122,11 @@ pub fn embed_clip_files(
             sources.push(source(&paths[i])?);
         }
         let opts = PipelineOptions::new(preprocess.clone()).with_batch_size(batch_size);
-        for batch in Pipeline::spawn(sources, opts)? {
-            for f in &batch.failures {
-                failures.push((other[f.source_index], f.error.to_string()));
-            }
-            if let Some(v) = &batch.videos {
-                let emb = model.embed_videos(v)?.to_vec2()?;
-                for (info, e) in batch.clips.iter().zip(emb) {
-                    rows[other[info.source_index]] = Some(e);
-                }
+        for r in ClipEngine::start(model, sources, EngineOptions::new(opts))? {
+            let r = r?;
+            match r.outcome {
+                Ok(c) => rows[other[r.source_index]] = Some(c.embedding),
+                Err(e) => failures.push((other[r.source_index], e.to_string())),
             }
         }
     }

@@ -284,7 +284,7 @@ pub fn score(
         pipeline,
         aesthetic: opts.aesthetic.as_ref(),
         pool: &pool,
-        cancel,
+        cancel: opts.cancel.clone(),
     };
     let embed_dim = opts.embeddings.then_some(model.config().embed_dim);
     let claims = Claims::new(&opts.out, &identity);

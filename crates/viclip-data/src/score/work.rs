@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use super::run::AestheticOptions;
 use super::{RowFailure, RowStatus, RowTask};
-use viclip::pipeline::{ClipSource, Pipeline, PipelineOptions};
-use viclip::preprocess::RgbFrame;
+use viclip::engine::{AestheticRule, ClipEngine, ClipResult, EngineOptions};
+use viclip::pipeline::{ClipSource, PipelineOptions};
 use viclip::video::ClipSpan;
 use viclip::{Result, ViClip};
 
@@ -36,7 +36,7 @@ pub(crate) struct Ctx<'a> {
     pub aesthetic: Option<&'a AestheticOptions>,
     pub pool: &'a rayon::ThreadPool,
     /// Set to stop between two batches ([`viclip::Error::Interrupted`]).
-    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Clip groups: one per file, files in order of first appearance, spans in row order.
@@ -78,67 +78,48 @@ pub(crate) fn score_shard(
         .iter()
         .flat_map(|g| g.1.iter().map(|c| c.0))
         .collect();
-    let sources = groups
+    let sources: Vec<ClipSource> = groups
         .iter()
         .map(|(p, spans)| ClipSource::Video {
             path: p.clone(),
             spans: spans.iter().map(|s| s.1).collect(),
         })
         .collect();
-    let mut pipeline = ctx.pipeline.clone();
-    pipeline.extra_frames = ctx.aesthetic.map_or(0, |a| a.frames.max(1));
-    // Extra frames come already as the scorer's crop (it leaves them unchanged), not at native size.
-    pipeline.extra_frame_size = ctx.aesthetic.map(|a| a.scorer.image_size());
     if !clip_rows.is_empty() {
-        for batch in Pipeline::spawn(sources, pipeline)? {
-            if ctx
-                .cancel
-                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-            {
-                return Err(viclip::Error::Interrupted);
-            }
-            for f in &batch.failures {
-                if let Some(&r) = clip_rows.get(f.clip_index) {
-                    video_fail[r] = Some(RowFailure::new(
-                        RowStatus::of_error(&f.error),
-                        f.error.to_string(),
-                    ));
-                }
-            }
-            let rows: Vec<usize> = batch
-                .clips
-                .iter()
-                .filter_map(|c| clip_rows.get(c.clip_index).copied())
-                .collect();
-            if let Some(videos) = &batch.videos {
-                match ctx.model.embed_videos(videos).and_then(|e| e.to_vec2()) {
-                    Ok(embs) => {
-                        for ((&r, info), e) in rows.iter().zip(&batch.clips).zip(embs) {
-                            out[r].video_emb = Some(e);
-                            out[r].frames =
-                                Some(info.frame_indices.iter().map(|&i| i as i32).collect());
-                            out[r].color = info.color.as_ref().map(|c| c.to_string());
-                            out[r].warning = info.warning.clone();
-                        }
-                    }
-                    Err(e) => {
-                        for &r in &rows {
-                            video_fail[r] = Some(RowFailure::new(
-                                RowStatus::ModelError,
-                                format!("video tower failed on the batch holding this clip: {e}"),
-                            ));
-                        }
+        let rule = ctx.aesthetic.map(|a| AestheticRule {
+            scorer: &a.scorer,
+            frames: a.frames.max(1),
+            reduce: a.reduce,
+        });
+        // The aesthetic scorer's parallel parts on the job's pool, so they use its thread count.
+        let opts = EngineOptions::new(ctx.pipeline.clone())
+            .with_aesthetic(rule)
+            .with_cancel(ctx.cancel.clone())
+            .with_pool(ctx.pool);
+        for result in ClipEngine::start(ctx.model, sources, opts)? {
+            let ClipResult {
+                clip_index,
+                outcome,
+                ..
+            } = result?;
+            on_clips(1);
+            let Some(&r) = clip_rows.get(clip_index) else {
+                continue;
+            };
+            match outcome {
+                Err(e) => video_fail[r] = Some(clip_failure(&e)),
+                Ok(c) => {
+                    out[r].video_emb = Some(c.embedding);
+                    out[r].frames = Some(c.info.frame_indices.iter().map(|&i| i as i32).collect());
+                    out[r].color = c.info.color.as_ref().map(|c| c.to_string());
+                    out[r].warning = c.info.warning.clone();
+                    match c.aesthetic {
+                        Some(Ok(score)) => out[r].aesthetic = Some(score),
+                        Some(Err(e)) => aes_fail[r] = Some(aesthetic_failure(r, e)),
+                        None => {}
                     }
                 }
             }
-            if let Some(a) = ctx.aesthetic {
-                let items = rows.iter().zip(&batch.clips).zip(&batch.extra_frames);
-                let items = items.map(|((&r, c), f)| (r, c.num_source_frames, f.as_slice()));
-                // On the job's pool, so the scorer's parallel parts use its thread count.
-                ctx.pool
-                    .install(|| aesthetic(a, items, &mut out, &mut aes_fail));
-            }
-            on_clips((batch.clips.len() + batch.failures.len()) as u64);
         }
     }
 
@@ -194,43 +175,29 @@ fn merge(fails: [Option<RowFailure>; 3]) -> Option<RowFailure> {
     Some(RowFailure::new(first.kind, msgs.join("; ")))
 }
 
-/// Aesthetic scores of one pipeline batch's clips `(row, frames in the clip, its uniformly sampled
-/// frames)`: the frames come from the decode that fed ViCLIP, so each clip is decoded once.
-fn aesthetic<'f>(
-    a: &AestheticOptions,
-    clips: impl Iterator<Item = (usize, usize, &'f [RgbFrame])>,
-    out: &mut [RowOut],
-    fail: &mut [Option<RowFailure>],
-) {
-    let k = a.frames.max(1);
-    // The decoder's frames are the scorer's frame type: they go in as they are.
-    let mut ok: Vec<(usize, String, &[RgbFrame])> = Vec::new();
-    for (r, n, frames) in clips {
-        if frames.len() == k {
-            ok.push((r, format!("row {r}"), frames));
-        } else {
-            let e = viclip::Error::TooFewFrames {
+/// A clip's failure as its row's: the model failing on its batch is `model_error`, the clip's own
+/// decode, span or sampling error its status.
+fn clip_failure(e: &viclip::Error) -> RowFailure {
+    let kind = match e {
+        viclip::Error::Candle(_) => RowStatus::ModelError,
+        e => RowStatus::of_error(e),
+    };
+    RowFailure::new(kind, e.to_string())
+}
+
+/// Why row `r` has no aesthetic score: too few frames (named by row, as the row's other messages
+/// are), or the scorer's error.
+fn aesthetic_failure(r: usize, e: viclip::Error) -> RowFailure {
+    let msg = match e {
+        viclip::Error::TooFewFrames { needed, got, .. } => format!(
+            "aesthetic frames: {}",
+            viclip::Error::TooFewFrames {
                 clip: format!("row {r}"),
-                needed: k,
-                got: n,
-            };
-            fail[r] = Some(RowFailure::new(
-                RowStatus::AestheticError,
-                format!("aesthetic frames: {e}"),
-            ));
-        }
-    }
-    let items: Vec<(&str, &[RgbFrame])> = ok.iter().map(|(_, l, f)| (l.as_str(), *f)).collect();
-    let scores = a.scorer.score_clips(&items, k, a.reduce);
-    for ((r, _, _), s) in ok.iter().zip(scores) {
-        match s {
-            Ok(s) => out[*r].aesthetic = Some(s.score),
-            Err(e) => {
-                fail[*r] = Some(RowFailure::new(
-                    RowStatus::AestheticError,
-                    format!("aesthetic scorer: {e}"),
-                ))
+                needed,
+                got,
             }
-        }
-    }
+        ),
+        e => format!("aesthetic scorer: {e}"),
+    };
+    RowFailure::new(RowStatus::AestheticError, msg)
 }
