@@ -312,8 +312,11 @@ impl Source {
     ) -> Result<(bool, Option<String>), SeekedPastStart> {
         let mut seen_key = false;
         let (mut invalid, mut past_end) = (0usize, 0usize);
-        let mut pkt = Packet::empty();
         loop {
+            // A fresh packet each time: `av_read_frame` fills the packet it is given without releasing
+            // what that packet held, so a reused one leaked every packet read but the last (all of a
+            // file's packet data, once per read of it).
+            let mut pkt = Packet::empty();
             match pkt.read(&mut self.ictx) {
                 Ok(()) => invalid = 0,
                 Err(ff::Error::Eof) => return Ok((true, None)),
