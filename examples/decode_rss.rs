@@ -10,13 +10,9 @@ use viclip::pipeline::{ClipSource, Pipeline, PipelineOptions};
 use viclip::preprocess::Preprocess;
 use viclip::video::ClipSpan;
 
-/// `VmHWM` (peak resident set) of this process in MiB, from /proc (Linux).
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
+#[path = "common/rss.rs"]
+mod rss;
+use rss::peak_rss_mib;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();

@@ -124,7 +124,7 @@ impl ClipOptions {
 
     /// The pipeline settings for `model`: its `T` and `S`, these options, and `extra_frames` native
     /// frames per clip handed over alongside (0 for none).
-    pub(crate) fn pipeline(&self, model: &ViClip, extra_frames: usize) -> Result<PipelineOptions> {
+    pub(crate) fn pipeline(&self, model: &ViClip) -> Result<PipelineOptions> {
         let positive = |what: &str, v: Option<usize>| match v {
             Some(0) => Err(Error::InvalidInput(format!(
                 "clip options: {what} must be >= 1 (leave it unset for the default)"
@@ -143,7 +143,6 @@ impl ClipOptions {
         {
             p.decode = self.decode.clone();
         }
-        p.extra_frames = extra_frames;
         Ok(p)
     }
 }
@@ -199,7 +198,7 @@ impl ViClip {
         sources: Vec<ClipSource>,
         opts: &ClipOptions,
     ) -> Result<Vec<Result<ClipEmbedding>>> {
-        let engine = ClipEngine::start(self, sources, EngineOptions::new(opts.pipeline(self, 0)?))?;
+        let engine = ClipEngine::start(self, sources, EngineOptions::new(opts.pipeline(self)?))?;
         engine
             .map(|r| {
                 Ok(r?.outcome.map(|c| ClipEmbedding {

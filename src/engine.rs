@@ -160,10 +160,10 @@ impl<'a> ClipEngine<'a> {
 
     /// Embeds and scores one decoded batch and queues its clips' results in input order.
     fn unpack(&mut self, mut batch: ClipBatch) {
-        let videos = batch
-            .videos
-            .as_ref()
-            .map(|v| self.model.embed_videos(v).and_then(|e| e.to_vec2()));
+        let mut videos = batch.videos.as_ref().map(|v| {
+            let rows = self.model.embed_videos(v).and_then(|e| e.to_vec2());
+            rows.map(|r| r.into_iter().map(Some).collect::<Vec<_>>())
+        });
         let extra = std::mem::take(&mut batch.extra_frames);
         let mut scores = self.aesthetic.map(|rule| {
             let run = || score_clip_frames(rule, &batch.clips, &extra);
@@ -185,8 +185,11 @@ impl<'a> ClipEngine<'a> {
             });
         }
         for (k, info) in batch.clips.drain(..).enumerate() {
-            let embedding = match &videos {
-                Some(Ok(rows)) => rows.get(k).cloned().ok_or_else(|| missing(&info)),
+            let embedding = match &mut videos {
+                Some(Ok(rows)) => rows
+                    .get_mut(k)
+                    .and_then(Option::take)
+                    .ok_or_else(|| missing(&info)),
                 Some(Err(e)) => Err(Error::Candle(candle_core::Error::Msg(format!(
                     "the video tower failed on the batch holding this clip: {e}"
                 )))),

@@ -5,7 +5,7 @@
 //! embeddings; InternVid's own `UMT_Score` column was computed with another model, see
 //! docs/reference/datasets.md), the clip's frames and colour
 //! information and, with an [`AestheticScorer`], its aesthetic score from the same decode (the
-//! pipeline's [`extra_frames`](crate::pipeline::PipelineOptions::extra_frames)). An item that fails
+//! engine's [`AestheticRule`](crate::engine::AestheticRule)). An item that fails
 //! (missing file, span out of range, too few frames, an empty caption) yields its typed error in its place; the others
 //! go on.
 //!
@@ -116,7 +116,7 @@ where
             "score options: text_batch_size and aesthetic_frames must be >= 1".into(),
         ));
     }
-    let popts = opts.clips.pipeline(model, 0)?;
+    let popts = opts.clips.pipeline(model)?;
     let video_batch = popts.batch_size;
     let text_batch = opts.text_batch_size.unwrap_or(model_batch_sizes(model).1);
     let rule = aesthetic.map(|scorer| AestheticRule {

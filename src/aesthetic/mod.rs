@@ -23,7 +23,8 @@
 //!
 //! A clip is a list of decoded RGB frames, [`RgbFrame`] (wrap raw `(H, W, 3)` u8 buffers with
 //! [`RgbFrame::new`]): the type the video decoder and the [`crate::pipeline`] hand over (e.g.
-//! [`ClipBatch::extra_frames`](crate::pipeline::ClipBatch::extra_frames)), so decoded frames go to the
+//! [`ClipBatch::extra_frames`](crate::pipeline::ClipBatch::extra_frames), which the
+//! [clip engine](crate::engine::ClipEngine) scores), so decoded frames go to the
 //! scorer without conversion, and any other decoder can feed it too.
 
 mod clip_vision;

@@ -223,12 +223,20 @@ fn past_end(src: &Source, range: &Range, stamps: &[i64], span: &ClipSpan) -> Opt
     if !range.eof {
         return None;
     }
-    let last = src.ts_to_secs(*stamps.last()?);
+    stamps.last()?;
+    let (last, tol) = end_of_frames(src, stamps);
+    (end - last > tol).then_some((end, last))
+}
+
+/// The last frame's time in seconds (0 without frames) and how far past it a time still counts as
+/// the end of the video: two frame intervals, at least 0.5 s.
+fn end_of_frames(src: &Source, stamps: &[i64]) -> (f64, f64) {
+    let last = stamps.last().map_or(0.0, |&p| src.ts_to_secs(p));
     let gap = match stamps {
         [.., a, b] => src.ts_to_secs(*b) - src.ts_to_secs(*a),
         _ => 0.0,
     };
-    (end - last > (2.0 * gap).max(0.5)).then_some((end, last))
+    (last, (2.0 * gap).max(0.5))
 }
 
 /// Whether no pts occurs twice (sorting a copy: 8 bytes a packet, where a set would take ~50).
@@ -364,12 +372,7 @@ fn truncation(src: &Source, range: &Range, stamps: &[i64]) -> Option<(f64, f64, 
     if !range.eof {
         return None;
     }
-    let last = stamps.last().map_or(0.0, |&p| src.ts_to_secs(p));
-    let gap = match stamps {
-        [.., a, b] => src.ts_to_secs(*b) - src.ts_to_secs(*a),
-        _ => 0.0,
-    };
-    let tol = (2.0 * gap).max(0.5);
+    let (last, tol) = end_of_frames(src, stamps);
     (declared - last > tol).then_some((last, declared, tol))
 }
 

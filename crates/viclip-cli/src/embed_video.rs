@@ -60,18 +60,25 @@ pub fn run(args: &EmbedVideoArgs) -> Result<()> {
     let dim = m.config().embed_dim;
     let mut rows: Vec<(usize, Option<Vec<f32>>, serde_json::Value)> = Vec::new();
     for r in args.video.engine(&m)? {
-        let r = r?;
-        match &r.outcome {
+        let viclip::engine::ClipResult {
+            clip_index,
+            source_index,
+            source,
+            span,
+            outcome,
+        } = r?;
+        match outcome {
             Err(e) => {
                 eprintln!("warning: {e}");
-                rows.push((r.clip_index, None, video_args::failure_row(&r, e)));
+                let row = video_args::failure_row(clip_index, source_index, &source, &span, &e);
+                rows.push((clip_index, None, row));
             }
             Ok(c) => {
                 if let Some(w) = &c.info.warning {
-                    eprintln!("warning: {}, {}: {w}", r.source.display(), r.span);
+                    eprintln!("warning: {}, {span}: {w}", source.display());
                 }
                 let row = video_args::clip_row(&c.info);
-                rows.push((r.clip_index, Some(c.embedding.clone()), row));
+                rows.push((clip_index, Some(c.embedding), row));
             }
         }
     }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use anyhow::{bail, Result};
 use clap::Args;
-use viclip::pipeline::{run_all, ClipBatch, ClipSource, PipelineOptions};
+use viclip::pipeline::{ClipSource, PipelineOptions};
 use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
 use viclip::ViClipConfig;
 
@@ -127,15 +127,6 @@ impl VideoArgs {
         let opts = viclip::engine::EngineOptions::new(opts);
         Ok(viclip::engine::ClipEngine::start(model, sources, opts)?)
     }
-
-    /// Decodes and preprocesses everything at once: `videos` is `(B, T, 3, S, S)` f32 (None when every
-    /// clip failed), `clips[i]` describes row i, `failures` the clips that could not be read.
-    #[allow(dead_code)] // used by the tests that include this file
-    pub fn load(&self, cfg: &ViClipConfig) -> Result<ClipBatch> {
-        let sources = self.sources()?;
-        let opts = self.options(cfg, usize::MAX, sources.len())?;
-        Ok(run_all(sources, opts)?)
-    }
 }
 
 /// The JSON row of a clip: `ClipInfo`'s metadata (clip index, source, span, sampling, resize, frame
@@ -145,12 +136,18 @@ pub fn clip_row(info: &viclip::pipeline::ClipInfo) -> serde_json::Value {
 }
 
 /// The JSON row of a failed clip.
-pub fn failure_row(r: &viclip::engine::ClipResult, error: &viclip::Error) -> serde_json::Value {
+pub fn failure_row(
+    clip_index: usize,
+    source_index: usize,
+    source: &std::path::Path,
+    span: &str,
+    error: &viclip::Error,
+) -> serde_json::Value {
     serde_json::json!({
-        "clip_index": r.clip_index,
-        "source_index": r.source_index,
-        "source": r.source,
-        "span": r.span,
+        "clip_index": clip_index,
+        "source_index": source_index,
+        "source": source,
+        "span": span,
         "error": error.to_string(),
     })
 }

@@ -332,6 +332,13 @@ struct Cli {
     video: video_args::VideoArgs,
 }
 
+/// The flags' clips decoded and preprocessed at once: `videos` is `(B, T, 3, S, S)` f32.
+fn load(v: &video_args::VideoArgs) -> anyhow::Result<viclip::pipeline::ClipBatch> {
+    let sources = v.sources()?;
+    let opts = v.options(&tiny(), usize::MAX, sources.len())?;
+    Ok(viclip::pipeline::run_all(sources, opts)?)
+}
+
 #[test]
 fn cli_args_turn_into_a_batch_with_rows() {
     let tmp = tempfile::tempdir().unwrap();
@@ -361,7 +368,7 @@ fn cli_args_turn_into_a_batch_with_rows() {
         "cv2-linear",
     ])
     .unwrap();
-    let batch = cli.video.load(&tiny()).unwrap();
+    let batch = load(&cli.video).unwrap();
     assert_eq!(batch.videos.as_ref().unwrap().dims(), &[2, 8, 3, 112, 112]);
     assert_eq!(batch.clips[0].span, "span [00:00:00.500, 00:00:01.500)");
     assert_eq!(batch.clips[1].num_source_frames, 30); // [2, 9) clipped to the 3 s video
@@ -371,14 +378,7 @@ fn cli_args_turn_into_a_batch_with_rows() {
     assert_eq!(row["sampling"], "demo");
     assert_eq!(row["resize"], "cv2-linear");
     let f = &batch.failures[0];
-    let failed = viclip::engine::ClipResult {
-        clip_index: f.clip_index,
-        source_index: f.source_index,
-        source: f.source.clone(),
-        span: f.span.clone(),
-        outcome: Err(viclip::Error::Internal("in the row below".into())),
-    };
-    let row = video_args::failure_row(&failed, &f.error);
+    let row = video_args::failure_row(f.clip_index, f.source_index, &f.source, &f.span, &f.error);
     assert_eq!(
         (row["clip_index"].as_u64(), row["span"].as_str()),
         (Some(2), Some(f.span.as_str()))
@@ -390,10 +390,7 @@ fn cli_args_turn_into_a_batch_with_rows() {
         (cli.video.sampling, cli.video.resize),
         (FrameSampling::Middle, ResizeFilter::Bicubic)
     );
-    assert_eq!(
-        cli.video.load(&tiny()).unwrap().clips[0].num_source_frames,
-        90
-    );
+    assert_eq!(load(&cli.video).unwrap().clips[0].num_source_frames, 90);
 
     assert!(parse(&["--video", a_s, "--sampling", "random"]).is_err());
     assert!(parse(&["--video", a_s, "--resize", "lanczos"]).is_err());
@@ -406,6 +403,6 @@ fn cli_args_turn_into_a_batch_with_rows() {
     .unwrap();
     assert!(two.video.sources().is_err());
     let uni = parse(&["--video", a_s, "--sampling", "uniform(4)"]).unwrap();
-    assert!(uni.video.load(&tiny()).is_err());
+    assert!(load(&uni.video).is_err());
     assert!(parse(&[]).unwrap().video.sources().is_err());
 }
