@@ -5,7 +5,7 @@
 //! embeddings; InternVid's own `UMT_Score` column was computed with another model, see
 //! docs/reference/datasets.md), the clip's frames and colour
 //! information and, with an [`AestheticScorer`], its aesthetic score from the same decode (the
-//! engine's [`AestheticRule`](crate::engine::AestheticRule)). An item that fails
+//! engine's [`AestheticRule`]). An item that fails
 //! (missing file, span out of range, too few frames, an empty caption) yields its typed error in its place; the others
 //! go on.
 //!
