@@ -125,20 +125,16 @@ impl ClipOptions {
     /// The pipeline settings for `model`: its `T` and `S`, these options, and `extra_frames` native
     /// frames per clip handed over alongside (0 for none).
     pub(crate) fn pipeline(&self, model: &ViClip) -> Result<PipelineOptions> {
-        let positive = |what: &str, v: Option<usize>| match v {
-            Some(0) => Err(Error::InvalidInput(format!(
-                "clip options: {what} must be >= 1 (leave it unset for the default)"
-            ))),
-            _ => Ok(v),
-        };
+        use crate::Setting;
+        let positive = Error::positive;
         let preprocess = Preprocess::for_config(model.config())
             .with_sampling(self.sampling)
             .with_resize(self.resize);
         let mut p = PipelineOptions::new(preprocess);
-        p.batch_size =
-            positive("batch_size", self.batch_size)?.unwrap_or(model_batch_sizes(model).0);
-        p.workers = positive("workers", self.workers)?;
-        p.queue_batches = positive("queue_batches", self.queue_batches)?.unwrap_or(2);
+        p.batch_size = positive(Setting::VideoBatchSize, self.batch_size)?
+            .unwrap_or(model_batch_sizes(model).0);
+        p.workers = positive(Setting::DecodeThreads, self.workers)?;
+        p.queue_batches = positive(Setting::QueueBatches, self.queue_batches)?.unwrap_or(2);
         #[cfg(feature = "video")]
         {
             p.decode = self.decode.clone();

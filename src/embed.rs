@@ -78,16 +78,39 @@ impl LoadOptions {
         self
     }
 
-    /// `n` videos per forward pass (0 counts as 1); `None` picks it at load time.
+    /// `n` videos per forward pass (1 ..= [`crate::limits::MAX_BATCH_SIZE`]; the loaders refuse
+    /// others); `None` picks it at load time.
     pub fn with_batch_size(mut self, n: impl Into<Option<usize>>) -> Self {
         self.batch_size = n.into();
         self
     }
 
-    /// `n` captions per forward pass (0 counts as 1); `None` derives it from the video batch.
+    /// `n` captions per forward pass (>= 1; the loaders refuse 0); `None` derives it from the video
+    /// batch.
     pub fn with_text_batch_size(mut self, n: impl Into<Option<usize>>) -> Self {
         self.text_batch_size = n.into();
         self
+    }
+}
+
+impl LoadOptions {
+    /// Refuses batch sizes of 0 or over [`crate::limits::MAX_BATCH_SIZE`] ([`crate::Error::Setting`]).
+    pub fn check(&self) -> Result<()> {
+        use crate::{Error, Setting};
+        if let Some(n) = self.batch_size {
+            crate::limits::check_batch_size(n)?;
+        }
+        if let Some(n) = self.text_batch_size {
+            if !(1..=crate::limits::MAX_TEXT_BATCH_SIZE).contains(&n) {
+                return Err(Error::out_of_range(
+                    Setting::TextBatchSize,
+                    n,
+                    1,
+                    crate::limits::MAX_TEXT_BATCH_SIZE,
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -126,6 +149,7 @@ impl ViClip {
         cfg: &ViClipConfig,
         opts: LoadOptions,
     ) -> Result<Self> {
+        opts.check()?;
         let model = load_model(weights.as_ref(), cfg, &opts.device, opts.dtype)?;
         Ok(Self::new(model, Tokenizer::new()?, opts))
     }
@@ -150,6 +174,7 @@ impl ViClip {
         name: &str,
         opts: LoadOptions,
     ) -> Result<(Self, crate::manifest::Fetched)> {
+        opts.check()?;
         let entry = crate::manifest::find(name)?;
         // Before the download: a name that is not a ViCLIP checkpoint costs no transfer.
         let cfg = entry.config()?;

@@ -15,7 +15,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::aesthetic::{AestheticScorer, Reduce};
+use candle_core::Tensor;
+
+use crate::aesthetic::{uniform_indices, AestheticScorer, ClipScore, Reduce};
 use crate::pipeline::{ClipBatch, ClipInfo, ClipSource, Pipeline, PipelineOptions};
 use crate::preprocess::RgbFrame;
 use crate::{Error, Result, ViClip};
@@ -46,6 +48,11 @@ pub struct EngineOptions<'a> {
     pub cancel: Option<Arc<AtomicBool>>,
     /// The thread pool the aesthetic scorer's parallel parts run on; `None`: rayon's global pool.
     pub pool: Option<&'a rayon::ThreadPool>,
+    /// Keep each clip's model input `(T, 3, S, S)` in its result ([`EmbeddedClip::pixels`]).
+    pub keep_pixels: bool,
+    /// Keep each clip's extra frames in its result ([`EmbeddedClip::frames`]): the aesthetic rule's
+    /// frames when there is one, otherwise the pipeline's own `extra_frames`.
+    pub keep_frames: bool,
 }
 
 impl<'a> EngineOptions<'a> {
@@ -56,7 +63,16 @@ impl<'a> EngineOptions<'a> {
             aesthetic: None,
             cancel: None,
             pool: None,
+            keep_pixels: false,
+            keep_frames: false,
         }
+    }
+
+    /// Keeps each clip's model input and extra frames in its result (for decode-only runs).
+    pub fn keeping_inputs(mut self) -> Self {
+        self.keep_pixels = true;
+        self.keep_frames = true;
+        self
     }
 
     /// Also scores aesthetics with `rule`.
@@ -94,25 +110,34 @@ pub struct ClipResult {
     pub outcome: Result<EmbeddedClip>,
 }
 
-/// A clip through the video tower.
+/// A clip through the engine's towers.
 #[derive(Debug)]
 pub struct EmbeddedClip {
-    /// The L2-normalised video embedding `[E]`.
+    /// The L2-normalised video embedding `[E]`; empty when the engine runs without the video tower
+    /// ([`ClipEngine::without_model`]).
     pub embedding: Vec<f32>,
     /// Source, span, sampled frames, colour conversion and decode warnings.
     pub info: ClipInfo,
-    /// With an [`AestheticRule`]: the clip's aesthetic score, or why it has none (fewer frames than
-    /// the rule asks; the embedding is still valid). `None` without one.
-    pub aesthetic: Option<Result<f32>>,
+    /// With an [`AestheticRule`]: the clip's aesthetic score with its frame scores and their
+    /// positions among the clip's frames, or why it has none (fewer frames than the rule asks; the
+    /// embedding is still valid). `None` without one.
+    pub aesthetic: Option<Result<ClipScore>>,
+    /// With [`EngineOptions::keep_pixels`]: the clip's model input `(T, 3, S, S)`.
+    pub pixels: Option<Tensor>,
+    /// With [`EngineOptions::keep_frames`]: the clip's extra frames; otherwise empty.
+    pub frames: Vec<RgbFrame>,
 }
 
 /// The running engine: an iterator of one [`ClipResult`] per clip, in input order; `Err` only for
 /// [`Error::Interrupted`], after which it ends.
 pub struct ClipEngine<'a> {
-    model: &'a ViClip,
+    /// `None`: no video tower (decode and, with a rule, aesthetics only).
+    model: Option<&'a ViClip>,
     aesthetic: Option<AestheticRule<'a>>,
     pool: Option<&'a rayon::ThreadPool>,
     cancel: Option<Arc<AtomicBool>>,
+    keep_pixels: bool,
+    keep_frames: bool,
     /// `None` once every batch has come or the run was cancelled.
     pipeline: Option<Pipeline>,
     ready: VecDeque<ClipResult>,
@@ -128,18 +153,36 @@ impl<'a> ClipEngine<'a> {
         I: IntoIterator<Item = ClipSource>,
         I::IntoIter: Send + 'static,
     {
+        Self::run(Some(model), sources, opts)
+    }
+
+    /// Starts decoding `sources` with no video tower: each clip's result has an empty embedding and,
+    /// as `opts` asks, its aesthetic score, model input and extra frames. The clips' model input is
+    /// still made by the pipeline (its `preprocess` decides which frames are decoded and reported).
+    ///
+    /// # Errors
+    /// As [`ClipEngine::start`].
+    pub fn without_model<I>(sources: I, opts: EngineOptions<'a>) -> Result<Self>
+    where
+        I: IntoIterator<Item = ClipSource>,
+        I::IntoIter: Send + 'static,
+    {
+        Self::run(None, sources, opts)
+    }
+
+    fn run<I>(model: Option<&'a ViClip>, sources: I, opts: EngineOptions<'a>) -> Result<Self>
+    where
+        I: IntoIterator<Item = ClipSource>,
+        I::IntoIter: Send + 'static,
+    {
         let mut p = opts.pipeline;
         if let Some(a) = &opts.aesthetic {
-            if a.frames == 0 {
-                return Err(Error::InvalidInput(
-                    "aesthetic rule: frames per clip must be >= 1".into(),
-                ));
-            }
+            Error::positive(crate::Setting::AestheticFrames, Some(a.frames))?;
             p.extra_frames = a.frames;
             // Extra frames come already as the scorer's crop (it leaves them unchanged), not at
             // native size, so an 8K clip never holds 8K frames.
             p.extra_frame_size = Some(a.scorer.image_size());
-        } else {
+        } else if !opts.keep_frames {
             p.extra_frames = 0;
         }
         Ok(ClipEngine {
@@ -147,6 +190,8 @@ impl<'a> ClipEngine<'a> {
             aesthetic: opts.aesthetic,
             pool: opts.pool,
             cancel: opts.cancel,
+            keep_pixels: opts.keep_pixels,
+            keep_frames: opts.keep_frames,
             pipeline: Some(Pipeline::spawn_iter(sources, p)?),
             ready: VecDeque::new(),
         })
@@ -160,11 +205,13 @@ impl<'a> ClipEngine<'a> {
 
     /// Embeds and scores one decoded batch and queues its clips' results in input order.
     fn unpack(&mut self, mut batch: ClipBatch) {
-        let mut videos = batch.videos.as_ref().map(|v| {
-            let rows = self.model.embed_videos(v).and_then(|e| e.to_vec2());
-            rows.map(|r| r.into_iter().map(Some).collect::<Vec<_>>())
-        });
-        let extra = std::mem::take(&mut batch.extra_frames);
+        let n = batch.clips.len();
+        let mut embeddings = self.embed(batch.videos.as_ref(), n).into_iter();
+        let mut pixels: Vec<Option<Tensor>> = match (&batch.videos, self.keep_pixels) {
+            (Some(v), true) => (0..n).map(|k| v.get(k).ok()).collect(),
+            _ => vec![None; n],
+        };
+        let mut extra = std::mem::take(&mut batch.extra_frames);
         let mut scores = self.aesthetic.map(|rule| {
             let run = || score_clip_frames(rule, &batch.clips, &extra);
             let v = match self.pool {
@@ -173,8 +220,11 @@ impl<'a> ClipEngine<'a> {
             };
             v.into_iter().map(Some).collect::<Vec<_>>()
         });
-        let mut results: Vec<ClipResult> =
-            Vec::with_capacity(batch.clips.len() + batch.failures.len());
+        if !self.keep_frames {
+            extra.clear();
+        }
+        extra.resize_with(n, Vec::new);
+        let mut results: Vec<ClipResult> = Vec::with_capacity(n + batch.failures.len());
         for f in batch.failures.drain(..) {
             results.push(ClipResult {
                 clip_index: f.clip_index,
@@ -185,21 +235,14 @@ impl<'a> ClipEngine<'a> {
             });
         }
         for (k, info) in batch.clips.drain(..).enumerate() {
-            let embedding = match &mut videos {
-                Some(Ok(rows)) => rows
-                    .get_mut(k)
-                    .and_then(Option::take)
-                    .ok_or_else(|| missing(&info)),
-                Some(Err(e)) => Err(Error::Candle(candle_core::Error::Msg(format!(
-                    "the video tower failed on the batch holding this clip: {e}"
-                )))),
-                None => Err(missing(&info)),
-            };
+            // Clips come in batch order, the k-th takes the k-th embedding.
+            let embedding = embeddings.next().unwrap_or_else(|| Err(missing(&info)));
             let aesthetic = scores.as_mut().map(|s| {
                 s.get_mut(k)
                     .and_then(Option::take)
                     .unwrap_or_else(|| Err(missing(&info)))
             });
+            let (pixels, frames) = (pixels[k].take(), std::mem::take(&mut extra[k]));
             results.push(ClipResult {
                 clip_index: info.clip_index,
                 source_index: info.source_index,
@@ -209,11 +252,38 @@ impl<'a> ClipEngine<'a> {
                     embedding,
                     info,
                     aesthetic,
+                    pixels,
+                    frames,
                 }),
             });
         }
         results.sort_by_key(|r| r.clip_index);
         self.ready.extend(results);
+    }
+
+    /// The video tower's embeddings of a batch's `n` clips `(n, T, 3, S, S)` → `n x [E]`, one
+    /// result per clip (the tower failing fails every clip of the batch); without the tower, empty
+    /// embeddings.
+    fn embed(&self, videos: Option<&Tensor>, n: usize) -> Vec<Result<Vec<f32>>> {
+        let Some(model) = self.model else {
+            return (0..n).map(|_| Ok(Vec::new())).collect();
+        };
+        let rows = videos.map(|v| model.embed_videos(v).and_then(|e| e.to_vec2()));
+        match rows {
+            Some(Ok(rows)) if rows.len() == n => rows.into_iter().map(Ok).collect(),
+            Some(Err(e)) => {
+                let text = e.to_string();
+                (0..n)
+                    .map(|_| {
+                        Err(Error::Candle(candle_core::Error::Msg(format!(
+                            "the video tower failed on the batch holding this clip: {text}"
+                        ))))
+                    })
+                    .collect()
+            }
+            // No videos for clips, or a row count that differs: reported per clip as missing.
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -250,12 +320,13 @@ fn missing(info: &ClipInfo) -> Error {
 /// Aesthetic scores of a batch's clips from their uniformly sampled frames (`extra[k]` for clip
 /// `k`), one per clip: the only place frames become aesthetic scores. A clip shorter than the rule's
 /// frames comes with none (the pipeline hands over no frames then) and is
-/// [`Error::TooFewFrames`] naming the clip and its length.
+/// [`Error::TooFewFrames`] naming the clip and its length. A score's `frame_indices` are positions
+/// among the clip's own frames (the rule's uniform sample of them).
 fn score_clip_frames(
     rule: AestheticRule<'_>,
     clips: &[ClipInfo],
     extra: &[Vec<RgbFrame>],
-) -> Vec<Result<f32>> {
+) -> Vec<Result<ClipScore>> {
     let labels: Vec<String> = clips
         .iter()
         .map(|c| format!("{}, {}", c.source.display(), c.span))
@@ -279,7 +350,13 @@ fn score_clip_frames(
                 needed,
                 got: c.num_source_frames,
             }),
-            Some(r) => r.map(|s| s.score),
+            Some(r) => r.map(|mut s| {
+                let at = uniform_indices(c.num_source_frames, rule.frames);
+                for i in &mut s.frame_indices {
+                    *i = at.get(*i).copied().unwrap_or(*i);
+                }
+                s
+            }),
             None => Err(missing(c)),
         })
         .collect()

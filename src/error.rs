@@ -136,9 +136,21 @@ pub enum Error {
         msg: String,
     },
 
-    /// An input (tensor, text list, option value, table content) has the wrong shape or content.
+    /// An input (tensor, text list, table content) has the wrong shape or content.
     #[error("{0}")]
     InvalidInput(String),
+
+    /// An option is set to a value it does not allow. The option comes as data, so a front end names
+    /// it in its own words (a flag, a keyword argument) with a `match` on [`Setting`].
+    #[error("{setting} {value}: {allowed}")]
+    Setting {
+        /// Which option.
+        setting: Setting,
+        /// The value given.
+        value: String,
+        /// What it allows, e.g. `must be between 1 and 256`.
+        allowed: String,
+    },
 
     /// Downloading from the Hugging Face hub failed.
     #[error("download of {repo}/{file} failed: {msg}")]
@@ -180,7 +192,7 @@ pub enum Error {
     },
 
     /// A clip has fewer (decodable) frames than the frame sampling asks for.
-    #[error("{clip}: {got} decodable frame(s), {needed} needed; lower the frames sampled per clip (`frames_per_clip`) or check the clip")]
+    #[error("{clip}: {got} decodable frame(s), {needed} needed; sample fewer frames per clip or check the clip")]
     TooFewFrames {
         /// The clip (file and span).
         clip: String,
@@ -229,11 +241,41 @@ pub enum Error {
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
 
-    /// A run stopped on request (SIGINT, SIGTERM) between two batches, its temporary files removed.
-    #[error(
-        "interrupted; the temporary files are removed, and running the same command again resumes"
-    )]
+    /// Work stopped on request (a cancel flag set, e.g. by SIGINT or SIGTERM) between two batches;
+    /// results handed out before it are complete.
+    #[error("interrupted between two batches on request")]
     Interrupted,
+}
+
+/// The options of the library that an [`Error::Setting`] can be about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// Clips per forward pass of the video tower (`LoadOptions`, `ClipOptions`, `PipelineOptions`).
+    VideoBatchSize,
+    /// Captions per forward pass of the text tower.
+    TextBatchSize,
+    /// Threads decoding and preprocessing clips.
+    DecodeThreads,
+    /// Decoded batches that may wait for the model.
+    QueueBatches,
+    /// Frames per clip the aesthetic scorer sees.
+    AestheticFrames,
+    /// Images per forward pass of the CLIP image tower.
+    AestheticBatchSize,
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Setting::VideoBatchSize => "video batch size",
+            Setting::TextBatchSize => "text batch size",
+            Setting::DecodeThreads => "decode threads",
+            Setting::QueueBatches => "queued batches",
+            Setting::AestheticFrames => "aesthetic frames per clip",
+            Setting::AestheticBatchSize => "aesthetic batch size",
+        })
+    }
 }
 
 /// `Result` with the crate's [`Error`].
@@ -267,6 +309,27 @@ impl Error {
         Error::Conflict {
             path: path.into(),
             msg: msg.into(),
+        }
+    }
+
+    /// `value` of `setting` is outside `lo..=hi`.
+    pub fn out_of_range(setting: Setting, value: usize, lo: usize, hi: usize) -> Self {
+        Error::Setting {
+            setting,
+            value: value.to_string(),
+            allowed: format!("must be between {lo} and {hi}"),
+        }
+    }
+
+    /// `Ok(v)` unless `v` is `Some(0)`: for counts where unset (`None`) picks a default.
+    pub fn positive(setting: Setting, v: Option<usize>) -> Result<Option<usize>> {
+        match v {
+            Some(0) => Err(Error::Setting {
+                setting,
+                value: "0".into(),
+                allowed: "must be at least 1 (leave it unset for the default)".into(),
+            }),
+            v => Ok(v),
         }
     }
 

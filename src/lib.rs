@@ -58,7 +58,7 @@
 //! # fn main() -> viclip::Result<()> {
 //! use viclip::pipeline::ClipSource;
 //! use viclip::video::ClipSpan;
-//! use viclip::{score_stream, LoadOptions, ScoreOptions, ViClip, ViClipConfig};
+//! use viclip::{score_stream, LoadOptions, StreamOptions, ViClip, ViClipConfig};
 //!
 //! let model = ViClip::from_files("ViClip-InternVid-10M-FLT.pth", &ViClipConfig::viclip_l14(), LoadOptions::default())?;
 //! let rows = vec![("a.mp4", 0.0, 4.0, "a dog runs on a beach"), ("b.mp4", 3.0, 9.5, "a man cooks")];
@@ -66,7 +66,7 @@
 //!     let clip = ClipSource::Video { path: path.into(), spans: vec![ClipSpan::from_secs(start, end)] };
 //!     (clip, caption.to_string())
 //! });
-//! for scored in score_stream(&model, None, items, &ScoreOptions::default())? {
+//! for scored in score_stream(&model, None, items, &StreamOptions::default())? {
 //!     match scored {
 //!         Ok(s) => println!("CLIP-SIM {:.4}", s.sim),
 //!         Err(e) => eprintln!("{e}"), // this item only; the others go on
@@ -82,6 +82,8 @@
 //! `viclip-data` crate; the command line in `viclip-cli`. docs/library.md walks through these calls.
 #![warn(clippy::unwrap_used)]
 #![warn(missing_docs)]
+// On docs.rs (`--cfg docsrs`, nightly), items behind a feature say which.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod aesthetic;
 pub mod checkpoint;
@@ -113,7 +115,7 @@ pub use config::{TextConfig, ViClipConfig, VisionConfig};
 pub use device::{parse_device, parse_dtype};
 pub use embed::{LoadOptions, ViClip};
 pub use embeddings::{clip_sim, top_k, Embeddings, DEMO_LOGIT_SCALE};
-pub use error::{Error, Result};
+pub use error::{Error, Result, Setting};
 pub use model::{parameter_shapes, ViClipModel};
-pub use stream::{score_stream, ScoreOptions, ScoreStream, ScoredClip};
+pub use stream::{score_stream, ScoreStream, ScoredClip, StreamOptions};
 pub use tokenizer::Tokenizer;

@@ -5,7 +5,7 @@
 //! 1664, 48 layers, 16 heads, 1.8 G parameters) and far below sizes whose bookkeeping alone would
 //! exhaust memory, so a config is refused before anything is allocated for it.
 
-use crate::{Error, Result};
+use crate::{Error, Result, Setting};
 
 /// Largest transformer width (ViCLIP `vision.width`, `text.width`, `embed_dim`; CLIP `hidden_size`,
 /// `projection_dim`).
@@ -31,8 +31,10 @@ pub const MAX_PARAMETERS: u64 = 10_000_000_000;
 
 /// Most decode / worker threads (`PipelineOptions::workers`, `ScoreOptions::workers`).
 pub const MAX_WORKERS: usize = 256;
-/// Largest batch size (`LoadOptions::batch_size`: videos or images per forward pass).
+/// Largest batch size (videos or images per forward pass).
 pub const MAX_BATCH_SIZE: usize = 4_096;
+/// Largest text batch (captions per forward pass of the text tower; 32 x [`MAX_BATCH_SIZE`]).
+pub const MAX_TEXT_BATCH_SIZE: usize = 131_072;
 
 /// Longest line of a JSON Lines table or a `--texts` file, and longest record of a CSV / TSV table,
 /// in bytes (16 MiB): a caption row is a few hundred bytes, and a file whose tail is gigabytes without
@@ -98,19 +100,29 @@ pub fn check_parameters(what: &str, n: Option<u64>) -> std::result::Result<(), S
     }
 }
 
-/// Checks a worker-thread count (`PipelineOptions::workers`): 1..=[`MAX_WORKERS`] (0 is refused; callers that treat 0 as "pick one"
-/// resolve it first).
+/// Checks a decode-thread count: 1..=[`MAX_WORKERS`] ([`Setting::DecodeThreads`]).
 pub fn check_workers(workers: usize) -> Result<usize> {
-    check_range("PipelineOptions::workers", workers, 1, MAX_WORKERS)
-        .map_err(Error::InvalidInput)?;
+    if !(1..=MAX_WORKERS).contains(&workers) {
+        return Err(Error::out_of_range(
+            Setting::DecodeThreads,
+            workers,
+            1,
+            MAX_WORKERS,
+        ));
+    }
     Ok(workers)
 }
 
-/// Checks a batch size (`LoadOptions::batch_size`): 0 (where the caller picks one) or up to
-/// [`MAX_BATCH_SIZE`].
+/// Checks a video batch size: 1..=[`MAX_BATCH_SIZE`] ([`Setting::VideoBatchSize`]).
 pub fn check_batch_size(batch_size: usize) -> Result<usize> {
-    check_range("LoadOptions::batch_size", batch_size, 0, MAX_BATCH_SIZE)
-        .map_err(Error::InvalidInput)?;
+    if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
+        return Err(Error::out_of_range(
+            Setting::VideoBatchSize,
+            batch_size,
+            1,
+            MAX_BATCH_SIZE,
+        ));
+    }
     Ok(batch_size)
 }
 

@@ -227,7 +227,7 @@ pub fn fetch(entry: &ManifestEntry) -> Result<Fetched> {
     Err(download_error(
         entry,
         "this build has no hub support; rebuild viclip with the `hub` feature, or download the file \
-         yourself and load it with `ViClip::from_files`"
+         yourself and load it from the file with its config"
             .into(),
     ))
 }

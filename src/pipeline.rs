@@ -31,12 +31,14 @@ use serde::Serialize;
 use crate::preprocess::{ColorInfo, FrameSampling, Preprocess, ResizeFilter, RgbFrame};
 #[cfg(feature = "video")]
 use crate::video::{ClipSpan, DecodeOptions};
-use crate::{Error, Result};
+use crate::{Error, Result, Setting};
 
 mod jobs;
 
-/// Where clips come from.
+/// Where clips come from. `#[non_exhaustive]`: the `Video` variant exists only with the `video`
+/// feature, and other sources may come.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum ClipSource {
     /// Spans of a video file (no spans: the whole file), one clip per span; all spans of the file are
     /// decoded in one pass.
@@ -237,13 +239,8 @@ impl Pipeline {
         I: IntoIterator<Item = ClipSource>,
         I::IntoIter: Send + 'static,
     {
-        if opts.batch_size == 0 || opts.queue_batches == 0 || opts.workers == Some(0) {
-            return Err(Error::InvalidInput(
-                "PipelineOptions::batch_size, queue_batches and workers must be >= 1 (workers: None \
-                 for one per core)"
-                    .into(),
-            ));
-        }
+        Error::positive(Setting::VideoBatchSize, Some(opts.batch_size))?;
+        Error::positive(Setting::QueueBatches, Some(opts.queue_batches))?;
         let workers = opts.workers.map(crate::limits::check_workers).transpose()?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(workers.unwrap_or(0))
@@ -254,7 +251,7 @@ impl Pipeline {
                     Some(n) => format!("{n} decode threads"),
                     None => "one decode thread per core".into(),
                 },
-                msg: format!("{e}; lower PipelineOptions::workers"),
+                msg: format!("{e}; use fewer decode threads"),
             })?;
         let jobs = jobs::Split::new(sources.into_iter(), opts.batch_size);
         let (tx, rx) = mpsc::sync_channel(opts.queue_batches);
@@ -276,8 +273,11 @@ impl Iterator for Pipeline {
     }
 }
 
-/// Runs the whole pipeline and gathers every batch into one: convenient for a few clips.
+/// Runs the whole pipeline and gathers every clip into one batch: convenient for a few clips. It
+/// runs on the [clip engine](crate::engine::ClipEngine) without a model (which takes the batches
+/// apart) and stacks the clips' model inputs back into `videos` `(N, T, 3, S, S)`.
 pub fn run_all(sources: Vec<ClipSource>, opts: PipelineOptions) -> Result<ClipBatch> {
+    use crate::engine::{ClipEngine, EngineOptions};
     let mut all = ClipBatch {
         videos: None,
         clips: Vec::new(),
@@ -285,14 +285,31 @@ pub fn run_all(sources: Vec<ClipSource>, opts: PipelineOptions) -> Result<ClipBa
         extra_frames: Vec::new(),
     };
     let mut tensors = Vec::new();
-    for b in Pipeline::spawn(sources, opts)? {
-        tensors.extend(b.videos);
-        all.clips.extend(b.clips);
-        all.failures.extend(b.failures);
-        all.extra_frames.extend(b.extra_frames);
+    let with_extra = opts.extra_frames > 0;
+    for r in ClipEngine::without_model(sources, EngineOptions::new(opts).keeping_inputs())? {
+        let r = r?;
+        match r.outcome {
+            Ok(c) => {
+                let pixels = c
+                    .pixels
+                    .ok_or_else(|| Error::Internal(format!("{}: no model input kept", r.span)))?;
+                tensors.push(pixels);
+                all.clips.push(c.info);
+                if with_extra {
+                    all.extra_frames.push(c.frames);
+                }
+            }
+            Err(error) => all.failures.push(ClipFailure {
+                clip_index: r.clip_index,
+                source_index: r.source_index,
+                source: r.source,
+                span: r.span,
+                error,
+            }),
+        }
     }
     if !tensors.is_empty() {
-        all.videos = Some(Tensor::cat(&tensors, 0)?);
+        all.videos = Some(Tensor::stack(&tensors, 0)?);
     }
     Ok(all)
 }

@@ -21,7 +21,7 @@
 //! # #[cfg(feature = "video")]
 //! # fn main() -> viclip::Result<()> {
 //! use viclip::pipeline::ClipSource;
-//! use viclip::stream::{score_stream, ScoreOptions};
+//! use viclip::stream::{score_stream, StreamOptions};
 //! use viclip::video::ClipSpan;
 //! use viclip::{LoadOptions, ViClip, ViClipConfig};
 //!
@@ -34,7 +34,7 @@
 //!     };
 //!     (clip, format!("caption of video {i}"))
 //! });
-//! for (i, scored) in score_stream(&model, None, items, &ScoreOptions::default())?.enumerate() {
+//! for (i, scored) in score_stream(&model, None, items, &StreamOptions::default())?.enumerate() {
 //!     match scored {
 //!         Ok(s) => println!("{i}: clip-sim {:.4}, frames {:?}", s.sim, s.info.frame_indices),
 //!         Err(e) => eprintln!("{i}: {e}"),
@@ -52,11 +52,11 @@ use crate::aesthetic::AestheticScorer;
 use crate::clips::model_batch_sizes;
 use crate::engine::{AestheticRule, ClipEngine, ClipResult, EngineOptions};
 use crate::pipeline::{ClipInfo, ClipSource};
-use crate::{Error, Result, ViClip};
+use crate::{Error, Result, Setting, ViClip};
 
 mod options;
 
-pub use options::ScoreOptions;
+pub use options::StreamOptions;
 
 /// One item's scores.
 #[derive(Debug)]
@@ -65,7 +65,7 @@ pub struct ScoredClip {
     /// (their cosine, in `[-1, 1]`).
     pub sim: f32,
     /// With an aesthetic scorer: the clip's aesthetic score, or why it has none (e.g. fewer frames
-    /// than [`ScoreOptions::aesthetic_frames`]; the CLIP-SIM is still valid). `None` without one.
+    /// than [`StreamOptions::aesthetic_frames`]; the CLIP-SIM is still valid). `None` without one.
     pub aesthetic: Option<Result<f32>>,
     /// The clip's source, span, sampled frames, colour conversion and any decode warning;
     /// `clip_index` and `source_index` are the item's position in the input.
@@ -96,7 +96,7 @@ enum Slot {
 /// iterator runs on the pipeline's thread, hence `Send + 'static`.
 ///
 /// # Errors
-/// Only bad options ([`ScoreOptions`] values of 0) or no thread to decode on fail the call; every
+/// Only bad options ([`StreamOptions`] values of 0) or no thread to decode on fail the call; every
 /// item's own problem is that item's `Err`.
 ///
 /// # Shapes
@@ -105,17 +105,14 @@ pub fn score_stream<'a, I>(
     model: &'a ViClip,
     aesthetic: Option<&'a AestheticScorer>,
     items: I,
-    opts: &ScoreOptions,
+    opts: &StreamOptions,
 ) -> Result<ScoreStream<'a>>
 where
     I: IntoIterator<Item = (ClipSource, String)>,
     I::IntoIter: Send + 'static,
 {
-    if opts.text_batch_size == Some(0) || opts.aesthetic_frames == 0 {
-        return Err(Error::InvalidInput(
-            "score options: text_batch_size and aesthetic_frames must be >= 1".into(),
-        ));
-    }
+    Error::positive(Setting::TextBatchSize, opts.text_batch_size)?;
+    Error::positive(Setting::AestheticFrames, Some(opts.aesthetic_frames))?;
     let popts = opts.clips.pipeline(model)?;
     let video_batch = popts.batch_size;
     let text_batch = opts.text_batch_size.unwrap_or(model_batch_sizes(model).1);
@@ -219,7 +216,7 @@ impl ScoreStream<'_> {
                 Slot::Text {
                     caption,
                     video: c.embedding,
-                    aesthetic: c.aesthetic,
+                    aesthetic: c.aesthetic.map(|a| a.map(|s| s.score)),
                     info: c.info,
                 }
             }

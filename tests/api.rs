@@ -197,8 +197,15 @@ fn load_options_resolve_unset_batch_sizes_at_load_time() {
     assert_eq!(m.text_batch_size(), 512);
     let m = tiny(opts(3).with_batch_size(None));
     assert_eq!((m.batch_size(), m.text_batch_size()), (8, 3));
-    // A zero batch runs one item at a time instead of never.
-    assert_eq!(tiny(opts(0)).batch_size(), 1);
+    // Unset is `None`; a zero batch is refused by name, not taken as 1.
+    let cfg = ViClipConfig::from_json_file(&fixture("tiny_a/config.json")).unwrap();
+    for bad in [opts(0), LoadOptions::default().with_text_batch_size(0)] {
+        let e = ViClip::from_files(fixture("tiny_a/model.safetensors"), &cfg, bad).unwrap_err();
+        assert!(
+            matches!(e, Error::Setting { ref value, .. } if value == "0"),
+            "{e:?}"
+        );
+    }
     let parsed = LoadOptions::from_names("cpu", "bf16").unwrap();
     assert_eq!(parsed.dtype, DType::BF16);
     assert!(LoadOptions::from_names("cpu", "f64").is_err());

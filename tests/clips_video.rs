@@ -10,7 +10,7 @@ use common::fixture;
 use viclip::pipeline::{run_all, ClipSource, PipelineOptions};
 use viclip::preprocess::{FrameSampling, Preprocess};
 use viclip::video::ClipSpan;
-use viclip::{score_stream, ClipOptions, Error, LoadOptions, ScoreOptions, ViClip, ViClipConfig};
+use viclip::{score_stream, ClipOptions, Error, LoadOptions, StreamOptions, ViClip, ViClipConfig};
 use video_common::{testsrc, H264};
 
 fn tiny() -> ViClip {
@@ -113,7 +113,7 @@ fn stream_of_video_items_scores_each_against_its_caption() {
         (one(vec![b]), "colour bars and a clock".into()),
         (one(vec![]), "the whole video".into()),
     ];
-    let opts = ScoreOptions::new().with_clips(ClipOptions::new().with_batch_size(2));
+    let opts = StreamOptions::new().with_clips(ClipOptions::new().with_batch_size(2));
     let got: Vec<_> = score_stream(&model, None, items, &opts).unwrap().collect();
     assert_eq!(got.len(), 6);
     assert!(matches!(got[1], Err(Error::Span { .. })));

@@ -329,9 +329,11 @@ fn reads_memory_child() {
     let opts = PipelineOptions::new(Preprocess::new(8, 112))
         .with_batch_size(1)
         .with_workers(Some(1));
-    // Each batch dropped as it comes (run_all would gather every clip's pixels).
-    for b in viclip::pipeline::Pipeline::spawn(src, opts).unwrap() {
-        assert!(b.failures.is_empty(), "{:?}", b.failures);
+    // Each clip's input dropped as it comes (run_all would gather every clip's pixels).
+    let opts = viclip::engine::EngineOptions::new(opts);
+    for r in viclip::engine::ClipEngine::without_model(src, opts).unwrap() {
+        let r = r.unwrap();
+        assert!(r.outcome.is_ok(), "{}: {:?}", r.span, r.outcome.err());
     }
     println!("PEAK_RSS_KIB={}", peak_rss_kib());
 }

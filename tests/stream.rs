@@ -14,7 +14,7 @@ use common::fixture;
 use viclip::aesthetic::Reduce;
 use viclip::pipeline::ClipSource;
 use viclip::preprocess::{Preprocess, RgbFrame};
-use viclip::{score_stream, ClipOptions, Error, LoadOptions, ScoreOptions, ViClip, ViClipConfig};
+use viclip::{score_stream, ClipOptions, Error, LoadOptions, StreamOptions, ViClip, ViClipConfig};
 
 fn tiny() -> ViClip {
     let cfg = ViClipConfig::from_json_file(&fixture("tiny_a/config.json")).unwrap();
@@ -73,7 +73,7 @@ fn fifty_items_in_batches_of_two_equal_embedding_by_hand() {
         counter.fetch_add(1, Ordering::SeqCst);
         item(i)
     });
-    let opts = ScoreOptions::new()
+    let opts = StreamOptions::new()
         .with_clips(
             ClipOptions::new()
                 .with_batch_size(2)
@@ -122,7 +122,7 @@ fn aesthetic_scores_come_from_the_same_frames() {
     let scorer = aesthetic_common::scorer("aes_v1.pth");
     // Items 1..7 have 4 to 9 frames (item 0, with 3, is below).
     let items: Vec<_> = (1..7).map(item).collect();
-    let opts = ScoreOptions::new().with_clips(ClipOptions::new().with_batch_size(4));
+    let opts = StreamOptions::new().with_clips(ClipOptions::new().with_batch_size(4));
     let got: Vec<_> = score_stream(&model, Some(&scorer), items, &opts)
         .unwrap()
         .collect();
@@ -166,7 +166,7 @@ fn aesthetic_scores_come_from_the_same_frames() {
             },
             "a caption".to_string(),
         )],
-        &ScoreOptions::new(),
+        &StreamOptions::new(),
     )
     .unwrap()
     .collect();
@@ -185,16 +185,25 @@ fn aesthetic_scores_come_from_the_same_frames() {
 fn zero_sized_options_are_refused() {
     let model = tiny();
     let none = std::iter::empty::<(ClipSource, String)>();
-    let bad = ScoreOptions::new().with_clips(ClipOptions::new().with_batch_size(0));
+    let bad = StreamOptions::new().with_clips(ClipOptions::new().with_batch_size(0));
     assert!(matches!(
         score_stream(&model, None, none, &bad),
-        Err(Error::InvalidInput(_))
+        Err(Error::Setting {
+            setting: viclip::Setting::VideoBatchSize,
+            ..
+        })
     ));
     let none = std::iter::empty::<(ClipSource, String)>();
-    let bad = ScoreOptions::new().with_text_batch_size(0);
-    assert!(score_stream(&model, None, none, &bad).is_err());
+    let bad = StreamOptions::new().with_text_batch_size(0);
+    assert!(matches!(
+        score_stream(&model, None, none, &bad),
+        Err(Error::Setting {
+            setting: viclip::Setting::TextBatchSize,
+            ..
+        })
+    ));
     let none = std::iter::empty::<(ClipSource, String)>();
-    let empty = score_stream(&model, None, none, &ScoreOptions::new()).unwrap();
+    let empty = score_stream(&model, None, none, &StreamOptions::new()).unwrap();
     assert_eq!(empty.count(), 0);
 }
 
@@ -213,7 +222,7 @@ fn a_long_run_of_failures_is_reported_without_reading_the_whole_input() {
         };
         (clip, "a caption".to_string())
     });
-    let opts = ScoreOptions::new().with_clips(
+    let opts = StreamOptions::new().with_clips(
         ClipOptions::new()
             .with_batch_size(2)
             .with_workers(2)

@@ -39,7 +39,7 @@ pub use clip_vision::{ClipVisionModel, ClipVisionTrace};
 pub use config::{ClipVisionConfig, CLIP_PRESETS};
 pub use heads::{AestheticHead, HeadKind};
 pub use preprocess::{clip_pixel_values, clip_preprocess, CLIP_MEAN, CLIP_STD};
-pub use scorer::{AestheticScorer, ScorerInfo, ScorerOptions};
+pub use scorer::{AestheticScorer, ScorerInfo, ScorerOptions, DEFAULT_BATCH_SIZE};
 
 use crate::preprocess::RgbFrame;
 use crate::{Error, Result};

@@ -12,6 +12,10 @@ use super::{
 use crate::preprocess::RgbFrame;
 use crate::{Error, Result};
 
+/// Images per forward pass of the CLIP image tower unless told otherwise (the aesthetic tower's one
+/// default, in the library and the CLI).
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+
 /// Device, dtype and batch size of a scorer: [`ScorerOptions::new`] and the `with_…` methods.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -29,7 +33,7 @@ impl Default for ScorerOptions {
         Self {
             device: Device::Cpu,
             dtype: DType::F32,
-            batch_size: 32,
+            batch_size: DEFAULT_BATCH_SIZE,
         }
     }
 }

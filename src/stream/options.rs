@@ -1,13 +1,13 @@
-//! [`ScoreOptions`], the settings of the streaming scorer.
+//! [`StreamOptions`], the settings of the streaming scorer.
 
 use crate::aesthetic::Reduce;
 use crate::clips::ClipOptions;
 
 /// Settings of [`score_stream`](super::score_stream): the clip options, the caption batch size and the aesthetic
-/// sampling. Build with `default()` / [`ScoreOptions::new`] and the `with_…` methods.
+/// sampling. Build with `default()` / [`StreamOptions::new`] and the `with_…` methods.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct ScoreOptions {
+pub struct StreamOptions {
     /// Sampling, resize, video batch size and decode threads ([`ClipOptions`]).
     pub clips: ClipOptions,
     /// Captions per text batch; `None`: the model's text batch size ([`crate::LoadOptions`]).
@@ -18,9 +18,9 @@ pub struct ScoreOptions {
     pub aesthetic_reduce: Reduce,
 }
 
-impl Default for ScoreOptions {
+impl Default for StreamOptions {
     fn default() -> Self {
-        ScoreOptions {
+        StreamOptions {
             clips: ClipOptions::default(),
             text_batch_size: None,
             aesthetic_frames: 4,
@@ -29,7 +29,7 @@ impl Default for ScoreOptions {
     }
 }
 
-impl ScoreOptions {
+impl StreamOptions {
     /// The defaults: [`ClipOptions::default`], the model's text batch size, InternVid's aesthetic
     /// rule (4 uniform frames, maximum).
     pub fn new() -> Self {

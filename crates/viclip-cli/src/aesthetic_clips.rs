@@ -1,15 +1,13 @@
-//! `viclip aesthetic --video V [--start S --end E] | --frames DIR`: decodes only the `uniform(k)` frames
-//! of each clip (`round(linspace(0, n-1, k))`, InternVid's 4 frames) and scores them with
+//! `viclip aesthetic --video V [--start S --end E] | --frames DIR`: the clips' `uniform(k)` frames
+//! (`round(linspace(0, n-1, k))`, InternVid's 4 frames) scored on the clip engine by
 //! `aesthetic_cmd::run_clips`; reported frame indices are positions among the clip's own frames.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use viclip::frames::FramesDir;
-use viclip::pipeline::ClipSource;
 
-use crate::aesthetic_cmd::{self, AestheticArgs, DecodedInput};
+use crate::aesthetic_cmd::{self, AestheticArgs};
 use crate::video_args::VideoArgs;
 
 /// The flags of `viclip aesthetic`: [`AestheticArgs`] (model, head, images or tensor, output) plus the
@@ -35,15 +33,14 @@ pub struct AestheticCmd {
 }
 
 /// Runs `viclip aesthetic`. Without `--video`/`--frames` it scores images or a tensor as
-/// [`aesthetic_cmd::run`] does; otherwise it reads `--frames-per-clip` uniformly sampled frames of
-/// each clip (a video without spans is one clip) and scores them with [`aesthetic_cmd::run_clips`].
-/// A clip that cannot be read, or has fewer frames than that, is `null` in the output with its error
-/// in `items`; the command fails when every clip does.
+/// [`aesthetic_cmd::run`] does; otherwise each clip (a video without spans is one clip) is scored
+/// from its `--frames-per-clip` uniformly sampled frames by [`aesthetic_cmd::run_clips`]. A clip that
+/// cannot be read, or has fewer frames than that, is `null` in the output with its error in `items`;
+/// the command fails when every clip does.
 pub fn run(cmd: &AestheticCmd) -> Result<()> {
     if cmd.videos.is_empty() && cmd.frames.is_empty() {
         return aesthetic_cmd::run(&cmd.args);
     }
-    let k = cmd.args.frames_per_clip;
     let sources = VideoArgs {
         videos: cmd.videos.clone(),
         start: cmd.start.clone(),
@@ -52,76 +49,5 @@ pub fn run(cmd: &AestheticCmd) -> Result<()> {
         ..VideoArgs::default()
     }
     .sources()?;
-    let mut clips = Vec::new();
-    for source in sources {
-        match source {
-            ClipSource::Video { path, spans } => {
-                let spans = if spans.is_empty() {
-                    vec![viclip::video::ClipSpan::whole()]
-                } else {
-                    spans
-                };
-                let sampling = viclip::preprocess::FrameSampling::Uniform(k);
-                let opts = viclip::video::DecodeOptions::default();
-                for (span, r) in spans.iter().zip(viclip::video::decode_clips(
-                    &path, &spans, sampling, k, &opts,
-                )) {
-                    let label = format!("{} {}", path.display(), span);
-                    clips.push(match r {
-                        Ok(c) if c.num_frames < k => DecodedInput {
-                            frames: Err(viclip::Error::TooFewFrames {
-                                clip: label.clone(),
-                                needed: k,
-                                got: c.num_frames,
-                            }),
-                            label,
-                            indices: None,
-                        },
-                        Ok(c) => DecodedInput {
-                            label,
-                            frames: Ok(c.frames),
-                            indices: Some(c.indices),
-                        },
-                        Err(e) => DecodedInput {
-                            label,
-                            frames: Err(e),
-                            indices: None,
-                        },
-                    });
-                }
-            }
-            ClipSource::FramesDir(dir) => {
-                let label = dir.display().to_string();
-                let loaded = FramesDir::open(&dir).and_then(|d| {
-                    if d.len() < k {
-                        return Err(viclip::Error::TooFewFrames {
-                            clip: label.clone(),
-                            needed: k,
-                            got: d.len(),
-                        });
-                    }
-                    let idx = viclip::aesthetic::uniform_indices(d.len(), k);
-                    let frames = idx
-                        .iter()
-                        .map(|&i| d.load(i))
-                        .collect::<viclip::Result<Vec<_>>>()?;
-                    Ok((frames, idx))
-                });
-                clips.push(match loaded {
-                    Ok((frames, idx)) => DecodedInput {
-                        label,
-                        frames: Ok(frames),
-                        indices: Some(idx),
-                    },
-                    Err(e) => DecodedInput {
-                        label,
-                        frames: Err(e),
-                        indices: None,
-                    },
-                });
-            }
-            _ => {}
-        }
-    }
-    aesthetic_cmd::run_clips(&cmd.args, clips)
+    aesthetic_cmd::run_clips(&cmd.args, sources)
 }

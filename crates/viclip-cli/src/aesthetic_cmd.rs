@@ -8,81 +8,42 @@ use anyhow::{bail, Context, Result};
 use candle_core::{DType, Tensor};
 use clap::Args;
 use serde_json::{json, Value};
-use viclip::aesthetic::{
-    AestheticScorer, ClipScore, ClipVisionConfig, HeadKind, Reduce, ScorerOptions,
-};
-use viclip::preprocess::RgbFrame;
+use viclip::aesthetic::{AestheticScorer, ClipScore};
+use viclip::engine::{AestheticRule, ClipEngine, EngineOptions};
+use viclip::pipeline::{ClipSource, PipelineOptions};
+use viclip::preprocess::Preprocess;
+
+use crate::args::AestheticModelArgs;
 
 /// The flags of `viclip aesthetic` for images (`--images`, `--tensor`), with the CLIP tower, head,
 /// device and output flags that clip inputs share.
 #[derive(Args, Debug, Clone)]
+// Here the CLIP tower is the only model, so its batch flag also answers to the plain name.
+#[command(mut_arg("aesthetic_batch_size", |a| a.visible_alias("batch-size")))]
 pub struct AestheticArgs {
-    /// CLIP weights with HF names (`openai/clip-vit-large-patch14` model.safetensors, or .pth).
-    #[arg(long)]
-    pub clip_weights: PathBuf,
-    /// HF config.json of the CLIP (vision or full), or the preset `clip-vit-l14`.
-    #[arg(long, default_value = "clip-vit-l14")]
-    pub clip_config: String,
-    /// Aesthetic head: LAION V1 `sa_0_4_vit_l_14_linear.pth` or V2 `sac+logos+ava1-l14-linearMSE.pth`.
-    #[arg(long)]
-    pub head: PathBuf,
-    /// Force the head kind (v1, v2, v2-relu) instead of detecting it from the file's keys.
-    #[arg(long, value_parser = parse_head_kind)]
-    pub head_kind: Option<HeadKind>,
+    /// The CLIP tower and LAION head (both needed here), and how clips' frames are scored.
+    #[command(flatten)]
+    pub model: AestheticModelArgs,
     /// Image files (PNG, JPEG), one score each.
     #[arg(long, num_args = 1.., conflicts_with = "tensor")]
     pub images: Vec<PathBuf>,
     /// Already CLIP-preprocessed images: float32 .npy of shape (N, 3, S, S).
     #[arg(long)]
     pub tensor: Option<PathBuf>,
-    /// Frames sampled per clip (uniform: round(linspace(0, n-1, k))); clip inputs only.
-    #[arg(long, default_value_t = 4)]
-    pub frames_per_clip: usize,
-    /// Clip score from its frame scores: max (InternVid), mean or min; clip inputs only.
-    #[arg(long, default_value = "max", value_parser = parse_reduce)]
-    pub reduce: Reduce,
     /// cpu, cuda, cuda:N, metal.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// CLIP dtype: f32, f16, bf16.
     #[arg(long, default_value = "f32")]
     pub dtype: String,
-    /// Images per forward pass.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
     /// Output JSON file.
     #[arg(long)]
     pub out: PathBuf,
 }
 
-fn parse_head_kind(s: &str) -> std::result::Result<HeadKind, String> {
-    s.parse().map_err(|e: viclip::Error| e.to_string())
-}
-
-fn parse_reduce(s: &str) -> std::result::Result<Reduce, String> {
-    s.parse().map_err(|e: viclip::Error| e.to_string())
-}
-
 /// Loads the CLIP tower and the head the flags name.
 pub fn load_scorer(args: &AestheticArgs) -> Result<AestheticScorer> {
-    let cfg = ClipVisionConfig::from_name_or_path(&args.clip_config)?;
-    let opts = ScorerOptions::new(
-        viclip::parse_device(&args.device)?,
-        viclip::parse_dtype(&args.dtype)?,
-    )
-    .with_batch_size(args.batch_size.max(1));
-    let scorer =
-        AestheticScorer::from_files(&args.clip_weights, &cfg, &args.head, args.head_kind, &opts)?;
-    let head = scorer.head();
-    if let (Some(forced), Some(detected)) = (args.head_kind, head.detected_kind()) {
-        if forced != detected {
-            eprintln!(
-                "warning: {} looks like a {detected} head; computing it as {forced} (--head-kind)",
-                args.head.display()
-            );
-        }
-    }
-    Ok(scorer)
+    args.model.load(&args.device, &args.dtype)
 }
 
 /// Runs `viclip aesthetic` for `--images` or `--tensor`.
@@ -129,63 +90,46 @@ pub fn run(args: &AestheticArgs) -> Result<()> {
     finish(args, out, &results)
 }
 
-/// A clip the caller decoded (`--frames DIR`, `--video V`): its label, its frames (or why they could
-/// not be read) and, when the frames are a sample of a longer clip, their positions in it.
-pub struct DecodedInput {
-    /// Names the clip in `items` and in messages: the frame directory, or the video path and span.
-    pub label: String,
-    /// The clip's frames, or why they could not be read (the clip then scores `null` and `items`
-    /// carries the error).
-    pub frames: viclip::Result<Vec<RgbFrame>>,
-    /// Position in the source clip of each given frame; reported frame indices are mapped through it.
-    pub indices: Option<Vec<usize>>,
-}
-
-/// Runs `viclip aesthetic` for clips the caller decoded. Writes `scores` (one per clip),
-/// `frame_scores`, `frame_indices` and `items`.
-pub fn run_clips(args: &AestheticArgs, clips: Vec<DecodedInput>) -> Result<()> {
+/// Runs `viclip aesthetic` for clips (`--video`, `--frames`, or frames in memory) on the clip
+/// engine: each clip's `--frames-per-clip` uniformly sampled frames are decoded (video frames
+/// straight to CLIP's crop) and scored. Writes `scores` (one per clip), `frame_scores`,
+/// `frame_indices` (positions among the clip's own frames) and `items`; a clip that cannot be read,
+/// or has fewer frames than asked, is `null` with its error in `items`.
+pub fn run_clips(args: &AestheticArgs, sources: Vec<ClipSource>) -> Result<()> {
     let scorer = load_scorer(args)?;
-    let batch: Vec<(&str, &[RgbFrame])> = clips
-        .iter()
-        .filter_map(|c| {
-            c.frames
-                .as_ref()
-                .ok()
-                .map(|f| (c.label.as_str(), f.as_slice()))
-        })
-        .collect();
-    // Decoded clips come back in order, so the i-th decoded clip takes the i-th result.
-    let mut scored = scorer
-        .score_clips(&batch, args.frames_per_clip, args.reduce)
-        .into_iter();
-    let results: Vec<viclip::Result<ClipScore>> = clips
-        .iter()
-        .map(|c| match &c.frames {
-            Ok(_) => scored
-                .next()
-                .unwrap_or_else(|| {
-                    Err(viclip::Error::Internal(format!(
-                        "{}: the scorer returned no result",
-                        c.label
-                    )))
-                })
-                .map(|mut s| {
-                    if let Some(map) = &c.indices {
-                        s.frame_indices = s
-                            .frame_indices
-                            .iter()
-                            .map(|&i| map.get(i).copied().unwrap_or(i))
-                            .collect();
-                    }
-                    s
-                }),
-            Err(e) => Err(viclip::Error::InvalidInput(format!("{}: {e}", c.label))),
-        })
-        .collect();
+    let labels: Vec<ClipSource> = sources.clone();
+    let label = |source_index: usize, span: &str, source: &Path| match labels.get(source_index) {
+        Some(ClipSource::Video { .. }) => format!("{} {span}", source.display()),
+        _ => source.display().to_string(),
+    };
+    // The engine runs without the video tower; the pipeline still makes a model input per clip,
+    // which is not used here: its least, one middle frame at 16 x 16.
+    let pipeline = PipelineOptions::new(Preprocess::new(1, 16));
+    let rule = AestheticRule {
+        scorer: &scorer,
+        frames: args.model.aesthetic_frames,
+        reduce: args.model.aesthetic_reduce,
+    };
+    let engine =
+        ClipEngine::without_model(sources, EngineOptions::new(pipeline).with_aesthetic(rule))?;
+    let mut clips: Vec<(String, viclip::Result<ClipScore>)> = Vec::new();
+    for r in engine {
+        let r = r?;
+        let name = label(r.source_index, &r.span, &r.source);
+        let score = r.outcome.and_then(|c| {
+            c.aesthetic.unwrap_or_else(|| {
+                Err(viclip::Error::Internal(format!(
+                    "{name}: no aesthetic score"
+                )))
+            })
+        });
+        let score = score.map_err(|e| viclip::Error::InvalidInput(format!("{name}: {e}")));
+        clips.push((name, score));
+    }
     let pick = |f: &dyn Fn(&ClipScore) -> Value| -> Vec<Value> {
-        results
+        clips
             .iter()
-            .map(|r| r.as_ref().map_or(Value::Null, f))
+            .map(|(_, r)| r.as_ref().map_or(Value::Null, f))
             .collect()
     };
     let mut out = header(args, &scorer, "clips", true);
@@ -194,20 +138,13 @@ pub fn run_clips(args: &AestheticArgs, clips: Vec<DecodedInput>) -> Result<()> {
     out["frame_indices"] = json!(pick(&|c| json!(c.frame_indices)));
     out["items"] = json!(clips
         .iter()
-        .zip(&results)
-        .map(|(DecodedInput { label, .. }, r)| match r {
+        .map(|(label, r)| match r {
             Ok(c) => json!({"input": label, "score": c.score, "frame_indices": c.frame_indices, "frame_scores": c.frame_scores}),
             Err(e) => json!({"input": label, "score": null, "error": e.to_string()}),
         })
         .collect::<Vec<_>>());
-    let flat: Vec<viclip::Result<f32>> = results
-        .iter()
-        .map(|r| {
-            r.as_ref()
-                .map(|c| c.score)
-                .map_err(|e| viclip::Error::InvalidInput(e.to_string()))
-        })
-        .collect();
+    let flat: Vec<viclip::Result<f32>> =
+        clips.into_iter().map(|(_, r)| r.map(|c| c.score)).collect();
     finish(args, out, &flat)
 }
 
@@ -215,10 +152,10 @@ pub fn run_clips(args: &AestheticArgs, clips: Vec<DecodedInput>) -> Result<()> {
 /// `null` for per-image inputs, where they do not apply).
 fn header(args: &AestheticArgs, scorer: &AestheticScorer, input: &str, clips: bool) -> Value {
     json!({
-        "model": scorer.info(&args.clip_weights, &args.clip_config),
+        "model": scorer.info(args.model.clip_weights.as_deref().unwrap_or(Path::new("")), &args.model.clip_config),
         "input": input,
-        "frames_per_clip": if clips { json!(args.frames_per_clip) } else { Value::Null },
-        "reduce": if clips { json!(args.reduce.as_str()) } else { Value::Null },
+        "frames_per_clip": if clips { json!(args.model.aesthetic_frames) } else { Value::Null },
+        "reduce": if clips { json!(args.model.aesthetic_reduce.as_str()) } else { Value::Null },
     })
 }
 

@@ -126,7 +126,7 @@ fn demo(args: &DemoArgs, temp: &TempDir, cancel: &Arc<AtomicBool>) -> Result<()>
         ),
     }
 
-    let opts = crate::load_options("cpu", "f32", BATCH_SIZE)?;
+    let opts = viclip::LoadOptions::default().with_batch_size(BATCH_SIZE);
     let model = ViClip::from_files(&weights, &config, opts)?;
     // A signal while a large checkpoint loads waits for the run's first check otherwise.
     if cancel.load(Ordering::Relaxed) {

@@ -73,13 +73,40 @@ fn replace_term(text: &str, term: &str, with: &str) -> String {
     out
 }
 
+/// The flag that sets a library option.
+pub fn setting_flag(s: viclip::Setting) -> &'static str {
+    use viclip::Setting;
+    match s {
+        Setting::VideoBatchSize => "--batch-size",
+        Setting::TextBatchSize => "--batch-size (captions: 32 times it)",
+        Setting::DecodeThreads => "--decode-threads",
+        Setting::QueueBatches => "the queued batches",
+        Setting::AestheticFrames => "--aesthetic-frames",
+        Setting::AestheticBatchSize => "--aesthetic-batch-size",
+        _ => "an option",
+    }
+}
+
+/// A cause's text in the command line's words: a library option error names its flag.
+fn cause_text(cause: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(viclip::Error::Setting {
+        setting,
+        value,
+        allowed,
+    }) = cause.downcast_ref::<viclip::Error>()
+    {
+        return format!("{} {value}: {allowed}", setting_flag(*setting));
+    }
+    cause.to_string()
+}
+
 /// The error and its causes on one line, each text once: the crate's errors already include their
 /// source's text (`path: File exists (os error 17)`), so a cause whose text (in flag terms) is already
 /// there is skipped rather than repeated.
 pub fn error_line(e: &anyhow::Error) -> String {
     let mut msg = String::new();
     for cause in e.chain() {
-        let text = cause.to_string();
+        let text = cause_text(cause);
         if msg.contains(&text) || msg.contains(&flag_names(&text)) {
             continue;
         }

@@ -33,6 +33,10 @@ enum Command {
         context_length: usize,
     },
     /// Embed captions: writes (n, E) float32 L2-normalised rows to a .npy file.
+    #[command(mut_arg("batch_size", |a| a.help(
+        "Captions per forward pass of the text tower are 32 times this, at least 256; auto: 8 on \
+         the CPU (256 captions), from the GPU's free memory on a GPU"
+    )))]
     EmbedText {
         #[command(flatten)]
         model: ModelArgs,
@@ -51,7 +55,7 @@ enum Command {
     /// clips or frame directories (max of 4 uniformly sampled frames per clip, as InternVid).
     Aesthetic(aesthetic_clips::AestheticCmd),
     /// Score a clip table: CLIP-SIM, aesthetic scores and embeddings per row, in resumable shards.
-    Score(score_cmd::ScoreArgs),
+    Score(Box<score_cmd::ScoreArgs>),
     /// Quantiles and histograms of a finished `viclip score` run.
     Report(score_cmd::ReportArgs),
     /// Where a `viclip score` run stands: shards complete, in flight, missing; tasks to resubmit.

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use viclip::aesthetic::{AestheticScorer, ClipVisionConfig, HeadKind, Reduce, ScorerOptions};
-use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
-use viclip::{ViClip, ViClipConfig};
+use viclip::ViClip;
 use viclip_data::score::{
     report, score, AestheticOptions, Columns, Input, Progress, ScoreOptions, ShareRequest,
     VideoLocator,
 };
 use viclip_data::subset::SPAN_COLUMNS;
+
+use crate::args::{AestheticModelArgs, DecodeArgs, ModelArgs};
 
 // `--plan` lives in its own file next to this one.
 #[path = "score_plan.rs"]
@@ -63,54 +63,18 @@ pub struct ScoreArgs {
     /// A video2dataset `clips` column ([[start, end]]) instead of --start-col/--end-col.
     #[arg(long, conflicts_with_all = ["start_col", "end_col"])]
     pub clips_col: Option<String>,
-    /// Checkpoint (.pth or .safetensors).
-    #[arg(long, required_unless_present = "model")]
-    pub weights: Option<PathBuf>,
-    /// Preset (viclip-l14, viclip-b16) or JSON config.
-    #[arg(long, required_unless_present = "model")]
-    pub config: Option<String>,
-    /// A released checkpoint by manifest name instead of --weights/--config (`hub` feature).
-    #[arg(long, conflicts_with_all = ["weights", "config"])]
-    pub model: Option<String>,
-    /// cpu, cuda, cuda:N or metal.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// f32, f16 or bf16.
-    #[arg(long, default_value = "f32")]
-    pub dtype: String,
-    /// Clips per video-tower batch; 0 picks it from the GPU's free memory (8 on the CPU).
-    #[arg(long, default_value_t = 16)]
-    pub batch_size: usize,
-    /// Decode / preprocess threads (0: one per core).
-    #[arg(long, default_value_t = 0)]
-    pub workers: usize,
-    /// Frame sampling: middle (evaluation pipeline) or demo.
-    #[arg(long, default_value = "middle")]
-    pub sampling: FrameSampling,
-    /// Resize: bicubic (evaluation pipeline) or cv2-linear (the demo).
-    #[arg(long, default_value = "bicubic")]
-    pub resize: ResizeFilter,
+    /// The ViCLIP model, device, dtype and video batch size.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Frame sampling, resize and decode threads.
+    #[command(flatten)]
+    pub decode: DecodeArgs,
     /// Also compute the LAION aesthetic score (needs --clip-weights and --aesthetic-head).
     #[arg(long, requires_all = ["clip_weights", "aesthetic_head"])]
     pub aesthetic: bool,
-    /// CLIP ViT-L/14 weights with HF names (model.safetensors or .pth).
-    #[arg(long)]
-    pub clip_weights: Option<PathBuf>,
-    /// CLIP config: preset `clip-vit-l14` or an HF config.json.
-    #[arg(long, default_value = "clip-vit-l14")]
-    pub clip_config: String,
-    /// LAION head: V1 `sa_0_4_vit_l_14_linear.pth` or V2 `sac+logos+ava1-l14-linearMSE.pth`.
-    #[arg(long)]
-    pub aesthetic_head: Option<PathBuf>,
-    /// Force the head kind (v1, v2, v2-relu) instead of detecting it.
-    #[arg(long, value_parser = parse_head_kind)]
-    pub head_kind: Option<HeadKind>,
-    /// Frames sampled uniformly per clip for the aesthetic score (InternVid: 4).
-    #[arg(long, default_value_t = 4)]
-    pub aesthetic_frames: usize,
-    /// Clip score from frame scores: max (InternVid), mean or min.
-    #[arg(long, default_value = "max", value_parser = parse_reduce)]
-    pub aesthetic_reduce: Reduce,
+    /// The CLIP tower and LAION head of `--aesthetic`, and its frames per clip.
+    #[command(flatten)]
+    pub aesthetic_model: AestheticModelArgs,
     /// Also write clip-retrieval's video_emb/, text_emb/ (float16) and metadata/.
     #[arg(long)]
     pub embeddings: bool,
@@ -142,33 +106,6 @@ pub struct ScoreArgs {
 pub struct ReportArgs {
     /// The --out directory of a finished `viclip score` run.
     pub dir: PathBuf,
-}
-
-fn parse_head_kind(s: &str) -> std::result::Result<HeadKind, String> {
-    s.parse().map_err(|e: viclip::Error| e.to_string())
-}
-
-fn parse_reduce(s: &str) -> std::result::Result<Reduce, String> {
-    s.parse().map_err(|e: viclip::Error| e.to_string())
-}
-
-/// The model, its name for the output, and the checkpoint file (hashed into the run identity).
-fn load_model(a: &ScoreArgs) -> Result<(ViClip, String, PathBuf)> {
-    let opts = crate::load_options(&a.device, &a.dtype, a.batch_size)?;
-    match (&a.model, &a.weights, &a.config) {
-        (Some(name), _, _) => {
-            let (model, weights) = crate::pretrained(name, opts)?;
-            Ok((model, name.clone(), weights))
-        }
-        (None, Some(w), Some(c)) => {
-            let file = w.file_name().map_or(w.display().to_string(), |f| {
-                f.to_string_lossy().into_owned()
-            });
-            let model = ViClip::from_files(w, &ViClipConfig::from_name_or_path(c)?, opts)?;
-            Ok((model, file, w.clone()))
-        }
-        _ => bail!("pass --weights W --config C, or --model NAME"),
-    }
 }
 
 /// The input the flags describe.
@@ -267,21 +204,17 @@ fn span_note(a: &ScoreArgs, input: &Input) -> Option<String> {
 }
 
 fn aesthetic(a: &ScoreArgs) -> Result<Option<AestheticOptions>> {
-    let (true, Some(w), Some(head)) = (a.aesthetic, &a.clip_weights, &a.aesthetic_head) else {
+    if !a.aesthetic {
         return Ok(None);
-    };
-    let cfg = ClipVisionConfig::from_name_or_path(&a.clip_config)?;
-    let opts = ScorerOptions::new(
-        viclip::parse_device(&a.device)?,
-        viclip::parse_dtype(&a.dtype)?,
-    )
-    .with_batch_size(32);
-    let scorer = AestheticScorer::from_files(w, &cfg, head, a.head_kind, &opts)?;
-    let info = serde_json::to_value(scorer.info(w, &a.clip_config))?;
+    }
+    let m = &a.aesthetic_model;
+    let (w, head) = m.files()?;
+    let scorer = m.load(&a.model.device, &a.model.dtype)?;
+    let info = serde_json::to_value(scorer.info(w, &m.clip_config))?;
     Ok(Some(AestheticOptions {
         scorer,
-        frames: a.aesthetic_frames.max(1),
-        reduce: a.aesthetic_reduce,
+        frames: m.aesthetic_frames,
+        reduce: m.aesthetic_reduce,
         info,
         files: vec![w.clone(), head.clone()],
     }))
@@ -291,19 +224,8 @@ fn aesthetic(a: &ScoreArgs) -> Result<Option<AestheticOptions>> {
 pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
     let shards = ShareRequest::from_process_env(a.shard_index, a.num_shards)?;
     let input = input(a)?;
-    let (model, model_name, weights) = load_model(a)?;
-    let t = model.config().vision.num_frames;
-    if let FrameSampling::Uniform(k) = a.sampling {
-        if k != t {
-            bail!(
-                "--sampling {}: the model takes {t} frames per clip",
-                a.sampling
-            );
-        }
-    }
-    let preprocess = Preprocess::for_config(model.config())
-        .with_sampling(a.sampling)
-        .with_resize(a.resize);
+    let (model, model_name, weights) = a.model.load_with_name()?;
+    let preprocess = a.decode.preprocess(model.config())?;
     let opts = ScoreOptions {
         input,
         out: a.out.clone(),
@@ -311,11 +233,7 @@ pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
         shards,
         preprocess,
         batch_size: model.batch_size(),
-        // 0 picks one per core; anything else is capped before threads are started.
-        workers: match a.workers {
-            0 => None,
-            w => Some(viclip::limits::check_workers(w)?),
-        },
+        workers: a.decode.threads()?,
         embeddings: a.embeddings,
         aesthetic: aesthetic(a)?,
         model_name,

@@ -12,8 +12,9 @@ use anyhow::Context;
 use anyhow::{bail, Result};
 use clap::Args;
 use viclip::pipeline::{ClipSource, PipelineOptions};
-use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
 use viclip::ViClipConfig;
+
+use crate::args::DecodeArgs;
 
 /// Video and frame-directory inputs of `embed-video`.
 #[derive(Args, Debug, Clone, Default)]
@@ -30,17 +31,9 @@ pub struct VideoArgs {
     /// Directory of frame images (png/jpg, natural name order), one clip. Repeatable.
     #[arg(long = "frames", value_name = "DIR")]
     pub frames: Vec<PathBuf>,
-    /// Frame sampling: `middle` (evaluation pipeline, published zero-shot numbers), `demo` (the demo's
-    /// `frames[::n//T][:T]`, needs >= T frames).
-    #[arg(long, default_value = "middle", value_name = "demo|middle")]
-    pub sampling: FrameSampling,
-    /// Resize to the model size: `bicubic` (evaluation pipeline, torchvision without antialias) or
-    /// `cv2-linear` (the demo's OpenCV INTER_LINEAR, bit-exact).
-    #[arg(long, default_value = "bicubic", value_name = "cv2-linear|bicubic")]
-    pub resize: ResizeFilter,
-    /// Decode/preprocess threads (0 = one per core).
-    #[arg(long, default_value_t = 0)]
-    pub decode_workers: usize,
+    /// Frame sampling, resize and decode threads.
+    #[command(flatten)]
+    pub decode: DecodeArgs,
 }
 
 impl VideoArgs {
@@ -48,19 +41,6 @@ impl VideoArgs {
     #[allow(dead_code)] // used by the tests that include this file
     pub fn is_set(&self) -> bool {
         !self.videos.is_empty() || !self.frames.is_empty()
-    }
-
-    /// The preprocessing for `cfg` (its `T` and input size) with the chosen sampling and resize.
-    pub fn preprocess(&self, cfg: &ViClipConfig) -> Result<Preprocess> {
-        let t = cfg.vision.num_frames;
-        if let FrameSampling::Uniform(k) = self.sampling {
-            if k != t {
-                bail!("--sampling {}: ViCLIP takes {t} frames per clip; use uniform({t}), middle or demo", self.sampling);
-            }
-        }
-        Ok(Preprocess::for_config(cfg)
-            .with_sampling(self.sampling)
-            .with_resize(self.resize))
     }
 
     /// The clip sources in output-row order: videos (their spans in order), then frame directories.
@@ -109,10 +89,9 @@ impl VideoArgs {
         batch_size: usize,
         num_sources: usize,
     ) -> Result<PipelineOptions> {
-        let mut o = PipelineOptions::new(self.preprocess(cfg)?);
+        let mut o = PipelineOptions::new(self.decode.preprocess(cfg)?);
         o.batch_size = batch_size.max(1);
-        // --decode-workers 0: one per core.
-        o.workers = (self.decode_workers > 0).then_some(self.decode_workers);
+        o.workers = self.decode.threads()?;
         // One file: let FFmpeg use every core; several: one file per core.
         if num_sources == 1 {
             o.decode.threads = None;

@@ -123,20 +123,15 @@ fn clips_through_run_clips() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("clips.json");
     let args = parse(&["--reduce", "mean"], &out, "aes_v2relu.pth").unwrap();
-    let mut clips: Vec<aesthetic_cmd::DecodedInput> = (0..3)
-        .map(|c| aesthetic_cmd::DecodedInput {
-            label: format!("clip{c}"),
-            frames: Ok(clip_frames(&g, c)),
-            indices: None,
+    let mut clips: Vec<viclip::pipeline::ClipSource> = (0..3)
+        .map(|c| viclip::pipeline::ClipSource::Frames {
+            name: format!("clip{c}"),
+            frames: clip_frames(&g, c),
         })
         .collect();
     clips.insert(
         1,
-        aesthetic_cmd::DecodedInput {
-            label: "gone.mp4".into(),
-            frames: Err(viclip::Error::InvalidInput("cannot decode".into())),
-            indices: None,
-        },
+        viclip::pipeline::ClipSource::FramesDir(dir.path().join("gone")),
     );
     aesthetic_cmd::run_clips(&args, clips).unwrap();
     let j = read_json(&out);
@@ -144,6 +139,8 @@ fn clips_through_run_clips() {
     assert_eq!(j["frames_per_clip"], 4);
     let scores = j["scores"].as_array().unwrap();
     assert!(scores[1].is_null());
+    let gone = j["items"][1]["error"].as_str().unwrap();
+    assert!(gone.contains("gone"), "{gone}");
     let got: Vec<f32> = [0, 2, 3]
         .iter()
         .map(|&i| scores[i].as_f64().unwrap() as f32)

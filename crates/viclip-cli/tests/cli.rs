@@ -222,7 +222,27 @@ fn bad_inputs_fail_with_one_line_naming_the_culprit() {
         p(&out),
     ]);
     assert!(
-        err.contains("--batch-size = 100000") && !err.contains("LoadOptions"),
+        err.contains("--batch-size 100000: must be between 1 and 4096") && !err.contains("::"),
+        "{err}"
+    );
+    // Unset is `auto`, not 0: a zero is refused when the flags are read.
+    let res = viclip(&[
+        "embed-text",
+        "--weights",
+        p(&weights),
+        "--config",
+        p(&config),
+        "--batch-size",
+        "0",
+        "--texts",
+        p(&fixture("tiny_a/captions.jsonl")),
+        "--out",
+        p(&out),
+    ]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`0` is not `auto` or a whole number >= 1"),
         "{err}"
     );
 }

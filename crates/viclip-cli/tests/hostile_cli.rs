@@ -346,7 +346,11 @@ fn out_of_range_counts_are_refused() {
         "path,caption\na.mp4,x\nb.mp4,y\nc.mp4,z\n",
     )
     .expect("write");
-    for (flag, value) in [("--workers", "10000"), ("--batch-size", "100000000")] {
+    // `--workers` is the old name of `--decode-threads`: the refusal names the flag's own name.
+    for (flag, value, named) in [
+        ("--workers", "10000", "--decode-threads 10000"),
+        ("--batch-size", "100000000", "--batch-size 100000000"),
+    ] {
         let o = run_viclip(
             dir.path(),
             &[
@@ -368,7 +372,8 @@ fn out_of_range_counts_are_refused() {
             ],
             Some(CAP),
         );
-        assert_refused(&o, &[flag]);
+        assert_refused(&o, &[named]);
+        assert!(!stderr(&o).contains("::"), "{}", stderr(&o));
         assert!(
             !dir.path().join("scored").join("00000.parquet").exists(),
             "{flag} {value}: refused before scoring"

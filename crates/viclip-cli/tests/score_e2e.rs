@@ -500,7 +500,7 @@ fn the_job_and_the_stream_agree_row_for_row() {
             (clip, c.to_string())
         })
         .collect();
-    let opts = viclip::stream::ScoreOptions::default();
+    let opts = viclip::stream::StreamOptions::default();
     let scored: Vec<_> = viclip::stream::score_stream(&m, None, items, &opts)
         .expect("stream")
         .collect();

@@ -105,19 +105,19 @@ fn score_throughput() {
     let mut with_aes = args.clone();
     with_aes.out = d.join("out_aes");
     with_aes.aesthetic = true;
-    with_aes.clip_weights = Some(
+    with_aes.aesthetic_model.clip_weights = Some(
         concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/fixtures/aesthetic/clip_vision.safetensors"
         )
         .into(),
     );
-    with_aes.clip_config = concat!(
+    with_aes.aesthetic_model.clip_config = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/fixtures/aesthetic/config.json"
     )
     .into();
-    with_aes.aesthetic_head = Some(
+    with_aes.aesthetic_model.aesthetic_head = Some(
         concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/fixtures/aesthetic/aes_v2.safetensors"

@@ -387,7 +387,7 @@ fn cli_args_turn_into_a_batch_with_rows() {
     // Defaults: middle sampling, bicubic resize, whole file.
     let cli = parse(&["--video", a_s]).unwrap();
     assert_eq!(
-        (cli.video.sampling, cli.video.resize),
+        (cli.video.decode.sampling, cli.video.decode.resize),
         (FrameSampling::Middle, ResizeFilter::Bicubic)
     );
     assert_eq!(load(&cli.video).unwrap().clips[0].num_source_frames, 90);

@@ -114,7 +114,7 @@ pub(crate) fn score_shard(
                     out[r].color = c.info.color.as_ref().map(|c| c.to_string());
                     out[r].warning = c.info.warning.clone();
                     match c.aesthetic {
-                        Some(Ok(score)) => out[r].aesthetic = Some(score),
+                        Some(Ok(s)) => out[r].aesthetic = Some(s.score),
                         Some(Err(e)) => aes_fail[r] = Some(aesthetic_failure(r, e)),
                         None => {}
                     }
