@@ -34,7 +34,7 @@ pub enum SubsetMethod {
         seed: u64,
         /// Where each row's source video id comes from (for the summary).
         #[command(flatten)]
-        video: VideoArgs,
+        video: VideoIdArgs,
     },
     /// N rows, each weighted 1 / (clips of its source video), without replacement (InternVid-10M-DIV).
     Div {
@@ -49,7 +49,7 @@ pub enum SubsetMethod {
         seed: u64,
         /// Where each row's source video id comes from (the weights count clips per video).
         #[command(flatten)]
-        video: VideoArgs,
+        video: VideoIdArgs,
     },
     /// Duration bounds, then the top fraction by similarity, then a DIV sample of N (InternVid-10M-FLT).
     Flt {
@@ -82,7 +82,7 @@ pub enum SubsetMethod {
         span: SpanArgs,
         /// Where each row's source video id comes from (for the DIV sample of --n).
         #[command(flatten)]
-        video: VideoArgs,
+        video: VideoIdArgs,
     },
     /// Aesthetic score >= a minimum (InternVid-Aesthetics-18M: 4), and/or the top K.
     Aes {
@@ -100,7 +100,7 @@ pub enum SubsetMethod {
         score_col: String,
         /// Where each row's source video id comes from (for the summary).
         #[command(flatten)]
-        video: VideoArgs,
+        video: VideoIdArgs,
     },
     /// Semantic deduplication (SemDeDup) on clip embeddings from `viclip score --embeddings`.
     Dedup {
@@ -131,7 +131,7 @@ pub enum SubsetMethod {
         seed: u64,
         /// Where each row's source video id comes from (for the summary).
         #[command(flatten)]
-        video: VideoArgs,
+        video: VideoIdArgs,
     },
 }
 
@@ -159,7 +159,7 @@ pub struct IoArgs {
 /// Where the source video id comes from (default: a YoutubeID / video_id column). DIV and FLT with
 /// --n sample by it; the other methods use it for the summary's count of distinct source videos.
 #[derive(Args, Debug)]
-pub struct VideoArgs {
+pub struct VideoIdArgs {
     /// Column holding the source video id.
     #[arg(long, conflicts_with = "video_id_from_path")]
     pub video_id_col: Option<String>,
@@ -171,7 +171,7 @@ pub struct VideoArgs {
     pub path_col: String,
 }
 
-impl VideoArgs {
+impl VideoIdArgs {
     fn source(&self) -> Result<Option<VideoSource>> {
         Ok(match (&self.video_id_col, self.video_id_from_path) {
             (Some(c), _) => Some(VideoSource::Column(c.clone())),
