@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::input::Input;
-use super::run::ScoreOptions;
+use super::options::ScoreOptions;
 use viclip::{Error, Result, ViClipConfig};
 
 /// Files up to this size are hashed whole for the input fingerprint.

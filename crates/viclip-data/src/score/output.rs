@@ -11,11 +11,10 @@ use arrow_schema::{Field, Schema};
 use parquet::file::metadata::KeyValue;
 
 use super::arrow_util::{f32_array, i32_list_array, output_fields, str_array, OUTPUT_COLUMNS};
-use super::input::ShardInput;
-use super::shards::{parquet_path, stats_path, stem, ShardStats};
-use super::verify::FileRecord;
+use super::npy::write_npy_f16;
+use super::shard_rows::ShardInput;
+use super::shards::{parquet_path, stats_path, stem, FileRecord, ShardStats};
 use super::work::RowOut;
-use super::write_npy_f16;
 use crate::atomic::write_atomic;
 use crate::table::{Format, TableWriter};
 use viclip::{Error, Result};

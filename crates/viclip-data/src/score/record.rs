@@ -19,13 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::shards::{SPLIT_FILE, TABLE_FILE};
 use super::tasks::{share_of, Scheduler, ShardSelection, ShareRequest};
 use viclip::{Error, Result};
-
-/// The table record in the output directory: rows, shard size, shards.
-pub const TABLE_FILE: &str = "table.json";
-/// The split record: shares and the array task id mapping.
-pub const SPLIT_FILE: &str = "split.json";
 
 /// More shards than this in a record is taken for a damaged file (status walks every shard).
 const MAX_SHARDS: u64 = 1 << 32;

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::input::{Columns, VIDEO_EXTENSIONS};
-use super::{RowFailure, RowStatus};
+use super::columns::{Columns, VIDEO_EXTENSIONS};
+use super::shard_rows::{RowFailure, RowStatus};
 use crate::table::StrColumn;
 use viclip::video::{parse_timestamp, ClipSpan};
 

@@ -1,9 +1,7 @@
 //! The run: which shards to score, scoring them one after the other, the report at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use parquet::file::metadata::KeyValue;
@@ -11,67 +9,17 @@ use serde_json::json;
 
 use super::claims::Claims;
 use super::identity::{run_identity, HashCache};
-use super::input::{Input, ShardInput};
+use super::input::{input_name, Input};
 use super::lock::{self, RunLock, TempSpace};
+use super::options::ScoreOptions;
 use super::record::Assignment;
 use super::report::{write_report, RunReport};
+use super::shard_rows::{RowStatus, ShardInput};
 use super::shards::{stats_path, ShardStats};
-use super::tasks::ShareRequest;
 use super::verify::{check_complete, shard_state, ShardState};
 use super::{output, preflight, runfile, work};
-use viclip::aesthetic::{AestheticScorer, Reduce};
 use viclip::pipeline::PipelineOptions;
-use viclip::preprocess::Preprocess;
 use viclip::{Error, Result, ViClip};
-
-/// The aesthetic column: a scorer and how clips are reduced to one score.
-#[derive(Debug, Clone)]
-pub struct AestheticOptions {
-    /// The loaded CLIP image tower and LAION aesthetic head that score the frames.
-    pub scorer: AestheticScorer,
-    /// Frames sampled uniformly per clip (InternVid: 4).
-    pub frames: usize,
-    /// How frame scores become the clip's (InternVid: max).
-    pub reduce: Reduce,
-    /// What the scorer is (e.g. [`viclip::aesthetic::ScorerInfo`] as JSON), recorded in the output.
-    pub info: serde_json::Value,
-    /// The files the scorer was loaded from (CLIP weights, then the head), hashed into the run
-    /// identity.
-    pub files: Vec<PathBuf>,
-}
-
-/// Everything `viclip score` needs besides the model.
-#[derive(Debug, Clone)]
-pub struct ScoreOptions {
-    /// The clip table or webdataset shards to score.
-    pub input: Input,
-    /// Output directory (created); reruns into it resume.
-    pub out: PathBuf,
-    /// Rows per shard (the unit of output files, of resume and of splitting across processes).
-    pub shard_size: u64,
-    /// Which share of the table this process takes (flags and scheduler variables), resolved
-    /// against the run's records `OUT/table.json` and `OUT/split.json` when the run starts.
-    pub shards: ShareRequest,
-    /// Frame sampling, resize, `T` and size of the ViCLIP input.
-    pub preprocess: Preprocess,
-    /// Clips per video-tower batch.
-    pub batch_size: usize,
-    /// Decode / preprocess threads (>= 1); `None`: one per core.
-    pub workers: Option<usize>,
-    /// Also write clip-retrieval's `video_emb/`, `text_emb/`, `metadata/`.
-    pub embeddings: bool,
-    /// Also fill the `aesthetic` column with this scorer; `None`: the column stays null.
-    pub aesthetic: Option<AestheticOptions>,
-    /// How the model was named (weights file or manifest name), recorded in the output.
-    pub model_name: String,
-    /// The checkpoint file, hashed into the run identity (`None`: only `model_name` is recorded).
-    pub weights: Option<PathBuf>,
-    /// Set (by a signal handler) to stop the run between two batches: the run then returns
-    /// [`Error::Interrupted`] after removing its temporary files.
-    pub cancel: Option<Arc<AtomicBool>>,
-    /// Write the report (quantiles, histograms) when every shard of the table is complete.
-    pub write_report: bool,
-}
 
 /// Where the run stands, after every model batch and every shard.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -142,14 +90,6 @@ fn key_values(model: &ViClip, opts: &ScoreOptions, identity: &serde_json::Value)
     out
 }
 
-/// The input as the table record names it (informational).
-pub(crate) fn input_name(input: &Input) -> String {
-    match input {
-        Input::Table { path, .. } => path.display().to_string(),
-        Input::WebDataset { tars } => format!("{} webdataset tar files", tars.len()),
-    }
-}
-
 /// Stops a fresh run whose first shard found none of its videos: the video root is wrong, and
 /// scoring on would only record every row as `missing_video` (and make the directory the run of
 /// that root). Nothing of the shard is written.
@@ -157,7 +97,7 @@ fn check_first_shard(input: &Input, rows: &[work::RowOut]) -> Result<()> {
     let missing = |r: &work::RowOut| {
         r.failure
             .as_ref()
-            .is_some_and(|f| f.kind == super::RowStatus::MissingVideo)
+            .is_some_and(|f| f.kind == RowStatus::MissingVideo)
     };
     let Input::Table { path, columns } = input else {
         return Ok(());
