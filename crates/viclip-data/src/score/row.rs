@@ -168,7 +168,7 @@ fn find_video(root: &Path, name: &str) -> std::result::Result<PathBuf, String> {
     }
     if p.exists() {
         // A FIFO, device or directory under the video's name: say what it is (never opened).
-        if let Err(m) = viclip::frames::check_regular_file(&p, "a video file") {
+        if let Err(m) = viclip::fsutil::check_regular_file(&p, "a video file") {
             return Err(format!("{}: {m}", p.display()));
         }
     }
