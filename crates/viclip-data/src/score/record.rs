@@ -131,7 +131,8 @@ pub struct Assignment {
 }
 
 impl Assignment {
-    /// The start line of a task's log: who it is, its share, and its shards.
+    /// The start line of a task's log: who it is, its share, and its shards (the run hands it to its
+    /// progress callback as a [`Progress::note`](super::Progress::note); the command prefixes its name).
     pub fn log_line(&self, to_score: &[u64], complete: u64) -> String {
         let r = &self.record;
         let share = match self.task {
@@ -149,7 +150,7 @@ impl Assignment {
             list.push("...".into());
         }
         format!(
-            "viclip score: {}: {share}, {} the run's records; shards {} of {}: {complete} complete, {} to score [{}]",
+            "{}: {share}, {} the run's records; shards {} of {}: {complete} complete, {} to score [{}]",
             self.who,
             match (self.wrote_table, self.wrote_split) {
                 (false, false) => "read",

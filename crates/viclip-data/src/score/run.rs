@@ -36,8 +36,9 @@ pub struct Progress {
     pub shards_total: u64,
     /// Shards scored and written so far in this run.
     pub shards_done: u64,
-    /// An event to log, set for one call: a shard scored, skipped because another process holds
-    /// it, or redone because its files were damaged.
+    /// An event to log, set for one call: this process's share and shards when the run starts, a
+    /// shard scored, skipped because another process holds it, or redone because its files were
+    /// damaged. The library prints nothing itself: the caller logs the notes.
     pub note: Option<String>,
 }
 
@@ -247,7 +248,7 @@ pub fn score(
     let (todo, skipped) = shards_to_score(opts, &s, &mut p, progress)?;
     let todo_list: Vec<u64> = todo.iter().copied().collect();
     // The task's log says which share it derived, so a wrong split is visible before any work.
-    eprintln!("{}", s.share.log_line(&todo_list, skipped));
+    say(progress, &mut p, s.share.log_line(&todo_list, skipped));
     progress(&p);
 
     let scored = score_shards(model, opts, &s, &todo, skipped == 0, &mut p, progress)?;
