@@ -30,50 +30,90 @@
 //! than `ok` and an error message, and the run goes on. Only output errors (disk full, permissions)
 //! stop the run, and they never leave a partial file under a final name.
 //!
-//! The modules depend one way, each only on those of the layers above it:
+//! The modules depend one way, each only on modules of the lines above it:
 //!
 //! 1. records and paths: `shard_rows` (rows, failures, a shard's input), `columns`, `shards` (stats,
-//!    file records, file names), `arrow_util`, `npy`, `lock`;
-//! 2. reading: `row` and `wds` under `input`; the share: `tasks` under `record`;
-//! 3. what is asked: `options`, `preflight`;
-//! 4. the run identity (`identity`) and the work on a shard (`work`);
-//! 5. a shard's files and the run's record: `output`, `verify`, `runfile`;
-//! 6. what uses them: `claims`, `plan`, `report`, `status`;
-//! 7. the run: `run`.
+//!    file records, file names), `compare` (two run identities), `arrow_util`, `npy`, `lock`;
+//! 2. a table row's fields (`row`) and webdataset samples (`wds`); the share rule (`tasks`); a
+//!    finished shard's check (`verify`); the run's identity file (`runfile`);
+//! 3. reading the input (`input`); the run's table and split records (`record`); shard claims
+//!    (`claims`); the report (`report`);
+//! 4. what is asked (`options`, `preflight`); where a run stands (`status`);
+//! 5. the run identity (`identity`) and the work on a shard (`work`);
+//! 6. a shard's files (`output`); the plan (`plan`);
+//! 7. the run (`run`).
+//!
+//! Without the crate's `score` feature only `compare`, `npy`, `shards` and `verify` are built: a
+//! finished run's records and [`check_complete`].
 
-mod arrow_util;
-mod claims;
-mod columns;
-mod identity;
-mod input;
-mod lock;
+// Built without the `score` feature too: the records of a finished run and their check
+// ([`check_complete`]), which the subset builder runs on a score directory, and the f16 `.npy` files.
+mod compare;
 mod npy;
-mod options;
-mod output;
-mod plan;
-mod preflight;
-mod record;
-pub mod report;
-mod row;
-mod run;
-mod runfile;
-mod shard_rows;
 mod shards;
-pub mod status;
-mod tasks;
 mod verify;
+
+pub use npy::{read_npy_f16, write_npy_f16};
+pub use shards::{FileRecord, ShardStats, SPLIT_FILE, TABLE_FILE};
+pub use verify::check_complete;
+
+// The job itself: decoding (FFmpeg), shard locks, webdataset tars, the report's histograms.
+#[cfg(feature = "score")]
+mod arrow_util;
+#[cfg(feature = "score")]
+mod claims;
+#[cfg(feature = "score")]
+mod columns;
+#[cfg(feature = "score")]
+mod identity;
+#[cfg(feature = "score")]
+mod input;
+#[cfg(feature = "score")]
+mod lock;
+#[cfg(feature = "score")]
+mod options;
+#[cfg(feature = "score")]
+mod output;
+#[cfg(feature = "score")]
+mod plan;
+#[cfg(feature = "score")]
+mod preflight;
+#[cfg(feature = "score")]
+mod record;
+#[cfg(feature = "score")]
+pub mod report;
+#[cfg(feature = "score")]
+mod row;
+#[cfg(feature = "score")]
+mod run;
+#[cfg(feature = "score")]
+mod runfile;
+#[cfg(feature = "score")]
+mod shard_rows;
+#[cfg(feature = "score")]
+pub mod status;
+#[cfg(feature = "score")]
+mod tasks;
+#[cfg(feature = "score")]
 mod wds;
+#[cfg(feature = "score")]
 mod work;
 
+#[cfg(feature = "score")]
 pub use columns::{Columns, VideoLocator, VIDEO_EXTENSIONS};
+#[cfg(feature = "score")]
 pub use input::Input;
+#[cfg(feature = "score")]
 pub use lock::{is_locked, shard_lock_path};
-pub use npy::{read_npy_f16, write_npy_f16};
+#[cfg(feature = "score")]
 pub use options::{AestheticOptions, ScoreOptions};
+#[cfg(feature = "score")]
 pub use plan::{plan, Plan, SharePlan};
+#[cfg(feature = "score")]
 pub use record::{read_record, Assignment, RunRecord};
+#[cfg(feature = "score")]
 pub use run::{score, Progress, RunSummary};
+#[cfg(feature = "score")]
 pub use shard_rows::{RowFailure, RowStatus, RowTask};
-pub use shards::{FileRecord, ShardStats, SPLIT_FILE, TABLE_FILE};
+#[cfg(feature = "score")]
 pub use tasks::{Scheduler, ShardSelection, ShareRequest, SplitPlan};
-pub use verify::check_complete;

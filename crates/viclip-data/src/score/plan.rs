@@ -7,7 +7,8 @@ use std::fmt;
 use candle_core::DType;
 use serde::Serialize;
 
-use super::identity::{diff, run_identity, HashCache};
+use super::compare::diff;
+use super::identity::{run_identity, HashCache};
 use super::input::input_name;
 use super::options::ScoreOptions;
 use super::record::{read_record, RunRecord};

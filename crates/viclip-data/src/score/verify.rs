@@ -8,15 +8,17 @@
 use std::collections::BTreeSet;
 use std::path::{Component, Path};
 
-use super::identity::{diff, sha256_file};
+use super::compare::diff;
 use super::shards::{parquet_path, stats_path, FileRecord, ShardStats};
+use viclip::manifest::sha256_file;
 use viclip::{Error, Result};
 
 /// Stats files above this size are not read.
 const MAX_STATS_BYTES: u64 = 16 << 20;
 
 impl FileRecord {
-    /// Records `out/rel` as it is now.
+    /// Records `out/rel` as it is now (the job's output, after writing the file).
+    #[cfg(feature = "score")]
     pub(crate) fn of(out: &Path, rel: &str) -> Result<Self> {
         let p = out.join(rel);
         let meta = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?;
