@@ -60,37 +60,6 @@ pub struct RunSummary {
     pub report: Option<RunReport>,
 }
 
-fn key_values(model: &ViClip, opts: &ScoreOptions, identity: &serde_json::Value) -> Vec<KeyValue> {
-    let p = &opts.preprocess;
-    let kv = |k: &str, v: String| KeyValue::new(format!("viclip.{k}"), v);
-    let mut out = vec![
-        kv("version", env!("CARGO_PKG_VERSION").into()),
-        kv("model", opts.model_name.clone()),
-        kv(
-            "config",
-            serde_json::to_string(model.config()).unwrap_or_default(),
-        ),
-        kv("dtype", format!("{:?}", model.options().dtype)),
-        kv("device", format!("{:?}", model.options().device)),
-        kv("sampling", p.sampling.to_string()),
-        kv("resize", p.resize.to_string()),
-        kv("num_frames", p.frames_per_clip().to_string()),
-        kv("input_size", p.size.to_string()),
-        kv("normalization", "imagenet".into()),
-        kv("batch_size", opts.batch_size.to_string()),
-        kv("settings", identity.to_string()),
-    ];
-    if let Some(sha) = identity.pointer("/weights/sha256").and_then(|v| v.as_str()) {
-        out.push(kv("weights_sha256", sha.into()));
-    }
-    if let Some(a) = &opts.aesthetic {
-        out.push(kv("aesthetic", a.info.to_string()));
-        out.push(kv("aesthetic_frames", format!("uniform({})", a.frames)));
-        out.push(kv("aesthetic_reduce", a.reduce.as_str().into()));
-    }
-    out
-}
-
 /// Stops a fresh run whose first shard found none of its videos: the video root is wrong, and
 /// scoring on would only record every row as `missing_video` (and make the directory the run of
 /// that root). Nothing of the shard is written.
@@ -163,7 +132,7 @@ fn start(model: &ViClip, opts: &ScoreOptions) -> Result<Started> {
         &mut cache,
     )?;
     cache.save(temp.path());
-    let kv = key_values(model, opts, &identity);
+    let kv = output::key_values(model, opts, &identity);
     let scored_with = json!({
         "batch_size": opts.batch_size,
         "workers": opts.workers,
