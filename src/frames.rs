@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use crate::preprocess::{Preprocess, ProcessedClip, RgbFrame};
 use crate::{Error, Result};
 
+// Where the commands have taken it from; it lives with the other user-path checks in fsutil.
+pub use crate::fsutil::check_regular_file;
+
 /// How a directory clip is named in errors and output rows (it has no time span).
 pub const DIR_SPAN: &str = "all frames";
 
@@ -147,23 +150,6 @@ impl FramesDir {
 /// errors.
 pub fn preprocess_frames(frames: &[RgbFrame], name: &str, p: &Preprocess) -> Result<ProcessedClip> {
     p.process_all(frames, name, DIR_SPAN)
-}
-
-/// `Ok` when `path` is a regular file (after following links); otherwise a message saying what it is,
-/// e.g. `"is a FIFO, not a video file; pass a regular file"` for `what = "a video file"`, or that it is
-/// a symlink loop. Opening a FIFO or a device would block or read forever, so commands check their
-/// inputs with this first; what is then read must come from [`crate::fsutil::open_regular`], which
-/// checks the opened descriptor itself (a path can change between a check and an open).
-pub fn check_regular_file(path: &Path, what: &str) -> std::result::Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| crate::fsutil::io_message(&e))?;
-    let ft = meta.file_type();
-    if ft.is_file() {
-        return Ok(());
-    }
-    Err(format!(
-        "is {}, not {what}; pass a regular file",
-        crate::fsutil::kind_name(&ft)
-    ))
 }
 
 fn file_name(p: &Path) -> String {

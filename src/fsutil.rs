@@ -77,6 +77,23 @@ pub fn io_message(e: &io::Error) -> String {
     }
 }
 
+/// `Ok` when `path` is a regular file (after following links); otherwise a message saying what it is,
+/// e.g. `"is a FIFO, not a video file; pass a regular file"` for `what = "a video file"`, or that it is
+/// a symlink loop. Opening a FIFO or a device would block or read forever, so commands check their
+/// inputs with this first; what is then read must come from [`open_regular`], which
+/// checks the opened descriptor itself (a path can change between a check and an open).
+pub fn check_regular_file(path: &Path, what: &str) -> std::result::Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| io_message(&e))?;
+    let ft = meta.file_type();
+    if ft.is_file() {
+        return Ok(());
+    }
+    Err(format!(
+        "is {}, not {what}; pass a regular file",
+        kind_name(&ft)
+    ))
+}
+
 /// Opens `path` for reading if it is a regular file (after following links), in one `open` whose
 /// descriptor is then checked with `fstat` and returned: a path replaced by a FIFO or a device between
 /// any earlier check and this open is refused here, never blocks and is never read. `what` names the

@@ -106,6 +106,113 @@ fn layer_index(key: &str) -> Option<(usize, &str)> {
     Some((n.parse().ok()?, field))
 }
 
+/// A state dict's tensors as `(index, weight, bias)` in index order (a v1 head's one Linear is
+/// index 0), in f32 on `device`. A key that is not a layer's weight or bias is an error.
+#[allow(clippy::type_complexity)]
+fn layer_tensors(
+    tensors: NamedTensors,
+    kind: HeadKind,
+    keys: &[String],
+    path: &Path,
+    device: &Device,
+) -> Result<Vec<(usize, Option<Tensor>, Option<Tensor>)>> {
+    let unknown = |msg: String| Error::UnknownHead {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let mut found: Vec<(usize, Option<Tensor>, Option<Tensor>)> = Vec::new();
+    for (key, t) in tensors {
+        let (idx, field) = match kind {
+            HeadKind::V1 => (0, key.as_str()),
+            _ => layer_index(&key).ok_or_else(|| {
+                unknown(format!(
+                    "unexpected key `{key}` for a {kind} head (keys {keys:?})"
+                ))
+            })?,
+        };
+        let pos = match found.iter().position(|f| f.0 == idx) {
+            Some(p) => p,
+            None => {
+                found.push((idx, None, None));
+                found.len() - 1
+            }
+        };
+        let t = t.to_dtype(DType::F32)?.to_device(device)?;
+        match field {
+            "weight" => found[pos].1 = Some(t),
+            "bias" => found[pos].2 = Some(t),
+            _ => {
+                return Err(unknown(format!(
+                    "unexpected key `{key}` for a {kind} head (keys {keys:?})"
+                )))
+            }
+        }
+    }
+    found.sort_by_key(|f| f.0);
+    Ok(found)
+}
+
+/// The Linears of `found` with the head's input size and the last layer's output size, each
+/// layer's shapes checked against the previous one's.
+#[allow(clippy::type_complexity)]
+fn linears(
+    found: Vec<(usize, Option<Tensor>, Option<Tensor>)>,
+    kind: HeadKind,
+    keys: &[String],
+    path: &Path,
+) -> Result<(Vec<Linear>, usize, Option<usize>)> {
+    let unknown = |msg: String| Error::UnknownHead {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let mut layers = Vec::with_capacity(found.len());
+    let mut input_dim = 0;
+    let mut prev_out: Option<usize> = None;
+    for (idx, weight, bias) in found {
+        let name = |f: &str| match kind {
+            HeadKind::V1 => f.to_string(),
+            _ => format!("layers.{idx}.{f}"),
+        };
+        let (Some(weight), Some(bias)) = (weight, bias) else {
+            return Err(unknown(format!(
+                "`{}` or `{}` is missing (keys {keys:?})",
+                name("weight"),
+                name("bias")
+            )));
+        };
+        let (out, inp) = weight.dims2().map_err(|_| {
+            unknown(format!(
+                "`{}` has shape {:?}, expected [out, in]",
+                name("weight"),
+                weight.dims()
+            ))
+        })?;
+        if bias.dims() != [out] {
+            return Err(Error::ShapeMismatch {
+                path: path.to_path_buf(),
+                name: name("bias"),
+                expected: vec![out],
+                got: bias.dims().to_vec(),
+            });
+        }
+        match prev_out {
+            None => input_dim = inp,
+            Some(p) if p != inp => {
+                return Err(Error::ShapeMismatch {
+                    path: path.to_path_buf(),
+                    name: name("weight"),
+                    expected: vec![out, p],
+                    got: weight.dims().to_vec(),
+                })
+            }
+            Some(_) => {}
+        }
+        prev_out = Some(out);
+        layers.push(Linear::new(weight, Some(bias)));
+    }
+    Ok((layers, input_dim, prev_out))
+}
+
 impl AestheticHead {
     /// Builds the head from a state dict. `forced`: use this kind's activations whatever the keys say
     /// (the Linears are still the file's, in index order).
@@ -134,81 +241,8 @@ impl AestheticHead {
                 )))
             }
         };
-        // (index, weight, bias) in index order.
-        let mut found: Vec<(usize, Option<Tensor>, Option<Tensor>)> = Vec::new();
-        for (key, t) in tensors {
-            let (idx, field) = match kind {
-                HeadKind::V1 => (0, key.as_str()),
-                _ => layer_index(&key).ok_or_else(|| {
-                    unknown(format!(
-                        "unexpected key `{key}` for a {kind} head (keys {keys:?})"
-                    ))
-                })?,
-            };
-            let pos = match found.iter().position(|f| f.0 == idx) {
-                Some(p) => p,
-                None => {
-                    found.push((idx, None, None));
-                    found.len() - 1
-                }
-            };
-            let t = t.to_dtype(DType::F32)?.to_device(device)?;
-            match field {
-                "weight" => found[pos].1 = Some(t),
-                "bias" => found[pos].2 = Some(t),
-                _ => {
-                    return Err(unknown(format!(
-                        "unexpected key `{key}` for a {kind} head (keys {keys:?})"
-                    )))
-                }
-            }
-        }
-        found.sort_by_key(|f| f.0);
-        let mut layers = Vec::with_capacity(found.len());
-        let mut input_dim = 0;
-        let mut prev_out: Option<usize> = None;
-        for (idx, weight, bias) in found {
-            let name = |f: &str| match kind {
-                HeadKind::V1 => f.to_string(),
-                _ => format!("layers.{idx}.{f}"),
-            };
-            let (Some(weight), Some(bias)) = (weight, bias) else {
-                return Err(unknown(format!(
-                    "`{}` or `{}` is missing (keys {keys:?})",
-                    name("weight"),
-                    name("bias")
-                )));
-            };
-            let (out, inp) = weight.dims2().map_err(|_| {
-                unknown(format!(
-                    "`{}` has shape {:?}, expected [out, in]",
-                    name("weight"),
-                    weight.dims()
-                ))
-            })?;
-            if bias.dims() != [out] {
-                return Err(Error::ShapeMismatch {
-                    path: path.to_path_buf(),
-                    name: name("bias"),
-                    expected: vec![out],
-                    got: bias.dims().to_vec(),
-                });
-            }
-            match prev_out {
-                None => input_dim = inp,
-                Some(p) if p != inp => {
-                    return Err(Error::ShapeMismatch {
-                        path: path.to_path_buf(),
-                        name: name("weight"),
-                        expected: vec![out, p],
-                        got: weight.dims().to_vec(),
-                    })
-                }
-                Some(_) => {}
-            }
-            prev_out = Some(out);
-            layers.push(Linear::new(weight, Some(bias)));
-        }
+        let found = layer_tensors(tensors, kind, &keys, path, device)?;
+        let (layers, input_dim, prev_out) = linears(found, kind, &keys, path)?;
         if prev_out != Some(1) {
             return Err(unknown(format!(
                 "the last layer has {prev_out:?} outputs, an aesthetic head ends in 1 (keys {keys:?})"

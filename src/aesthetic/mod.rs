@@ -40,6 +40,8 @@ pub use config::{ClipVisionConfig, CLIP_PRESETS};
 pub use heads::{AestheticHead, HeadKind};
 pub use preprocess::{clip_pixel_values, clip_preprocess, CLIP_MEAN, CLIP_STD};
 pub use scorer::{AestheticScorer, ScorerInfo, ScorerOptions, DEFAULT_BATCH_SIZE};
+// Where the pipeline and the samplers take it from too; kept here for the scorer's users.
+pub use crate::preprocess::uniform_indices;
 
 use crate::preprocess::RgbFrame;
 use crate::{Error, Result};
@@ -91,26 +93,6 @@ impl std::str::FromStr for Reduce {
             ))),
         }
     }
-}
-
-/// `round(linspace(0, n_frames − 1, k))` with round-half-to-even (numpy/torch), as the
-/// `FrameSampling::Uniform(k)` sampling does. With fewer than `k` frames indices repeat, as the reference's would; scoring rejects that.
-pub fn uniform_indices(n_frames: usize, k: usize) -> Vec<usize> {
-    if k == 0 || n_frames == 0 {
-        return Vec::new();
-    }
-    if k == 1 {
-        return vec![0];
-    }
-    let last = (n_frames - 1) as f64;
-    let step = last / (k - 1) as f64;
-    (0..k)
-        .map(|i| {
-            // numpy sets the endpoint exactly; the others are i · step.
-            let x = if i == k - 1 { last } else { i as f64 * step };
-            x.round_ties_even() as usize
-        })
-        .collect()
 }
 
 /// A clip's score with the frames it came from.

@@ -191,7 +191,7 @@ fn extra_of(frames: &[RgbFrame], k: usize) -> Vec<RgbFrame> {
     if k == 0 || frames.len() < k {
         return Vec::new();
     }
-    crate::aesthetic::uniform_indices(frames.len(), k)
+    crate::preprocess::uniform_indices(frames.len(), k)
         .into_iter()
         .filter_map(|i| frames.get(i).cloned())
         .collect()
@@ -268,7 +268,7 @@ fn work(n: &Numbered, opts: &PipelineOptions) -> Vec<Result<Done>> {
             let clip = d.preprocess(p)?;
             let k = opts.extra_frames;
             let extra = if k > 0 && d.len() >= k {
-                crate::aesthetic::uniform_indices(d.len(), k)
+                crate::preprocess::uniform_indices(d.len(), k)
                     .into_iter()
                     .map(|i| d.load(i))
                     .collect::<Result<Vec<_>>>()?

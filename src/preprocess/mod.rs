@@ -41,7 +41,7 @@ pub use cubic::resize_bicubic;
 pub use frame::RgbFrame;
 pub use linear::resize_cv2_linear;
 pub use normalize::{Precision, IMAGENET_MEAN, IMAGENET_STD};
-pub use sampling::FrameSampling;
+pub use sampling::{uniform_indices, FrameSampling};
 
 use crate::{Error, Result, ViClipConfig};
 

@@ -97,8 +97,13 @@ fn middle_indices(n: usize, t: usize) -> Vec<usize> {
     idx
 }
 
-/// `np.round(np.linspace(0, n - 1, k)).astype(int)`.
-fn uniform_indices(n: usize, k: usize) -> Vec<usize> {
+/// `np.round(np.linspace(0, n - 1, k)).astype(int)`, with numpy's round-half-to-even: the
+/// [`FrameSampling::Uniform`] indices, and the frames the aesthetic scorer takes of a clip. With
+/// fewer than `k` frames indices repeat, as the reference's would; empty when `n` or `k` is 0.
+pub fn uniform_indices(n: usize, k: usize) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
     linspace((n - 1) as f64, k)
         .iter()
         .map(|&x| x.round_ties_even() as usize)

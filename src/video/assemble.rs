@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::decode::Output;
 use super::demux::Source;
-use super::group::Plan;
+use super::plan::Plan;
 use super::{decode_err, ClipSpan, DecodedClip};
 use crate::preprocess::{ColorInfo, RgbFrame};
 use crate::Result;

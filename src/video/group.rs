@@ -11,22 +11,10 @@ use ffmpeg_next as ff;
 use super::assemble::Take;
 use super::decode::{Decoder, Need, Output, Shapes};
 use super::demux::{Range, Source};
+use super::plan::{plan_spans, Plan};
 use super::{decode_err, span_err, ClipSpan, DecodeOptions, DecodedClip, FrameRequest};
-use crate::preprocess::sample_indices;
 use crate::preprocess::RgbConversion;
-use crate::{Error, Result};
-
-/// What one span asks of the decoder.
-pub(super) struct Plan {
-    pub(super) span_index: usize,
-    /// Pts of the span's frames in display order.
-    pub(super) pts: Vec<i64>,
-    pub(super) indices: Vec<usize>,
-    /// The extra uniformly sampled indices (empty when none were asked for).
-    pub(super) extra: Vec<usize>,
-    /// `(span end, last frame)` in seconds when the span ends well past the video's last frame.
-    pub(super) past_end: Option<(f64, f64)>,
-}
+use crate::Result;
 
 /// Decodes the spans `group` (index into `spans`, start tick, end tick), read together over
 /// `[start, end)`. One result per span of the group.
@@ -59,19 +47,48 @@ pub(super) fn decode_group(
         },
         max_pixels: opts.max_frame_pixels(),
     };
-    let mut out = Vec::new();
+    let (stamps, order) = match frame_stamps(src, &range, &dec) {
+        Ok(found) => found,
+        Err(e) => {
+            return group
+                .iter()
+                .map(|g| (g.0, Err(decode_err(path, &spans[g.0], &e))))
+                .collect();
+        }
+    };
+    let (plans, mut out) = plan_spans(src, path, spans, group, &range, &stamps, req);
+    let extra_slot = dec.shapes.extra_slot();
+    let (mut got, mut uses) = decode_planned(src, &range, &dec, &plans, order.as_deref(), opts);
+    for plan in plans {
+        let i = plan.span_index;
+        let mut take = Take {
+            src,
+            path,
+            span: spans[i],
+            got: &mut got,
+            uses: &mut uses,
+        };
+        out.push((i, take.assemble(plan, extra_slot)));
+    }
+    out
+}
+
+/// The range's frame timestamps, sorted, and in mode B the output order's timestamps. Mode A
+/// identifies frames by packet pts; mode B (no or duplicate pts) by decoding everything once and
+/// numbering the output. `Err`: mode B's decode gave no frame, with its error.
+#[allow(clippy::type_complexity)]
+fn frame_stamps(
+    src: &mut Source,
+    range: &Range,
+    dec: &DecoderSetup,
+) -> std::result::Result<(Vec<i64>, Option<Vec<Option<i64>>>), String> {
     let all_pts: Option<Vec<i64>> = range.packets.iter().map(|p| p.pts()).collect();
-    // Mode A identifies frames by packet pts; mode B (no or duplicate pts) by decoding everything once
-    // and numbering the output.
     let (mut stamps, order) = match all_pts.filter(|v| all_unique(v)) {
         Some(pts) => (pts, None),
         None => {
-            let (order, got) = decode_in_order(src, &range, &dec, &BTreeMap::new());
+            let (order, got) = decode_in_order(src, range, dec, &BTreeMap::new());
             if let (true, Some(e)) = (order.is_empty(), got.error) {
-                return group
-                    .iter()
-                    .map(|g| (g.0, Err(decode_err(path, &spans[g.0], &e))))
-                    .collect();
+                return Err(e);
             }
             // Frames without any timestamp (raw elementary streams) follow the previous one by one
             // nominal frame duration.
@@ -88,82 +105,24 @@ pub(super) fn decode_group(
         }
     };
     stamps.sort_unstable();
-    // How far the read got: with a read error, spans ending before this point are still complete.
-    let reached = range
-        .packets
-        .iter()
-        .filter_map(|p| p.dts().or(p.pts()))
-        .max();
-    let truncated_at = truncation(src, &range, &stamps);
-    // The demuxer hands on packets from the first keyframe on: none at all through to the end of the
-    // file means no keyframe to start decoding from (not a truncated download).
-    let no_keyframe = range.packets.is_empty() && range.eof && range.error.is_none();
-    let mut plans = Vec::new();
-    for &(i, s, e) in group {
-        let span = &spans[i];
-        if no_keyframe {
-            let msg = "the video stream has no keyframe from where reading started to the end of the \
-                       file, so no frame can be decoded (every frame depends on a keyframe); re-encode \
-                       the file, e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4";
-            out.push((i, Err(decode_err(path, span, msg))));
-            continue;
-        }
-        if let Some((last, declared, tol)) = truncated_at {
-            if span.end_secs().is_none_or(|end| end > last + tol) {
-                let msg = format!(
-                    "the frames stop at {last:.3} s but the file declares {declared:.3} s of video: it looks \
-                     truncated; download it again or end the span before {last:.3} s"
-                );
-                out.push((i, Err(decode_err(path, span, &msg))));
-                continue;
-            }
-        }
-        let pts: Vec<i64> = stamps
-            .iter()
-            .copied()
-            .filter(|&p| p >= s && p < e)
-            .collect();
-        let complete = range.error.is_none() || reached.is_some_and(|r| r >= e);
-        if pts.is_empty() || !complete {
-            out.push((
-                i,
-                Err(empty_span_error(src, path, span, &range, &stamps, s)),
-            ));
-            continue;
-        }
-        let label = span.to_string();
-        let sampled = sample_indices(req.sampling, req.num_frames, pts.len(), path, &label)
-            .and_then(|idx| {
-                // The extra frames need as many frames as they are (uniform sampling refuses fewer).
-                let extra = match req.extra_uniform {
-                    0 => Vec::new(),
-                    k if pts.len() < k => Vec::new(),
-                    k => sample_indices(
-                        crate::preprocess::FrameSampling::Uniform(k),
-                        k,
-                        pts.len(),
-                        path,
-                        &label,
-                    )?,
-                };
-                Ok((idx, extra))
-            });
-        match sampled {
-            Ok((indices, extra)) => plans.push(Plan {
-                span_index: i,
-                pts,
-                indices,
-                extra,
-                past_end: past_end(src, &range, &stamps, span),
-            }),
-            Err(err) => out.push((i, Err(err))),
-        }
-    }
+    Ok((stamps, order))
+}
+
+/// Decodes the frames the plans sample (by pts in mode A, by output ordinal through `order` in
+/// mode B); with them, how many clips take each (frame, slot): the last one takes the frame
+/// instead of a copy.
+fn decode_planned(
+    src: &mut Source,
+    range: &Range,
+    dec: &DecoderSetup,
+    plans: &[Plan],
+    order: Option<&[Option<i64>]>,
+    opts: &DecodeOptions,
+) -> (Output<i64>, HashMap<(i64, usize), usize>) {
     let mut targets: BTreeMap<i64, Need> = BTreeMap::new();
-    // How many clips take each (frame, slot): the last one takes the frame instead of a copy.
     let mut uses: HashMap<(i64, usize), usize> = HashMap::new();
     let extra_slot = dec.shapes.extra_slot();
-    for p in &plans {
+    for p in plans {
         for &k in &p.indices {
             targets.entry(p.pts[k]).or_default().main = true;
             *uses.entry((p.pts[k], 0)).or_default() += 1;
@@ -173,12 +132,12 @@ pub(super) fn decode_group(
             *uses.entry((p.pts[k], extra_slot)).or_default() += 1;
         }
     }
-    let mut got = match &order {
+    let got = match order {
         None => {
-            let got = decode_targets(src, &range, &dec, &targets, opts.skip_unneeded);
+            let got = decode_targets(src, range, dec, &targets, opts.skip_unneeded);
             if got.frames.len() < targets.len() && opts.skip_unneeded {
                 // Something in the stream defeated the skipping (e.g. an open GOP): decode everything.
-                decode_targets(src, &range, &dec, &targets, false)
+                decode_targets(src, range, dec, &targets, false)
             } else {
                 got
             }
@@ -187,7 +146,7 @@ pub(super) fn decode_group(
             let want = (0..order.len())
                 .filter_map(|o| Some((o, *targets.get(&order[o]?)?)))
                 .collect();
-            let (_, got) = decode_in_order(src, &range, &dec, &want);
+            let (_, got) = decode_in_order(src, range, dec, &want);
             let frames = got
                 .frames
                 .into_iter()
@@ -201,42 +160,7 @@ pub(super) fn decode_group(
             }
         }
     };
-    for plan in plans {
-        let i = plan.span_index;
-        let mut take = Take {
-            src,
-            path,
-            span: spans[i],
-            got: &mut got,
-            uses: &mut uses,
-        };
-        out.push((i, take.assemble(plan, extra_slot)));
-    }
-    out
-}
-
-/// `(span end, last frame)` in seconds when the read reached the end of the file and `span` ends more
-/// than two frame intervals (at least 0.5 s) after the video's last frame: the clip is then the frames
-/// up to the end, and its row says so rather than passing for the span asked.
-fn past_end(src: &Source, range: &Range, stamps: &[i64], span: &ClipSpan) -> Option<(f64, f64)> {
-    let end = span.end_secs()?;
-    if !range.eof {
-        return None;
-    }
-    stamps.last()?;
-    let (last, tol) = end_of_frames(src, stamps);
-    (end - last > tol).then_some((end, last))
-}
-
-/// The last frame's time in seconds (0 without frames) and how far past it a time still counts as
-/// the end of the video: two frame intervals, at least 0.5 s.
-fn end_of_frames(src: &Source, stamps: &[i64]) -> (f64, f64) {
-    let last = stamps.last().map_or(0.0, |&p| src.ts_to_secs(p));
-    let gap = match stamps {
-        [.., a, b] => src.ts_to_secs(*b) - src.ts_to_secs(*a),
-        _ => 0.0,
-    };
-    (last, (2.0 * gap).max(0.5))
+    (got, uses)
 }
 
 /// Whether no pts occurs twice (sorting a copy: 8 bytes a packet, where a set would take ~50).
@@ -363,49 +287,4 @@ fn decode_in_order(
     }
     dec.feed_all(None, want, &mut stamps, &mut out);
     (stamps, out)
-}
-
-/// `(last frame time, declared duration, tolerance)` when the read hit the end of the file well before
-/// the video stream's declared duration. Tolerance: 0.5 s or two frame intervals, whichever is larger.
-fn truncation(src: &Source, range: &Range, stamps: &[i64]) -> Option<(f64, f64, f64)> {
-    let declared = src.info.stream_duration_s?;
-    if !range.eof {
-        return None;
-    }
-    let (last, tol) = end_of_frames(src, stamps);
-    (declared - last > tol).then_some((last, declared, tol))
-}
-
-fn empty_span_error(
-    src: &Source,
-    path: &Path,
-    span: &ClipSpan,
-    range: &Range,
-    stamps: &[i64],
-    s: i64,
-) -> Error {
-    let last = stamps.iter().max().map(|&p| src.ts_to_secs(p));
-    if let Some(err) = &range.error {
-        return decode_err(path, span, &format!("reading stopped with an error ({err}) before the span was complete; the file looks truncated or corrupt"));
-    }
-    let after_all = stamps.iter().all(|&p| p < s);
-    let len = src
-        .info
-        .duration_s
-        .or(last)
-        .map_or("unknown".into(), |d| format!("{d:.3} s"));
-    if stamps.is_empty() {
-        decode_err(
-            path,
-            span,
-            "no frame could be read; the file may be truncated or corrupt",
-        )
-    } else if range.eof && after_all {
-        span_err(path, span, &format!(
-            "the span starts after the last frame (video length {len}, last frame at {}); pick a start inside the video",
-            last.map_or("none".into(), |l| format!("{l:.3} s"))
-        ))
-    } else {
-        span_err(path, span, "no frame has a presentation time inside the span; widen it (it may be shorter than one frame interval)")
-    }
 }

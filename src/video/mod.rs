@@ -38,6 +38,7 @@ mod decode;
 mod demux;
 mod group;
 mod open;
+mod plan;
 mod span;
 
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@ use std::path::Path;
 use ff::ffi;
 use ffmpeg_next as ff;
 
-use crate::frames::check_regular_file;
+use crate::fsutil::check_regular_file;
 use crate::{Error, Result};
 
 /// Demuxers allowed to read a file: containers and elementary streams of video. Playlists (`hls`,

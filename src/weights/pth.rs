@@ -93,7 +93,7 @@ pub(crate) fn open_checkpoint(path: &Path) -> Result<File> {
 
 /// Whether the first bytes of a file look like safetensors: an 8-byte header length, then `{`.
 pub(crate) fn is_safetensors_head(head: &[u8]) -> bool {
-    head.len() > 8 && head[8] == b'{'
+    head.len() > 8 && &head[8..9] == b"{"
 }
 
 pub(crate) fn read_head(path: &Path) -> Result<Vec<u8>> {

@@ -5,76 +5,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use arrow_array::RecordBatch;
-
 use super::arrow_util::cell_json;
+use super::columns::{Columns, VideoLocator};
 use super::row::{clips_span, pattern_fields, start_end_span, Resolver};
-use super::{wds, RowFailure, RowStatus, RowTask};
+use super::shard_rows::{RowFailure, RowStatus, RowTask, ShardInput};
+use super::wds;
 use crate::table::{columns::column, ReadOptions, RowBatch, StrColumn, Table};
 use viclip::{Error, Result};
-
-/// Extensions tried, in this order, when a row's video file does not exist under its own name
-/// (InternVid's ids come without one; downloads end up as mp4, webm or mkv).
-pub const VIDEO_EXTENSIONS: [&str; 6] = ["mp4", "webm", "mkv", "mov", "m4v", "avi"];
-
-/// Where a row's video file is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VideoLocator {
-    /// A column holding the path (relative paths are joined to the video root).
-    Column(String),
-    /// A file name built from columns: `{YoutubeID}.mp4` (InternVid's default).
-    Pattern(String),
-}
-
-/// Which columns of a table describe the clip.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Columns {
-    /// How each row names its video file: a path column or a file-name pattern over columns.
-    pub video: VideoLocator,
-    /// Directory that relative paths are resolved against; `None`: the table's directory (its
-    /// parent for a table file, the directory itself for a directory of table files), so a table
-    /// that lists videos beside it works from any working directory.
-    pub video_root: Option<PathBuf>,
-    /// Column holding the caption that CLIP-SIM compares the clip with; null or empty is `bad_caption`.
-    pub caption: String,
-    /// Start and end of the clip (seconds, `MM:SS(.mmm)` or `HH:MM:SS(.mmm)`); none: the whole file.
-    pub start: Option<String>,
-    /// Column of the clip's end (same formats as `start`); `None`: the clip runs to the end of the file.
-    pub end: Option<String>,
-    /// A video2dataset `clips` column (`[[start, end]]`) instead of start / end; exactly one span per
-    /// row (rows in = rows out), so a row listing several is reported as `bad_span`.
-    pub clips: Option<String>,
-}
-
-impl Columns {
-    /// The directory relative video paths of the table at `table` resolve against:
-    /// [`Columns::video_root`], else the table's directory.
-    pub fn root_for(&self, table: &Path) -> PathBuf {
-        if let Some(r) = &self.video_root {
-            return r.clone();
-        }
-        if table.is_dir() {
-            return table.to_path_buf();
-        }
-        match table.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    }
-
-    /// InternVid's annotation files: `{YoutubeID}.mp4` under `video_root`, `Caption`,
-    /// `Start_timestamp`, `End_timestamp`.
-    pub fn internvid(video_root: Option<PathBuf>) -> Self {
-        Columns {
-            video: VideoLocator::Pattern("{YoutubeID}.mp4".into()),
-            video_root,
-            caption: "Caption".into(),
-            start: Some("Start_timestamp".into()),
-            end: Some("End_timestamp".into()),
-            clips: None,
-        }
-    }
-}
 
 /// What `viclip score` reads.
 #[derive(Debug, Clone)]
@@ -92,15 +29,6 @@ pub enum Input {
         /// The `.tar` files, in reading order (see [`Input::webdataset_files`]).
         tars: Vec<PathBuf>,
     },
-}
-
-/// The rows of one shard, ready for the work.
-pub(crate) struct ShardInput {
-    pub index: u64,
-    pub first_row: u64,
-    /// The rows' own columns, in row order.
-    pub batches: Vec<RecordBatch>,
-    pub tasks: Vec<RowTask>,
 }
 
 impl Input {
@@ -186,6 +114,14 @@ impl Input {
             Input::Table { path, columns } => table_shards(path, columns, shard_size, wanted, f),
             Input::WebDataset { tars } => wds::shards(tars, shard_size, wanted, temp_root, f),
         }
+    }
+}
+
+/// The input as the table record names it (informational).
+pub(crate) fn input_name(input: &Input) -> String {
+    match input {
+        Input::Table { path, .. } => path.display().to_string(),
+        Input::WebDataset { tars } => format!("{} webdataset tar files", tars.len()),
     }
 }
 

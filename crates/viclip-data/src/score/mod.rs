@@ -29,140 +29,91 @@
 //! Every row comes out, in input order: a row that cannot be scored carries a [`RowStatus`] other
 //! than `ok` and an error message, and the run goes on. Only output errors (disk full, permissions)
 //! stop the run, and they never leave a partial file under a final name.
+//!
+//! The modules depend one way, each only on modules of the lines above it:
+//!
+//! 1. records and paths: `shard_rows` (rows, failures, a shard's input), `columns`, `shards` (stats,
+//!    file records, file names), `compare` (two run identities), `arrow_util`, `npy`, `lock`;
+//! 2. a table row's fields (`row`) and webdataset samples (`wds`); the share rule (`tasks`); a
+//!    finished shard's check (`verify`); the run's identity file (`runfile`);
+//! 3. reading the input (`input`); the run's table and split records (`record`); shard claims
+//!    (`claims`); the report (`report`);
+//! 4. what is asked (`options`, `preflight`); where a run stands (`status`);
+//! 5. the run identity (`identity`) and the work on a shard (`work`);
+//! 6. a shard's files (`output`); the plan (`plan`);
+//! 7. the run (`run`).
+//!
+//! Without the crate's `score` feature only `compare`, `npy`, `shards` and `verify` are built: a
+//! finished run's records and [`check_complete`].
 
-mod arrow_util;
-mod claims;
-mod identity;
-mod input;
-mod lock;
+// Built without the `score` feature too: the records of a finished run and their check
+// ([`check_complete`]), which the subset builder runs on a score directory, and the f16 `.npy` files.
+mod compare;
 mod npy;
-mod output;
-mod plan;
-mod preflight;
-mod record;
-pub mod report;
-mod row;
-mod run;
-mod runfile;
 mod shards;
-pub mod status;
-mod tasks;
 mod verify;
+
+pub use npy::{read_npy_f16, write_npy_f16};
+pub use shards::{FileRecord, ShardStats, SPLIT_FILE, TABLE_FILE};
+pub use verify::check_complete;
+
+// The job itself: decoding (FFmpeg), shard locks, webdataset tars, the report's histograms.
+#[cfg(feature = "score")]
+mod arrow_util;
+#[cfg(feature = "score")]
+mod claims;
+#[cfg(feature = "score")]
+mod columns;
+#[cfg(feature = "score")]
+mod identity;
+#[cfg(feature = "score")]
+mod input;
+#[cfg(feature = "score")]
+mod lock;
+#[cfg(feature = "score")]
+mod options;
+#[cfg(feature = "score")]
+mod output;
+#[cfg(feature = "score")]
+mod plan;
+#[cfg(feature = "score")]
+mod preflight;
+#[cfg(feature = "score")]
+mod record;
+#[cfg(feature = "score")]
+pub mod report;
+#[cfg(feature = "score")]
+mod row;
+#[cfg(feature = "score")]
+mod run;
+#[cfg(feature = "score")]
+mod runfile;
+#[cfg(feature = "score")]
+mod shard_rows;
+#[cfg(feature = "score")]
+pub mod status;
+#[cfg(feature = "score")]
+mod tasks;
+#[cfg(feature = "score")]
 mod wds;
+#[cfg(feature = "score")]
 mod work;
 
-pub use input::{Columns, Input, VideoLocator, VIDEO_EXTENSIONS};
+#[cfg(feature = "score")]
+pub use columns::{Columns, VideoLocator, VIDEO_EXTENSIONS};
+#[cfg(feature = "score")]
+pub use input::Input;
+#[cfg(feature = "score")]
 pub use lock::{is_locked, shard_lock_path};
-pub use npy::{read_npy_f16, write_npy_f16};
+#[cfg(feature = "score")]
+pub use options::{AestheticOptions, ScoreOptions};
+#[cfg(feature = "score")]
 pub use plan::{plan, Plan, SharePlan};
-pub use record::{read_record, Assignment, RunRecord, SPLIT_FILE, TABLE_FILE};
-pub use run::{score, AestheticOptions, Progress, RunSummary, ScoreOptions};
-pub use shards::ShardStats;
+#[cfg(feature = "score")]
+pub use record::{read_record, Assignment, RunRecord};
+#[cfg(feature = "score")]
+pub use run::{score, Progress, RunSummary};
+#[cfg(feature = "score")]
+pub use shard_rows::{RowFailure, RowStatus, RowTask};
+#[cfg(feature = "score")]
 pub use tasks::{Scheduler, ShardSelection, ShareRequest, SplitPlan};
-pub use verify::{check_complete, FileRecord};
-
-use std::fmt;
-
-/// Why a row has no (complete) score. Written to the `status` column as its [`as_str`](Self::as_str)
-/// form; `ok` rows have every requested value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RowStatus {
-    /// The row has every requested value (`ok`).
-    Ok,
-    /// The input row could not be read (malformed JSON line, wrong CSV field count, missing column).
-    BadRow,
-    /// The row's video file does not exist (under any of the tried extensions).
-    MissingVideo,
-    /// The span is malformed, empty, reversed, or outside the video.
-    BadSpan,
-    /// The video could not be opened or decoded (corrupt, truncated, no video stream).
-    DecodeError,
-    /// The clip has too few frames for the frame sampling.
-    TooFewFrames,
-    /// The caption is missing, empty or not UTF-8.
-    BadCaption,
-    /// A webdataset member could not be read (truncated or corrupt tar).
-    TarError,
-    /// The model failed on the batch holding the row.
-    ModelError,
-    /// ViCLIP scored the row but the aesthetic scorer could not.
-    AestheticError,
-}
-
-impl RowStatus {
-    /// The `status` column's text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RowStatus::Ok => "ok",
-            RowStatus::BadRow => "bad_row",
-            RowStatus::MissingVideo => "missing_video",
-            RowStatus::BadSpan => "bad_span",
-            RowStatus::DecodeError => "decode_error",
-            RowStatus::TooFewFrames => "too_few_frames",
-            RowStatus::BadCaption => "bad_caption",
-            RowStatus::TarError => "tar_error",
-            RowStatus::ModelError => "model_error",
-            RowStatus::AestheticError => "aesthetic_error",
-        }
-    }
-
-    /// The kind of a decoding / preprocessing error.
-    pub fn of_error(e: &viclip::Error) -> RowStatus {
-        match e {
-            viclip::Error::Span { .. } => RowStatus::BadSpan,
-            viclip::Error::Sampling { .. } | viclip::Error::TooFewFrames { .. } => {
-                RowStatus::TooFewFrames
-            }
-            viclip::Error::Io { .. } => RowStatus::MissingVideo,
-            _ => RowStatus::DecodeError,
-        }
-    }
-}
-
-impl fmt::Display for RowStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A row-level failure: its kind and a message naming the row, file or column at fault.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RowFailure {
-    /// The failure's kind, written to the `status` column.
-    pub kind: RowStatus,
-    /// What went wrong, naming the row, file or column; written to the `error` column.
-    pub message: String,
-}
-
-impl RowFailure {
-    /// A failure of `kind` with `message`.
-    pub fn new(kind: RowStatus, message: impl Into<String>) -> Self {
-        RowFailure {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-/// What one input row asks to score: its clip (file and span) and its caption, each possibly failed
-/// already while reading the row. The two sides are independent: a row with a bad caption still gets
-/// its video embedding (and aesthetic score), a row with a missing video its text embedding.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RowTask {
-    /// The video file to decode (a table row's resolved path, or a webdataset sample's extracted
-    /// member) and the span of it to score, or why the row has no clip.
-    pub clip: Result<(std::path::PathBuf, viclip::video::ClipSpan), RowFailure>,
-    /// The caption to embed, or why the row has none (`bad_caption`, or the failure of a row that
-    /// could not be read at all).
-    pub caption: Result<String, RowFailure>,
-}
-
-impl RowTask {
-    /// A row that could not be read at all.
-    pub fn failed(f: RowFailure) -> Self {
-        RowTask {
-            clip: Err(f.clone()),
-            caption: Err(f),
-        }
-    }
-}

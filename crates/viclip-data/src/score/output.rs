@@ -11,14 +11,50 @@ use arrow_schema::{Field, Schema};
 use parquet::file::metadata::KeyValue;
 
 use super::arrow_util::{f32_array, i32_list_array, output_fields, str_array, OUTPUT_COLUMNS};
-use super::input::ShardInput;
-use super::shards::{parquet_path, stats_path, stem, ShardStats};
-use super::verify::FileRecord;
+use super::npy::write_npy_f16;
+use super::options::ScoreOptions;
+use super::shard_rows::ShardInput;
+use super::shards::{parquet_path, stats_path, stem, FileRecord, ShardStats};
 use super::work::RowOut;
-use super::write_npy_f16;
 use crate::atomic::write_atomic;
 use crate::table::{Format, TableWriter};
-use viclip::{Error, Result};
+use viclip::{Error, Result, ViClip};
+
+/// The settings written into every shard's Parquet key-value metadata (`viclip.*`).
+pub(crate) fn key_values(
+    model: &ViClip,
+    opts: &ScoreOptions,
+    identity: &serde_json::Value,
+) -> Vec<KeyValue> {
+    let p = &opts.preprocess;
+    let kv = |k: &str, v: String| KeyValue::new(format!("viclip.{k}"), v);
+    let mut out = vec![
+        kv("version", env!("CARGO_PKG_VERSION").into()),
+        kv("model", opts.model_name.clone()),
+        kv(
+            "config",
+            serde_json::to_string(model.config()).unwrap_or_default(),
+        ),
+        kv("dtype", format!("{:?}", model.options().dtype)),
+        kv("device", format!("{:?}", model.options().device)),
+        kv("sampling", p.sampling.to_string()),
+        kv("resize", p.resize.to_string()),
+        kv("num_frames", p.frames_per_clip().to_string()),
+        kv("input_size", p.size.to_string()),
+        kv("normalization", "imagenet".into()),
+        kv("batch_size", opts.batch_size.to_string()),
+        kv("settings", identity.to_string()),
+    ];
+    if let Some(sha) = identity.pointer("/weights/sha256").and_then(|v| v.as_str()) {
+        out.push(kv("weights_sha256", sha.into()));
+    }
+    if let Some(a) = &opts.aesthetic {
+        out.push(kv("aesthetic", a.info.to_string()));
+        out.push(kv("aesthetic_frames", format!("uniform({})", a.frames)));
+        out.push(kv("aesthetic_reduce", a.reduce.as_str().into()));
+    }
+    out
+}
 
 /// The output rows: each input batch with the job's columns appended (input columns of the same
 /// names are dropped: a scored table can be scored again).

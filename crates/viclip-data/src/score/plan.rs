@@ -7,9 +7,12 @@ use std::fmt;
 use candle_core::DType;
 use serde::Serialize;
 
-use super::identity::{diff, run_identity, HashCache};
-use super::record::{read_record, RunRecord, SPLIT_FILE};
-use super::run::{input_name, ScoreOptions};
+use super::compare::diff;
+use super::identity::{run_identity, HashCache};
+use super::input::input_name;
+use super::options::ScoreOptions;
+use super::record::{read_record, RunRecord};
+use super::shards::SPLIT_FILE;
 use super::tasks::ShardSelection;
 use super::verify::{shard_state, ShardState};
 use viclip::{Result, ViClipConfig};

@@ -19,13 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::shards::{SPLIT_FILE, TABLE_FILE};
 use super::tasks::{share_of, Scheduler, ShardSelection, ShareRequest};
 use viclip::{Error, Result};
-
-/// The table record in the output directory: rows, shard size, shards.
-pub const TABLE_FILE: &str = "table.json";
-/// The split record: shares and the array task id mapping.
-pub const SPLIT_FILE: &str = "split.json";
 
 /// More shards than this in a record is taken for a damaged file (status walks every shard).
 const MAX_SHARDS: u64 = 1 << 32;
@@ -135,7 +131,8 @@ pub struct Assignment {
 }
 
 impl Assignment {
-    /// The start line of a task's log: who it is, its share, and its shards.
+    /// The start line of a task's log: who it is, its share, and its shards (the run hands it to its
+    /// progress callback as a [`Progress::note`](super::Progress::note); the command prefixes its name).
     pub fn log_line(&self, to_score: &[u64], complete: u64) -> String {
         let r = &self.record;
         let share = match self.task {
@@ -153,7 +150,7 @@ impl Assignment {
             list.push("...".into());
         }
         format!(
-            "viclip score: {}: {share}, {} the run's records; shards {} of {}: {complete} complete, {} to score [{}]",
+            "{}: {share}, {} the run's records; shards {} of {}: {complete} complete, {} to score [{}]",
             self.who,
             match (self.wrote_table, self.wrote_split) {
                 (false, false) => "read",

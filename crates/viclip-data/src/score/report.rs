@@ -81,7 +81,7 @@ pub fn summarize(column: &str, mut values: Vec<f64>) -> Option<ColumnSummary> {
 /// A run with a shard missing, damaged or from another run is refused, naming the shards
 /// ([`super::check_complete`]).
 pub fn write_report(dir: &Path) -> Result<RunReport> {
-    super::check_complete(dir)?;
+    super::verify::check_complete(dir)?;
     let table = Table::open(dir)?;
     let names = table.column_names()?;
     let cols: Vec<&str> = SCORE_COLUMNS

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::input::{Columns, VIDEO_EXTENSIONS};
-use super::{RowFailure, RowStatus};
+use super::columns::{Columns, VIDEO_EXTENSIONS};
+use super::shard_rows::{RowFailure, RowStatus};
 use crate::table::StrColumn;
 use viclip::video::{parse_timestamp, ClipSpan};
 
@@ -168,7 +168,7 @@ fn find_video(root: &Path, name: &str) -> std::result::Result<PathBuf, String> {
     }
     if p.exists() {
         // A FIFO, device or directory under the video's name: say what it is (never opened).
-        if let Err(m) = viclip::frames::check_regular_file(&p, "a video file") {
+        if let Err(m) = viclip::fsutil::check_regular_file(&p, "a video file") {
             return Err(format!("{}: {m}", p.display()));
         }
     }

@@ -1,9 +1,7 @@
 //! The run: which shards to score, scoring them one after the other, the report at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use parquet::file::metadata::KeyValue;
@@ -11,66 +9,17 @@ use serde_json::json;
 
 use super::claims::Claims;
 use super::identity::{run_identity, HashCache};
-use super::input::Input;
-use super::lock::{self, TempSpace};
+use super::input::{input_name, Input};
+use super::lock::{self, RunLock, TempSpace};
+use super::options::ScoreOptions;
+use super::record::Assignment;
 use super::report::{write_report, RunReport};
+use super::shard_rows::{RowStatus, ShardInput};
 use super::shards::{stats_path, ShardStats};
-use super::tasks::ShareRequest;
 use super::verify::{check_complete, shard_state, ShardState};
 use super::{output, preflight, runfile, work};
-use viclip::aesthetic::{AestheticScorer, Reduce};
 use viclip::pipeline::PipelineOptions;
-use viclip::preprocess::Preprocess;
 use viclip::{Error, Result, ViClip};
-
-/// The aesthetic column: a scorer and how clips are reduced to one score.
-#[derive(Debug, Clone)]
-pub struct AestheticOptions {
-    /// The loaded CLIP image tower and LAION aesthetic head that score the frames.
-    pub scorer: AestheticScorer,
-    /// Frames sampled uniformly per clip (InternVid: 4).
-    pub frames: usize,
-    /// How frame scores become the clip's (InternVid: max).
-    pub reduce: Reduce,
-    /// What the scorer is (e.g. [`viclip::aesthetic::ScorerInfo`] as JSON), recorded in the output.
-    pub info: serde_json::Value,
-    /// The files the scorer was loaded from (CLIP weights, then the head), hashed into the run
-    /// identity.
-    pub files: Vec<PathBuf>,
-}
-
-/// Everything `viclip score` needs besides the model.
-#[derive(Debug, Clone)]
-pub struct ScoreOptions {
-    /// The clip table or webdataset shards to score.
-    pub input: Input,
-    /// Output directory (created); reruns into it resume.
-    pub out: PathBuf,
-    /// Rows per shard (the unit of output files, of resume and of splitting across processes).
-    pub shard_size: u64,
-    /// Which share of the table this process takes (flags and scheduler variables), resolved
-    /// against the run's records `OUT/table.json` and `OUT/split.json` when the run starts.
-    pub shards: ShareRequest,
-    /// Frame sampling, resize, `T` and size of the ViCLIP input.
-    pub preprocess: Preprocess,
-    /// Clips per video-tower batch.
-    pub batch_size: usize,
-    /// Decode / preprocess threads (>= 1); `None`: one per core.
-    pub workers: Option<usize>,
-    /// Also write clip-retrieval's `video_emb/`, `text_emb/`, `metadata/`.
-    pub embeddings: bool,
-    /// Also fill the `aesthetic` column with this scorer; `None`: the column stays null.
-    pub aesthetic: Option<AestheticOptions>,
-    /// How the model was named (weights file or manifest name), recorded in the output.
-    pub model_name: String,
-    /// The checkpoint file, hashed into the run identity (`None`: only `model_name` is recorded).
-    pub weights: Option<PathBuf>,
-    /// Set (by a signal handler) to stop the run between two batches: the run then returns
-    /// [`Error::Interrupted`] after removing its temporary files.
-    pub cancel: Option<Arc<AtomicBool>>,
-    /// Write the report (quantiles, histograms) when every shard of the table is complete.
-    pub write_report: bool,
-}
 
 /// Where the run stands, after every model batch and every shard.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -87,8 +36,9 @@ pub struct Progress {
     pub shards_total: u64,
     /// Shards scored and written so far in this run.
     pub shards_done: u64,
-    /// An event to log, set for one call: a shard scored, skipped because another process holds
-    /// it, or redone because its files were damaged.
+    /// An event to log, set for one call: this process's share and shards when the run starts, a
+    /// shard scored, skipped because another process holds it, or redone because its files were
+    /// damaged. The library prints nothing itself: the caller logs the notes.
     pub note: Option<String>,
 }
 
@@ -110,45 +60,6 @@ pub struct RunSummary {
     pub report: Option<RunReport>,
 }
 
-fn key_values(model: &ViClip, opts: &ScoreOptions, identity: &serde_json::Value) -> Vec<KeyValue> {
-    let p = &opts.preprocess;
-    let kv = |k: &str, v: String| KeyValue::new(format!("viclip.{k}"), v);
-    let mut out = vec![
-        kv("version", env!("CARGO_PKG_VERSION").into()),
-        kv("model", opts.model_name.clone()),
-        kv(
-            "config",
-            serde_json::to_string(model.config()).unwrap_or_default(),
-        ),
-        kv("dtype", format!("{:?}", model.options().dtype)),
-        kv("device", format!("{:?}", model.options().device)),
-        kv("sampling", p.sampling.to_string()),
-        kv("resize", p.resize.to_string()),
-        kv("num_frames", p.frames_per_clip().to_string()),
-        kv("input_size", p.size.to_string()),
-        kv("normalization", "imagenet".into()),
-        kv("batch_size", opts.batch_size.to_string()),
-        kv("settings", identity.to_string()),
-    ];
-    if let Some(sha) = identity.pointer("/weights/sha256").and_then(|v| v.as_str()) {
-        out.push(kv("weights_sha256", sha.into()));
-    }
-    if let Some(a) = &opts.aesthetic {
-        out.push(kv("aesthetic", a.info.to_string()));
-        out.push(kv("aesthetic_frames", format!("uniform({})", a.frames)));
-        out.push(kv("aesthetic_reduce", a.reduce.as_str().into()));
-    }
-    out
-}
-
-/// The input as the table record names it (informational).
-pub(crate) fn input_name(input: &Input) -> String {
-    match input {
-        Input::Table { path, .. } => path.display().to_string(),
-        Input::WebDataset { tars } => format!("{} webdataset tar files", tars.len()),
-    }
-}
-
 /// Stops a fresh run whose first shard found none of its videos: the video root is wrong, and
 /// scoring on would only record every row as `missing_video` (and make the directory the run of
 /// that root). Nothing of the shard is written.
@@ -156,7 +67,7 @@ fn check_first_shard(input: &Input, rows: &[work::RowOut]) -> Result<()> {
     let missing = |r: &work::RowOut| {
         r.failure
             .as_ref()
-            .is_some_and(|f| f.kind == super::RowStatus::MissingVideo)
+            .is_some_and(|f| f.kind == RowStatus::MissingVideo)
     };
     let Input::Table { path, columns } = input else {
         return Ok(());
@@ -184,13 +95,24 @@ fn say(progress: &mut dyn FnMut(&Progress), p: &mut Progress, note: String) {
     p.note = None;
 }
 
-/// Scores the input; see the [module docs](super). `progress` is called after every model batch.
-pub fn score(
-    model: &ViClip,
-    opts: &ScoreOptions,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<RunSummary> {
-    let t0 = Instant::now();
+/// What the checks before any work settled: the table's size, the run's identity and records,
+/// this process's share, and the run lock and temporary space held while the run goes on.
+struct Started {
+    // Fields drop in order: the run lock is released before the temporary space is removed, as
+    // when both were locals of `score`.
+    _run_lock: RunLock,
+    temp: TempSpace,
+    table_rows: u64,
+    table_shards: u64,
+    identity: serde_json::Value,
+    kv: Vec<KeyValue>,
+    scored_with: serde_json::Value,
+    share: Assignment,
+}
+
+/// The checks before any work: options, video root, output directory, the run identity against
+/// `OUT/run.json`, stray shards, then this process's share of the run's records.
+fn start(model: &ViClip, opts: &ScoreOptions) -> Result<Started> {
     if opts.shard_size == 0 || opts.batch_size == 0 {
         return Err(Error::InvalidInput(
             "ScoreOptions::shard_size and ScoreOptions::batch_size must be >= 1".into(),
@@ -210,14 +132,14 @@ pub fn score(
         &mut cache,
     )?;
     cache.save(temp.path());
-    let kv = key_values(model, opts, &identity);
+    let kv = output::key_values(model, opts, &identity);
     let scored_with = json!({
         "batch_size": opts.batch_size,
         "workers": opts.workers,
         "device": format!("{:?}", model.options().device),
     });
     // Held shared until the run returns: no command with other settings takes the directory over.
-    let _run_lock = runfile::adopt(&opts.out, &identity, temp.path())?;
+    let run_lock = runfile::adopt(&opts.out, &identity, temp.path())?;
     if let Some(&k) = runfile::stray_shards(&opts.out, table_shards)?.first() {
         return Err(Error::conflict(
             &opts.out,
@@ -234,12 +156,30 @@ pub fn score(
         opts.shard_size,
         &input_name(&opts.input),
     )?;
-    // Every shard of this process checked before any work.
+    Ok(Started {
+        _run_lock: run_lock,
+        temp,
+        table_rows,
+        table_shards,
+        identity,
+        kv,
+        scored_with,
+        share,
+    })
+}
+
+/// This process's shards still to score, and how many of its share are complete already. Every
+/// shard is checked before any work, so a foreign shard refuses the run before anything is written.
+fn shards_to_score(
+    opts: &ScoreOptions,
+    s: &Started,
+    p: &mut Progress,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(BTreeSet<u64>, u64)> {
     let mut todo = BTreeSet::new();
     let mut skipped = 0;
-    let mut p = Progress::default();
-    for k in (0..table_shards).filter(|&k| share.selection.owns(k)) {
-        match shard_state(&opts.out, k, &identity, true)? {
+    for k in (0..s.table_shards).filter(|&k| s.share.selection.owns(k)) {
+        match shard_state(&opts.out, k, &s.identity, true)? {
             ShardState::Complete => {
                 skipped += 1;
                 continue;
@@ -253,20 +193,71 @@ pub fn score(
             }
             ShardState::Damaged(why) => say(
                 progress,
-                &mut p,
+                p,
                 format!("shard {k:05}: {why}; scoring it again"),
             ),
             ShardState::Missing => {}
         }
         todo.insert(k);
-        p.rows_total += opts.shard_size.min(table_rows - k * opts.shard_size);
+        p.rows_total += opts.shard_size.min(s.table_rows - k * opts.shard_size);
     }
     p.shards_total = todo.len() as u64;
+    Ok((todo, skipped))
+}
+
+/// Scores the input; see the [module docs](super). `progress` is called after every model batch.
+pub fn score(
+    model: &ViClip,
+    opts: &ScoreOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<RunSummary> {
+    let t0 = Instant::now();
+    let s = start(model, opts)?;
+    let mut p = Progress::default();
+    let (todo, skipped) = shards_to_score(opts, &s, &mut p, progress)?;
     let todo_list: Vec<u64> = todo.iter().copied().collect();
     // The task's log says which share it derived, so a wrong split is visible before any work.
-    eprintln!("{}", share.log_line(&todo_list, skipped));
+    say(progress, &mut p, s.share.log_line(&todo_list, skipped));
     progress(&p);
 
+    let scored = score_shards(model, opts, &s, &todo, skipped == 0, &mut p, progress)?;
+    // A signal during the last shard's write still counts: the exit code tells it was stopped.
+    if cancelled(opts) {
+        return Err(Error::Interrupted);
+    }
+    let table_shards = s.table_shards;
+    let table_rows = s.table_rows;
+    drop(s.temp);
+    let report = final_report(opts, table_shards, &mut p, progress)?;
+    Ok(RunSummary {
+        table_rows,
+        table_shards,
+        scored,
+        skipped,
+        seconds: t0.elapsed().as_secs_f64(),
+        report,
+    })
+}
+
+/// Whether the run's cancel flag is set.
+fn cancelled(opts: &ScoreOptions) -> bool {
+    opts.cancel
+        .as_deref()
+        .is_some_and(|c| c.load(Ordering::Relaxed))
+}
+
+/// Scores the shards of `todo` as the input stream reaches them, each claimed first (another
+/// process may hold it) and written when done. `fresh`: no shard of this share was complete
+/// when the run started, so the first shard scored checks the video root.
+fn score_shards(
+    model: &ViClip,
+    opts: &ScoreOptions,
+    s: &Started,
+    todo: &BTreeSet<u64>,
+    fresh: bool,
+    p: &mut Progress,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Vec<ShardStats>> {
     let mut pipeline = PipelineOptions::new(opts.preprocess.clone());
     pipeline.batch_size = opts.batch_size;
     pipeline.workers = opts.workers;
@@ -277,8 +268,6 @@ pub fn score(
             what: format!("{} worker threads", opts.workers.unwrap_or(0)),
             msg: format!("{e}; lower ScoreOptions::workers"),
         })?;
-    let cancel = opts.cancel.as_deref();
-    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let ctx = work::Ctx {
         model,
         pipeline,
@@ -287,14 +276,14 @@ pub fn score(
         cancel: opts.cancel.clone(),
     };
     let embed_dim = opts.embeddings.then_some(model.config().embed_dim);
-    let claims = Claims::new(&opts.out, &identity);
+    let claims = Claims::new(&opts.out, &s.identity);
     let mut scored = Vec::new();
     opts.input.for_each_shard(
         opts.shard_size,
         &|k| {
             // Asked as the stream reaches each shard, so a signal also stops the reading past
             // other processes' shards.
-            if cancelled() {
+            if cancelled(opts) {
                 return Err(Error::Interrupted);
             }
             if !todo.contains(&k) {
@@ -302,87 +291,90 @@ pub fn score(
             }
             claims.claim(k)
         },
-        temp.path(),
+        s.temp.path(),
         &mut |shard| {
             for n in claims.take_notes() {
-                say(progress, &mut p, n);
+                say(progress, p, n);
             }
             let t = Instant::now();
             let rows = work::score_shard(&ctx, &shard.tasks, &mut |c| {
                 p.clips += c;
-                progress(&p);
+                progress(p);
             })?;
-            if cancelled() {
+            if cancelled(opts) {
                 return Err(Error::Interrupted);
             }
-            if p.shards_done == 0 && skipped == 0 {
+            if p.shards_done == 0 && fresh {
                 check_first_shard(&opts.input, &rows)?;
             }
-            let mut failed = BTreeMap::new();
-            for f in rows.iter().filter_map(|r| r.failure.as_ref()) {
-                *failed.entry(f.kind.as_str().to_string()).or_insert(0u64) += 1;
-            }
-            let n_failed: u64 = failed.values().sum();
-            let clips = rows.iter().filter(|r| r.video_emb.is_some()).count() as u64;
-            let seconds = t.elapsed().as_secs_f64();
-            let stats = ShardStats {
-                shard: shard.index,
-                first_row: shard.first_row,
-                rows: rows.len() as u64,
-                ok: rows.len() as u64 - n_failed,
-                failed,
-                clips,
-                seconds,
-                clips_per_s: clips as f64 / seconds.max(1e-9),
-                settings: identity.clone(),
-                files: Vec::new(),
-                scored_with: scored_with.clone(),
-            };
-            runfile::recheck(&opts.out, &identity)?;
-            let stats = output::write_shard(&opts.out, &shard, &rows, embed_dim, &kv, stats)?;
+            let (stats, n_failed) = shard_stats(&shard, &rows, t.elapsed().as_secs_f64(), s);
+            runfile::recheck(&opts.out, &s.identity)?;
+            let stats = output::write_shard(&opts.out, &shard, &rows, embed_dim, &s.kv, stats)?;
             claims.release(shard.index); // the files are final
             p.rows_done += stats.rows;
             p.rows_failed += n_failed;
             p.shards_done += 1;
             let note = format!("shard {:05}: scored ({} rows)", shard.index, stats.rows);
-            say(progress, &mut p, note);
-            progress(&p);
+            say(progress, p, note);
+            progress(p);
             scored.push(stats);
             Ok(())
         },
     )?;
     for n in claims.take_notes() {
-        say(progress, &mut p, n);
+        say(progress, p, n);
     }
-    // A signal during the last shard's write still counts: the exit code tells it was stopped.
-    if cancelled() {
-        return Err(Error::Interrupted);
-    }
-    drop(temp);
+    Ok(scored)
+}
 
-    let all_done = (0..table_shards).all(|k| stats_path(&opts.out, k).is_file());
-    let mut report = None;
-    if opts.write_report && all_done && table_shards > 0 {
-        // One writer at a time: the last two processes of a run may both get here, and the
-        // other one's report is as good.
-        match lock::try_lock(&opts.out.join(".locks").join("report.lock"))? {
-            None => say(
-                progress,
-                &mut p,
-                "another process is writing the report".into(),
-            ),
-            Some(_lock) => match check_complete(&opts.out) {
-                Ok(()) => report = Some(write_report(&opts.out)?),
-                Err(e) => say(progress, &mut p, format!("no report: {e}")),
-            },
-        }
+/// A scored shard's stats (its files are added when they are written), and its failed rows.
+fn shard_stats(
+    shard: &ShardInput,
+    rows: &[work::RowOut],
+    seconds: f64,
+    s: &Started,
+) -> (ShardStats, u64) {
+    let mut failed = BTreeMap::new();
+    for f in rows.iter().filter_map(|r| r.failure.as_ref()) {
+        *failed.entry(f.kind.as_str().to_string()).or_insert(0u64) += 1;
     }
-    Ok(RunSummary {
-        table_rows,
-        table_shards,
-        scored,
-        skipped,
-        seconds: t0.elapsed().as_secs_f64(),
-        report,
-    })
+    let n_failed: u64 = failed.values().sum();
+    let clips = rows.iter().filter(|r| r.video_emb.is_some()).count() as u64;
+    let stats = ShardStats {
+        shard: shard.index,
+        first_row: shard.first_row,
+        rows: rows.len() as u64,
+        ok: rows.len() as u64 - n_failed,
+        failed,
+        clips,
+        seconds,
+        clips_per_s: clips as f64 / seconds.max(1e-9),
+        settings: s.identity.clone(),
+        files: Vec::new(),
+        scored_with: s.scored_with.clone(),
+    };
+    (stats, n_failed)
+}
+
+/// The report, when asked for and every shard of the table is complete (by this process or others).
+fn final_report(
+    opts: &ScoreOptions,
+    table_shards: u64,
+    p: &mut Progress,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Option<RunReport>> {
+    let all_done = (0..table_shards).all(|k| stats_path(&opts.out, k).is_file());
+    if !(opts.write_report && all_done && table_shards > 0) {
+        return Ok(None);
+    }
+    // One writer at a time: the last two processes of a run may both get here, and the other
+    // one's report is as good.
+    match lock::try_lock(&opts.out.join(".locks").join("report.lock"))? {
+        None => say(progress, p, "another process is writing the report".into()),
+        Some(_lock) => match check_complete(&opts.out) {
+            Ok(()) => return Ok(Some(write_report(&opts.out)?)),
+            Err(e) => say(progress, p, format!("no report: {e}")),
+        },
+    }
+    Ok(None)
 }

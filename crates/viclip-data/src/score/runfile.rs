@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use super::identity::diff;
+use super::compare::diff;
 use super::lock::{self, RunLock};
 use viclip::{Error, Result};
 

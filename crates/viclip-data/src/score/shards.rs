@@ -1,5 +1,5 @@
-//! What a finished shard records and where its files are (how a rerun recognises a finished shard
-//! is `super::verify`; which shards a process takes is `super::tasks`).
+//! What a finished shard records and where its files are, and the names of the run's records (how
+//! a rerun recognises a finished shard is `verify`; which shards a process takes is `tasks`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ pub struct ShardStats {
     pub settings: serde_json::Value,
     /// Every file of the shard with its size and SHA-256 as written (the stats file excepted).
     #[serde(default)]
-    pub files: Vec<super::verify::FileRecord>,
+    pub files: Vec<FileRecord>,
     /// Settings that may differ between the shards of one run (batch size, workers, device).
     #[serde(default)]
     pub scored_with: serde_json::Value,
@@ -48,3 +48,21 @@ pub(crate) fn parquet_path(out: &Path, k: u64) -> PathBuf {
 pub(crate) fn stats_path(out: &Path, k: u64) -> PathBuf {
     out.join(format!("{}_stats.json", stem(k)))
 }
+
+/// One file of a finished shard, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// Relative to the output directory (`00003.parquet`, `video_emb/video_emb_00003.npy`, ...).
+    pub path: String,
+    /// Size in bytes when written.
+    pub size: u64,
+    /// SHA-256 of the contents when written, as 64 lowercase hex digits.
+    pub sha256: String,
+    /// Nanoseconds since the epoch, when written (a hint that saves hashing on a rerun).
+    pub mtime: u64,
+}
+
+/// The table record in the output directory: rows, shard size, shards.
+pub const TABLE_FILE: &str = "table.json";
+/// The split record: shares and the array task id mapping.
+pub const SPLIT_FILE: &str = "split.json";

@@ -8,8 +8,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::lock::{is_locked, shard_lock_path};
-use super::record::{read_record, RunRecord, TABLE_FILE};
-use super::shards::{stats_path, ShardStats};
+use super::record::{read_record, RunRecord};
+use super::shards::{stats_path, ShardStats, TABLE_FILE};
 use super::verify::{self, recorded_identity, shard_state};
 use viclip::{Error, Result};
 

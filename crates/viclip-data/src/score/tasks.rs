@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use super::record::SPLIT_FILE;
+use super::shards::SPLIT_FILE;
 use viclip::{Error, Result};
 
 /// One share of the table: shards `k` with `k % count == index`, so `count` processes with indices

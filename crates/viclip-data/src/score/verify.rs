@@ -8,30 +8,17 @@
 use std::collections::BTreeSet;
 use std::path::{Component, Path};
 
-use serde::{Deserialize, Serialize};
-
-use super::identity::{diff, sha256_file};
-use super::shards::{parquet_path, stats_path, ShardStats};
+use super::compare::diff;
+use super::shards::{parquet_path, stats_path, FileRecord, ShardStats};
+use viclip::manifest::sha256_file;
 use viclip::{Error, Result};
 
 /// Stats files above this size are not read.
 const MAX_STATS_BYTES: u64 = 16 << 20;
 
-/// One file of a finished shard, as written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileRecord {
-    /// Relative to the output directory (`00003.parquet`, `video_emb/video_emb_00003.npy`, ...).
-    pub path: String,
-    /// Size in bytes when written.
-    pub size: u64,
-    /// SHA-256 of the contents when written, as 64 lowercase hex digits.
-    pub sha256: String,
-    /// Nanoseconds since the epoch, when written (a hint that saves hashing on a rerun).
-    pub mtime: u64,
-}
-
 impl FileRecord {
-    /// Records `out/rel` as it is now.
+    /// Records `out/rel` as it is now (the job's output, after writing the file).
+    #[cfg(feature = "score")]
     pub(crate) fn of(out: &Path, rel: &str) -> Result<Self> {
         let p = out.join(rel);
         let meta = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?;

@@ -17,8 +17,8 @@ use arrow_array::builder::StringBuilder;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 
-use super::input::{ShardInput, VIDEO_EXTENSIONS};
-use super::{RowFailure, RowStatus, RowTask};
+use super::columns::VIDEO_EXTENSIONS;
+use super::shard_rows::{RowFailure, RowStatus, RowTask, ShardInput};
 use viclip::video::ClipSpan;
 use viclip::Result;
 

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::run::AestheticOptions;
-use super::{RowFailure, RowStatus, RowTask};
+use super::options::AestheticOptions;
+use super::shard_rows::{RowFailure, RowStatus, RowTask};
 use viclip::engine::{AestheticRule, ClipEngine, ClipResult, EngineOptions};
 use viclip::pipeline::{ClipSource, PipelineOptions};
 use viclip::video::ClipSpan;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::bits::Bits;
 use super::VideoSource;
-use crate::table::{f64_values, seconds_values, ReadOptions, StrColumn, Table};
+use crate::table::{f64_values, seconds_values, ReadOptions, RowBatch, StrColumn, Table};
 use viclip::{Error, Result};
 
 /// The columns to read and what to make of them.
@@ -55,11 +55,8 @@ pub fn video_id_from_path(path: &str, chars: usize) -> &str {
     }
 }
 
-pub(crate) fn load(table: &Table, plan: &Plan, batch_size: usize) -> Result<Loaded> {
-    // A subset of a partly scored run would silently leave out the missing shards' rows.
-    if table.path().is_dir() {
-        crate::score::check_complete(table.path())?;
-    }
+/// The columns `plan` reads, each once.
+fn columns(plan: &Plan) -> Vec<String> {
     let mut cols: Vec<String> = Vec::new();
     let mut want = |c: &str| {
         if !cols.iter().any(|x| x == c) {
@@ -76,6 +73,15 @@ pub(crate) fn load(table: &Table, plan: &Plan, batch_size: usize) -> Result<Load
         Some(VideoSource::Column(c)) | Some(VideoSource::PathPrefix { column: c, .. }) => want(c),
         None => {}
     }
+    cols
+}
+
+pub(crate) fn load(table: &Table, plan: &Plan, batch_size: usize) -> Result<Loaded> {
+    // A subset of a partly scored run would silently leave out the missing shards' rows.
+    if table.path().is_dir() {
+        crate::score::check_complete(table.path())?;
+    }
+    let cols = columns(plan);
     if cols.is_empty() {
         // Nothing to keep per row: only the row count (Parquet: from the footers).
         return Ok(Loaded {
@@ -99,23 +105,7 @@ pub(crate) fn load(table: &Table, plan: &Plan, batch_size: usize) -> Result<Load
     let mut duration_bits = plan.span.as_ref().map(|_| Bits::new(0));
     for batch in table.batches(&opts) {
         let batch = batch.map_err(|e| in_table(table, e))?;
-        let n = batch.num_rows();
-        if let (Some(c), Some(v)) = (&plan.criterion, out.criterion.as_mut()) {
-            v.extend(
-                f64_values(&batch, c)
-                    .map_err(|e| in_table(table, e))?
-                    .into_iter()
-                    .map(|x| x.unwrap_or(f64::NAN)),
-            );
-        }
-        for (c, v) in plan.reported.iter().zip(out.reported.iter_mut()) {
-            v.extend(
-                f64_values(&batch, c)
-                    .map_err(|e| in_table(table, e))?
-                    .into_iter()
-                    .map(|x| x.map_or(f32::NAN, |x| x as f32)),
-            );
-        }
+        push_scores(table, plan, &batch, &mut out)?;
         if let Some((s, e, min, max)) = &plan.span {
             let starts = seconds_values(&batch, s).map_err(|e| in_table(table, e))?;
             let ends = seconds_values(&batch, e).map_err(|e| in_table(table, e))?;
@@ -130,39 +120,74 @@ pub(crate) fn load(table: &Table, plan: &Plan, batch_size: usize) -> Result<Load
                 }
             }
         }
-        bits_len += n;
-        if let (Some(src), Some(v)) = (&plan.video, out.video.as_mut()) {
-            let (col, chars) = match src {
-                VideoSource::Column(c) => (c, None),
-                VideoSource::PathPrefix { column, chars } => (column, Some(*chars)),
-            };
-            let s = StrColumn::new(&batch, col).map_err(|e| in_table(table, e))?;
-            for i in 0..n {
-                let id = s
-                    .get(i)
-                    .map(|x| chars.map_or(x, |c| video_id_from_path(x, c)))
-                    .filter(|x| !x.is_empty());
-                let idx = match id {
-                    Some(id) => match ids.get(id) {
-                        Some(&k) => k,
-                        None => {
-                            let k = next_video(&mut out.n_videos)?;
-                            ids.insert(id.into(), k);
-                            k
-                        }
-                    },
-                    None => {
-                        out.video_missing += 1;
-                        next_video(&mut out.n_videos)?
-                    }
-                };
-                v.push(idx);
-            }
-        }
+        bits_len += batch.num_rows();
+        push_videos(table, plan, &batch, &mut out, &mut ids)?;
     }
     out.n_rows = bits_len as u64;
     out.duration_ok = duration_bits;
     Ok(out)
+}
+
+/// Appends a batch's criterion (f64, missing: NaN) and reported scores (f32) to `out`.
+fn push_scores(table: &Table, plan: &Plan, batch: &RowBatch, out: &mut Loaded) -> Result<()> {
+    if let (Some(c), Some(v)) = (&plan.criterion, out.criterion.as_mut()) {
+        v.extend(
+            f64_values(batch, c)
+                .map_err(|e| in_table(table, e))?
+                .into_iter()
+                .map(|x| x.unwrap_or(f64::NAN)),
+        );
+    }
+    for (c, v) in plan.reported.iter().zip(out.reported.iter_mut()) {
+        v.extend(
+            f64_values(batch, c)
+                .map_err(|e| in_table(table, e))?
+                .into_iter()
+                .map(|x| x.map_or(f32::NAN, |x| x as f32)),
+        );
+    }
+    Ok(())
+}
+
+/// Appends a batch's video indices to `out`: ids numbered in order of first appearance (`ids`),
+/// a row without an id an index of its own.
+fn push_videos(
+    table: &Table,
+    plan: &Plan,
+    batch: &RowBatch,
+    out: &mut Loaded,
+    ids: &mut HashMap<Box<str>, u32>,
+) -> Result<()> {
+    let (Some(src), Some(v)) = (&plan.video, out.video.as_mut()) else {
+        return Ok(());
+    };
+    let (col, chars) = match src {
+        VideoSource::Column(c) => (c, None),
+        VideoSource::PathPrefix { column, chars } => (column, Some(*chars)),
+    };
+    let s = StrColumn::new(batch, col).map_err(|e| in_table(table, e))?;
+    for i in 0..batch.num_rows() {
+        let id = s
+            .get(i)
+            .map(|x| chars.map_or(x, |c| video_id_from_path(x, c)))
+            .filter(|x| !x.is_empty());
+        let idx = match id {
+            Some(id) => match ids.get(id) {
+                Some(&k) => k,
+                None => {
+                    let k = next_video(&mut out.n_videos)?;
+                    ids.insert(id.into(), k);
+                    k
+                }
+            },
+            None => {
+                out.video_missing += 1;
+                next_video(&mut out.n_videos)?
+            }
+        };
+        v.push(idx);
+    }
+    Ok(())
 }
 
 fn next_video(n_videos: &mut usize) -> Result<u32> {

@@ -17,6 +17,7 @@ mod bits;
 mod dedup;
 mod embeddings;
 mod filter;
+mod job;
 mod load;
 #[cfg(feature = "internal")]
 #[doc(hidden)]
@@ -28,7 +29,6 @@ mod sample;
 mod summary;
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 #[cfg(feature = "internal")]
 #[doc(hidden)]
@@ -43,6 +43,7 @@ pub use filter::{aes_select, top_fraction_count, AesOptions, FltOptions, Step};
 #[cfg(feature = "internal")]
 #[doc(hidden)]
 pub use filter::{flt_select, top_k_rows};
+pub use job::build;
 pub use load::{duration_within, video_id_from_path};
 pub use sample::{div_sample, random_rows, random_subset};
 pub use summary::{quantile_sorted, DedupReport, ScoreSummary, Stats, Summary, QUANTILES};
@@ -157,202 +158,6 @@ impl SubsetJob {
             report: None,
             batch_size: 65_536,
         }
-    }
-}
-
-fn missing(table: &Table, what: &str, names: &[String], hint: &str) -> Error {
-    Error::InvalidInput(format!(
-        "{}: {what} (columns: {}); {hint}",
-        table.path().display(),
-        names.join(", ")
-    ))
-}
-
-/// Runs `job`: reads, selects, writes the chosen rows and `{out}.summary.json`; returns the summary.
-pub fn build(job: &SubsetJob) -> Result<Summary> {
-    let t0 = Instant::now();
-    if job.input == job.output {
-        return Err(Error::InvalidInput(format!(
-            "{}: SubsetJob::output must differ from SubsetJob::input",
-            job.output.display()
-        )));
-    }
-    let table = Table::open(&job.input)?;
-    let names = table.column_names()?;
-    let has = |c: &str| names.iter().any(|n| n == c);
-    let needs_video = matches!(job.method, Method::Div { .. })
-        || matches!(&job.method, Method::Flt(o) if o.n.is_some());
-    let video = match &job.video {
-        Some(v) => Some(v.clone()),
-        None => VIDEO_ID_COLUMNS
-            .iter()
-            .chain(VIDEO_PATH_COLUMNS.iter())
-            .find(|c| has(c))
-            .map(|c| VideoSource::Column(c.to_string())),
-    };
-    if needs_video && video.is_none() {
-        return Err(missing(
-            &table,
-            "no video id column",
-            &names,
-            "set SubsetJob::video (a column, or a prefix of a path column's file names)",
-        ));
-    }
-    let criterion = match &job.method {
-        Method::Flt(o) => Some(o.score_col.clone()),
-        Method::Aes(o) => Some(o.score_col.clone()),
-        _ => None,
-    };
-    if let Some(c) = criterion.as_deref().filter(|c| !has(c)) {
-        let (alt, opt) = if matches!(job.method, Method::Aes(_)) {
-            ("Aesthetic_Score", "AesOptions::score_col")
-        } else {
-            ("UMT_Score", "FltOptions::score_col")
-        };
-        return Err(missing(
-            &table,
-            &format!("no score column `{c}`"),
-            &names,
-            &format!("set {opt} (InternVid's files: {alt})"),
-        ));
-    }
-    let reported: Vec<String> = match &job.report {
-        Some(r) => r.clone(),
-        None => SCORE_COLUMNS
-            .iter()
-            .filter(|c| has(c))
-            .map(|c| c.to_string())
-            .collect(),
-    };
-    let reported: Vec<String> = reported
-        .into_iter()
-        .filter(|c| Some(c) != criterion.as_ref())
-        .collect();
-    let span = match &job.method {
-        Method::Flt(o) => {
-            let pair = match &job.span {
-                Some(p) => p.clone(),
-                None => SPAN_COLUMNS
-                    .iter()
-                    .find(|(s, e)| has(s) && has(e))
-                    .map(|(s, e)| (s.to_string(), e.to_string()))
-                    .ok_or_else(|| {
-                        missing(
-                            &table,
-                            "no start / end columns",
-                            &names,
-                            "set SubsetJob::span",
-                        )
-                    })?,
-            };
-            Some((pair.0, pair.1, o.min_duration, o.max_duration))
-        }
-        _ => None,
-    };
-    let plan = load::Plan {
-        criterion: criterion.clone(),
-        reported: reported.clone(),
-        span,
-        video: video.clone(),
-    };
-    let state = load::load(&table, &plan, job.batch_size.max(1))?;
-    let n_rows = state.n_rows;
-    let video_slice = state.video.as_deref().map(|v| (v, state.n_videos));
-    let mut steps = Vec::new();
-    let mut dedup_report = None;
-    let crit: &[f64] = state.criterion.as_deref().unwrap_or(&[]);
-    if let Some(c) = &criterion {
-        filter::check_numeric_criterion(&table, c, crit)?;
-    }
-    let (rows, params) = match &job.method {
-        Method::Random { n, seed } => (
-            random_rows(n_rows, *n, *seed),
-            serde_json::json!({"n": n, "seed": seed}),
-        ),
-        Method::Div { n, seed } => {
-            let (v, nv) = video_slice
-                .ok_or_else(|| missing(&table, "no video id", &names, "set SubsetJob::video"))?;
-            let rows = div_sample((0..n_rows).map(|r| (r, v[r as usize])), nv, *n, *seed);
-            (rows, serde_json::json!({"n": n, "seed": seed}))
-        }
-        Method::Flt(o) => {
-            let ok = state
-                .duration_ok
-                .clone()
-                .unwrap_or_else(|| Bits::new(crit.len()));
-            let (rows, s) = flt_select(crit, &ok, video_slice, o)?;
-            steps = s;
-            (rows, serde_json::to_value(o).unwrap_or_default())
-        }
-        Method::Aes(o) => {
-            let (rows, s) = aes_select(crit, o)?;
-            steps = s;
-            (rows, serde_json::to_value(o).unwrap_or_default())
-        }
-        Method::Dedup {
-            embeddings,
-            kind,
-            opts,
-        } => {
-            let (rows, report) = dedup_rows(&table, n_rows, embeddings, kind, opts)?;
-            dedup_report = Some(report);
-            let mut p = serde_json::to_value(opts).unwrap_or_default();
-            p["embeddings"] = serde_json::json!(embeddings);
-            (rows, p)
-        }
-    };
-    table.copy_rows(&rows, &job.output)?;
-    let mut scores = Vec::new();
-    if let (Some(c), Some(v)) = (&criterion, &state.criterion) {
-        scores.push(score_summary(c, v.len(), |i| v[i], &rows));
-    }
-    for (c, v) in reported.iter().zip(&state.reported) {
-        scores.push(score_summary(c, v.len(), |i| f64::from(v[i]), &rows));
-    }
-    let (videos_in, videos_out) = match &state.video {
-        Some(v) => {
-            let mut seen = Bits::new(state.n_videos);
-            rows.iter().for_each(|&r| seen.set(v[r as usize] as usize));
-            (Some(state.n_videos as u64), Some(seen.count()))
-        }
-        None => (None, None),
-    };
-    let summary = Summary {
-        method: job.method.name().into(),
-        input: job.input.clone(),
-        output: job.output.clone(),
-        params,
-        rows_in: n_rows,
-        rows_out: rows.len() as u64,
-        videos_in,
-        videos_out,
-        video_key: video.map(|v| match v {
-            VideoSource::Column(c) => format!("column {c}"),
-            VideoSource::PathPrefix { column, chars } => {
-                format!("first {chars} chars of the file name in {column}")
-            }
-        }),
-        rows_without_video_id: state.video_missing,
-        rows_without_span: state.span_missing,
-        steps,
-        scores,
-        dedup: dedup_report,
-        seconds: t0.elapsed().as_secs_f64(),
-    };
-    summary.write_json(&Summary::path_for(&job.output))?;
-    Ok(summary)
-}
-
-fn score_summary(
-    column: &str,
-    n: usize,
-    value: impl Fn(usize) -> f64,
-    rows: &[u64],
-) -> ScoreSummary {
-    ScoreSummary {
-        column: column.into(),
-        before: Stats::of((0..n).map(&value)),
-        after: Stats::of(rows.iter().map(|&r| value(r as usize))),
     }
 }
 

@@ -93,56 +93,76 @@ pub(crate) struct JsonlReader {
     infer_rows: usize,
 }
 
+/// The rows held for schema inference: the first `infer_rows` (at least one), bounded in bytes too
+/// (1024 rows of 16 MiB would be 16 GiB).
+fn first_rows(lines: &mut Lines, infer_rows: usize) -> Result<VecDeque<(Line, Vec<u8>)>> {
+    let mut pending = VecDeque::new();
+    let mut buf = Vec::new();
+    let mut pending_bytes = 0usize;
+    while pending.len() < infer_rows.max(1) && pending_bytes < super::MAX_INFER_BYTES {
+        match lines.next_line(&mut buf)? {
+            Some(line) => {
+                pending_bytes += buf.len();
+                pending.push_back((line, std::mem::take(&mut buf)));
+            }
+            None => break,
+        }
+    }
+    Ok(pending)
+}
+
+/// The columns of the held rows: names (the projection's first, in its order), the merged kind of
+/// each, whether any row had it, and the name-to-position index.
+#[allow(clippy::type_complexity)]
+fn infer_columns(
+    path: &Path,
+    pending: &VecDeque<(Line, Vec<u8>)>,
+    opts: &ReadOptions,
+    projection: Option<&HashMap<String, usize>>,
+) -> Result<(Vec<String>, Vec<Kind>, Vec<bool>, HashMap<String, usize>)> {
+    let mut names: Vec<String> = opts.columns.clone().unwrap_or_default();
+    let mut kinds = vec![Kind::Null; names.len()];
+    let mut seen = vec![false; names.len()];
+    let mut index: HashMap<String, usize> = projection.cloned().unwrap_or_default();
+    for line in pending {
+        let row = match parse_row(line, projection) {
+            Ok(r) => r,
+            Err(_) if opts.lenient => continue,
+            Err(e) => return Err(bad_line(path, line.0.no, &e)),
+        };
+        for (k, v) in row {
+            let i = match index.get(&k) {
+                Some(&i) => i,
+                None if names.len() >= super::MAX_COLUMNS => {
+                    return Err(super::too_many_columns(path, Some(line.0.no), None));
+                }
+                None => {
+                    index.insert(k.clone(), names.len());
+                    names.push(k);
+                    kinds.push(Kind::Null);
+                    seen.push(false);
+                    names.len() - 1
+                }
+            };
+            kinds[i] = kinds[i].merge(Kind::of(&v));
+            seen[i] = true;
+        }
+    }
+    Ok((names, kinds, seen, index))
+}
+
 impl JsonlReader {
     /// Opens `path`, infers the schema from its first rows (or uses `schema` from an earlier file of
     /// the same table, so all files share one schema).
     pub(crate) fn open(path: &Path, opts: &ReadOptions, schema: Option<SchemaRef>) -> Result<Self> {
         let mut lines = Lines::open(path)?;
-        let mut pending = VecDeque::new();
-        let mut buf = Vec::new();
-        let mut pending_bytes = 0usize;
-        // The rows held for inference are bounded in bytes too: 1024 rows of 16 MiB would be 16 GiB.
-        while pending.len() < opts.infer_rows.max(1) && pending_bytes < super::MAX_INFER_BYTES {
-            match lines.next_line(&mut buf)? {
-                Some(line) => {
-                    pending_bytes += buf.len();
-                    pending.push_back((line, std::mem::take(&mut buf)));
-                }
-                None => break,
-            }
-        }
+        let pending = first_rows(&mut lines, opts.infer_rows)?;
         let projection: Option<HashMap<String, usize>> = opts
             .columns
             .as_ref()
             .map(|c| c.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect());
-        let mut names: Vec<String> = opts.columns.clone().unwrap_or_default();
-        let mut kinds = vec![Kind::Null; names.len()];
-        let mut seen = vec![false; names.len()];
-        let mut index: HashMap<String, usize> = projection.clone().unwrap_or_default();
-        for line in &pending {
-            let row = match parse_row(line, projection.as_ref()) {
-                Ok(r) => r,
-                Err(_) if opts.lenient => continue,
-                Err(e) => return Err(bad_line(path, line.0.no, &e)),
-            };
-            for (k, v) in row {
-                let i = match index.get(&k) {
-                    Some(&i) => i,
-                    None if names.len() >= super::MAX_COLUMNS => {
-                        return Err(super::too_many_columns(path, Some(line.0.no), None));
-                    }
-                    None => {
-                        index.insert(k.clone(), names.len());
-                        names.push(k);
-                        kinds.push(Kind::Null);
-                        seen.push(false);
-                        names.len() - 1
-                    }
-                };
-                kinds[i] = kinds[i].merge(Kind::of(&v));
-                seen[i] = true;
-            }
-        }
+        let (names, mut kinds, seen, mut index) =
+            infer_columns(path, &pending, opts, projection.as_ref())?;
         if let Some(missing) = names.iter().zip(&seen).find(|(_, s)| !**s).map(|(n, _)| n) {
             if schema.is_none() && !pending.is_empty() {
                 return Err(Error::InvalidInput(format!(
