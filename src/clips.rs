@@ -124,13 +124,23 @@ impl ClipOptions {
 
     /// The pipeline settings for `model`: its `T` and `S`, these options, and `extra_frames` native
     /// frames per clip handed over alongside (0 for none).
-    pub(crate) fn pipeline(&self, model: &ViClip) -> Result<PipelineOptions> {
+    /// The preprocessing these options give a model of `cfg`: its `T` frames of `S x S`, this
+    /// sampling and resize.
+    pub fn preprocess(&self, cfg: &crate::ViClipConfig) -> Preprocess {
+        Preprocess::for_config(cfg)
+            .with_sampling(self.sampling)
+            .with_resize(self.resize)
+    }
+
+    /// The decode pipeline's options for `model`: its preprocessing, and unset counts resolved (the
+    /// model's video batch size, one decode thread per core, 2 queued batches).
+    ///
+    /// # Errors
+    /// A count set to 0 ([`Error::Setting`]).
+    pub fn pipeline(&self, model: &ViClip) -> Result<PipelineOptions> {
         use crate::Setting;
         let positive = Error::positive;
-        let preprocess = Preprocess::for_config(model.config())
-            .with_sampling(self.sampling)
-            .with_resize(self.resize);
-        let mut p = PipelineOptions::new(preprocess);
+        let mut p = PipelineOptions::new(self.preprocess(model.config()));
         p.batch_size = positive(Setting::VideoBatchSize, self.batch_size)?
             .unwrap_or(model_batch_sizes(model).0);
         p.workers = positive(Setting::DecodeThreads, self.workers)?;

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Reading a file or directory failed (missing, unreadable, truncated while read). Failures to
-    /// write results are [`Error::Output`].
+    /// Reading a file or directory failed (missing, unreadable, truncated while read).
     #[error("{}: {source}", path.display())]
     Io {
         /// The file or directory read.
@@ -16,27 +15,6 @@ pub enum Error {
         /// What the operating system said.
         #[source]
         source: std::io::Error,
-    },
-
-    /// Writing a result failed: creating, writing, syncing or renaming an output file or creating an
-    /// output directory (a full disk, a read-only file system, no permission, a vanished directory).
-    #[error("{}: cannot write ({source}); check the free space and that the directory is writable", path.display())]
-    Output {
-        /// The file or directory written.
-        path: PathBuf,
-        /// What the operating system (or the encoder writing the file) said.
-        #[source]
-        source: std::io::Error,
-    },
-
-    /// An output directory holds another run's results (other settings, another input, another
-    /// split), or another process changed it underneath this one.
-    #[error("{}: {msg}", path.display())]
-    Conflict {
-        /// The output directory or record file.
-        path: PathBuf,
-        /// What differs and how to proceed.
-        msg: String,
     },
 
     /// The system refused a resource the run needs (threads, a temporary directory).
@@ -287,28 +265,6 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
-        }
-    }
-
-    /// Wraps an I/O error of writing the result at `path` (see [`Error::Output`]).
-    pub fn output(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Output {
-            path: path.into(),
-            source,
-        }
-    }
-
-    /// A failure of an encoder writing `path` (parquet, CSV, PNG) as [`Error::Output`]: the encoders'
-    /// errors are mostly I/O underneath, and a caller handles them as a failed write either way.
-    pub fn output_other(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
-        Self::output(path, std::io::Error::other(e.to_string()))
-    }
-
-    /// A conflict with the output directory or record at `path` (see [`Error::Conflict`]).
-    pub fn conflict(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
-        Error::Conflict {
-            path: path.into(),
-            msg: msg.into(),
         }
     }
 

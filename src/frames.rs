@@ -37,7 +37,7 @@ impl FramesDir {
         };
         if !dir.is_dir() {
             return Err(err(
-                "not a directory; FramesDir::open takes a directory of png/jpg frames".into(),
+                "not a directory; frames come from a directory of png/jpg frames".into(),
             ));
         }
         let rd =

@@ -235,9 +235,8 @@ impl AestheticHead {
             (None, None) => {
                 return Err(unknown(format!(
                     "keys {keys:?} match no known aesthetic head (V1: weight, bias; V2 linearMSE: \
-                     layers.0/2/4/6/7; V2 reluMSE: layers.0/3/6/9/11); set the head kind \
-                     (AestheticHead::load's `forced`: v1, v2 or v2-relu) if it is one of them under \
-                     other indices"
+                     layers.0/2/4/6/7; V2 reluMSE: layers.0/3/6/9/11); force the head kind (v1, v2 or \
+                     v2-relu) if it is one of them under other indices"
                 )))
             }
         };

@@ -184,6 +184,19 @@ impl DecodeArgs {
             .with_resize(self.resize))
     }
 
+    /// The clip options of these flags for a model of `cfg` (its `T` fixes what `uniform` may
+    /// ask); the video batch size is left to the model's.
+    pub fn clip_options(&self, cfg: &ViClipConfig) -> Result<viclip::ClipOptions> {
+        self.preprocess(cfg)?;
+        let mut o = viclip::ClipOptions::new()
+            .with_sampling(self.sampling)
+            .with_resize(self.resize);
+        if let Some(n) = self.threads()? {
+            o = o.with_workers(n);
+        }
+        Ok(o)
+    }
+
     /// `--decode-threads` checked against the library's bound (`None`: one per core).
     pub fn threads(&self) -> Result<Option<usize>> {
         match self.decode_threads.get() {

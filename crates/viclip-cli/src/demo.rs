@@ -13,7 +13,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use tempfile::TempDir;
-use viclip::preprocess::Preprocess;
 use viclip::{ViClip, ViClipConfig};
 use viclip_data::score::{
     score, Columns, Input, Progress, ScoreOptions, ShareRequest, VideoLocator,
@@ -64,8 +63,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     match demo(args, &temp, &signals.any) {
         Err(e)
             if matches!(
-                e.downcast_ref::<viclip::Error>(),
-                Some(viclip::Error::Interrupted)
+                e.downcast_ref::<viclip_data::Error>(),
+                Some(viclip_data::Error::Interrupted)
             ) =>
         {
             eprintln!("viclip demo: interrupted; its temporary directory is removed");
@@ -130,18 +129,15 @@ fn demo(args: &DemoArgs, temp: &TempDir, cancel: &Arc<AtomicBool>) -> Result<()>
     let model = ViClip::from_files(&weights, &config, opts)?;
     // A signal while a large checkpoint loads waits for the run's first check otherwise.
     if cancel.load(Ordering::Relaxed) {
-        return Err(viclip::Error::Interrupted.into());
+        return Err(viclip_data::Error::Interrupted.into());
     }
-    let opts = options(&model, table, video_root, out.clone(), weights, cancel);
+    let opts = options(table, video_root, out.clone(), weights, cancel);
     let mut show = |p: &Progress| {
         if let Some(n) = &p.note {
             eprintln!("viclip demo: {n}");
         }
     };
-    let summary = score(&model, &opts, &mut show).map_err(|e| match e {
-        viclip::Error::Interrupted => e.into(),
-        e => crate::flags::in_flag_terms(e.into()),
-    })?;
+    let summary = score(&model, &opts, &mut show)?;
     let rows: u64 = summary.scored.iter().map(|s| s.rows).sum();
     let ok: u64 = summary.scored.iter().map(|s| s.ok).sum();
     eprintln!(
@@ -155,7 +151,6 @@ fn demo(args: &DemoArgs, temp: &TempDir, cancel: &Arc<AtomicBool>) -> Result<()>
 /// path --caption-col caption --start-col start --end-col end --no-report` runs, on the CPU in f32,
 /// as one process (a demo started inside a scheduler's job does not take a share of an array).
 fn options(
-    model: &ViClip,
     table: PathBuf,
     video_root: PathBuf,
     out: PathBuf,
@@ -183,9 +178,7 @@ fn options(
         out,
         shard_size: SHARD_SIZE,
         shards: ShareRequest::default(),
-        preprocess: Preprocess::for_config(model.config()),
-        batch_size: model.batch_size(),
-        workers: None,
+        clips: viclip::ClipOptions::default(),
         embeddings: false,
         aesthetic: None,
         model_name,

@@ -225,15 +225,13 @@ pub fn options(a: &ScoreArgs) -> Result<(ViClip, ScoreOptions)> {
     let shards = ShareRequest::from_process_env(a.shard_index, a.num_shards)?;
     let input = input(a)?;
     let (model, model_name, weights) = a.model.load_with_name()?;
-    let preprocess = a.decode.preprocess(model.config())?;
+    let clips = a.decode.clip_options(model.config())?;
     let opts = ScoreOptions {
         input,
         out: a.out.clone(),
         shard_size: a.shard_size,
         shards,
-        preprocess,
-        batch_size: model.batch_size(),
-        workers: a.decode.threads()?,
+        clips,
         embeddings: a.embeddings,
         aesthetic: aesthetic(a)?,
         model_name,
@@ -330,29 +328,40 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
         }
     };
     let summary = match score(&model, &opts, &mut show) {
-        Err(viclip::Error::Interrupted) => {
+        Err(viclip_data::Error::Interrupted) => {
             if let Some(b) = &bar {
                 b.abandon();
             }
-            eprintln!("viclip score: {}", viclip::Error::Interrupted);
+            eprintln!("viclip score: {}", viclip_data::Error::Interrupted);
             std::process::exit(signals.exit_code().unwrap_or(130));
         }
         // A refused rerun lists one differing setting a line; the binary's error handler joins
-        // lines into one, so the list is printed here and the error keeps its first line.
-        Err(e) if e.to_string().contains('\n') => {
-            let text = crate::flags::flag_names(&e.to_string());
-            let (head, list) = text.split_once('\n').unwrap_or((&text, ""));
-            eprintln!("viclip score: {head}\n{list}");
-            let short = head.split("; this run's value").next().unwrap_or(head);
-            bail!("{short}; the settings that differ are listed above");
+        // lines into one, so the list is printed here and the error line says where it is.
+        Err(viclip_data::Error::OtherSettings {
+            path,
+            what,
+            differences,
+        }) => {
+            eprintln!(
+                "viclip score: {}: {what} was scored with other settings than this run's (a \
+                 directory holds one run: use a new --out for other settings, or rerun with the \
+                 run's); this run's value, then the recorded one:\n  {}",
+                path.display(),
+                differences.join("\n  ")
+            );
+            bail!(
+                "{}: {what} was scored with other settings than this run's; the settings that \
+                 differ are listed above",
+                path.display()
+            );
         }
-        Err(viclip::Error::Output { path, source }) if path == a.out => {
-            return Err(crate::flags::in_flag_terms(
-                anyhow::Error::new(viclip::Error::Output { path, source })
+        Err(viclip_data::Error::Output { path, source }) if path == a.out => {
+            return Err(
+                anyhow::Error::new(viclip_data::Error::Output { path, source })
                     .context(format!("--out {}: not writable", a.out.display())),
-            ));
+            );
         }
-        r => r.map_err(|e| crate::flags::in_flag_terms(e.into()))?,
+        r => r?,
     };
     if let Some(b) = &bar {
         b.finish_and_clear();

@@ -22,10 +22,8 @@ pub fn run_plan(a: &ScoreArgs) -> Result<()> {
         out: a.out.clone(),
         shard_size: a.shard_size,
         shards: ShareRequest::from_process_env(a.shard_index, a.num_shards)?,
-        preprocess: a.decode.preprocess(&cfg)?,
-        // Not part of the run identity; the plan shows the model's own pick as `auto`.
-        batch_size: a.model.batch_size.get().unwrap_or(0),
-        workers: a.decode.threads()?,
+        // The batch size is not part of the run identity.
+        clips: a.decode.clip_options(&cfg)?,
         embeddings: a.embeddings,
         aesthetic: None,
         model_name,
@@ -37,15 +35,20 @@ pub fn run_plan(a: &ScoreArgs) -> Result<()> {
         bail!("--shard-size must be >= 1");
     }
     let plan =
-        viclip_data::score::plan(&opts, &cfg, viclip::parse_dtype(&a.model.dtype)?, &unknown)
-            .map_err(|e| crate::flags::in_flag_terms(e.into()))?;
+        viclip_data::score::plan(&opts, &cfg, viclip::parse_dtype(&a.model.dtype)?, &unknown)?;
     // The plan speaks of the options a run takes; printed in the flags' words.
-    print!("{}", crate::flags::flag_names(&plan.to_string()));
+    print!("{plan}");
     if a.model.batch_size.get().is_none() {
         println!("(--batch-size auto: the batch size is picked from the GPU's free memory at start; it may differ between the processes of a run)");
     }
     if plan.this_process.starts_with("refused") {
-        bail!("this process would be refused (see the plan above)");
+        match plan.refused_by {
+            Some(s) => bail!(
+                "this process would be refused over {} (see the plan above)",
+                crate::flags::data_flag(s)
+            ),
+            None => bail!("this process would be refused (see the plan above)"),
+        }
     }
     Ok(())
 }

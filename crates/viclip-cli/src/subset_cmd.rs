@@ -301,7 +301,7 @@ pub fn job(args: &SubsetArgs) -> Result<SubsetJob> {
 pub fn run(args: &SubsetArgs) -> Result<()> {
     let job = job(args)?;
     crate::score_cmd::note_ignored(&job.input)?;
-    let summary = subset::build(&job).map_err(|e| crate::flags::in_flag_terms(e.into()))?;
+    let summary = subset::build(&job)?;
     let path_key = summary
         .video_key
         .as_deref()

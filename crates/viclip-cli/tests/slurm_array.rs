@@ -286,8 +286,12 @@ fn requeue_running_task(c: &Cluster, f: &Fixture) {
         &["update", &format!("JobId={task}"), "StartTime=now"],
     );
     let done = c.wait_done(job, &[0, 1, 2, 3], LIMIT);
-    assert_eq!(states(&done), ["COMPLETED"; 4], "{done:?}");
     let log = s.log(job, 1);
+    assert_eq!(
+        states(&done),
+        ["COMPLETED"; 4],
+        "{done:?}\ntask 1's log:\n{log}"
+    );
     assert!(
         log.contains("restart 1") && log.contains("SLURM_RESTART_COUNT=1"),
         "{log}"

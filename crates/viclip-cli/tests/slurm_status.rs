@@ -195,11 +195,9 @@ fn plan_lists_each_shares_shards_without_a_model() {
         shard_size: 2,
         shards: viclip_data::score::ShareRequest::from_env(Some(1), Some(3), |_| None)
             .expect("req"),
-        preprocess: viclip::preprocess::Preprocess::for_config(
-            &viclip::ViClipConfig::from_name_or_path(TINY_CONFIG).expect("cfg"),
-        ),
-        batch_size: 2,
-        workers: Some(1),
+        clips: viclip::ClipOptions::new()
+            .with_batch_size(2)
+            .with_workers(1),
         embeddings: false,
         aesthetic: None,
         model_name: "m".into(),

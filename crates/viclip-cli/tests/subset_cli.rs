@@ -220,10 +220,10 @@ fn flt_on_a_skewed_parquet_table_matches_an_independent_count() {
     .unwrap();
     let want = ok.iter().filter(|&&j| sims[j] >= 0.25).count();
     assert_eq!(summary(&thr)["rows_out"].as_u64(), Some(want as u64));
-    let err = viclip(&format!("subset flt --input {i} --out {e} --top-frac 1.5"))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("--top-frac"), "{err}");
+    // What the command prints: the option by its flag.
+    let err = viclip(&format!("subset flt --input {i} --out {e} --top-frac 1.5")).unwrap_err();
+    let err = viclip_cli::flags::error_line(&err);
+    assert!(err.contains("--top-frac 1.5: must be in (0, 1]"), "{err}");
 }
 
 #[test]

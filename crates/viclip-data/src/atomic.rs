@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// `{path}.tmp`: where a file is written before it is renamed into place.
 pub fn tmp_path(path: &Path) -> PathBuf {

@@ -8,7 +8,7 @@
 //!
 //! - [`atomic`]: files written under a temporary name, synced and renamed into place.
 //!
-//! Errors are the model crate's [`viclip::Error`].
+//! Errors are this crate's [`Error`], which wraps the model crate's [`viclip::Error`] unchanged.
 //!
 //! # Features
 //!
@@ -29,7 +29,10 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod atomic;
+pub mod error;
 pub mod eval;
 pub mod score;
 pub mod subset;
 pub mod table;
+
+pub use error::{Error, Result, Setting};

@@ -15,7 +15,10 @@ use hostile_common::Rng;
 use viclip_data::table::{f64_values, Format, ReadOptions, StrColumn, Table, TableWriter};
 
 /// Every batch of `path` read with `opts`; the first error ends the read.
-fn read_all(path: &Path, opts: &ReadOptions) -> viclip::Result<Vec<viclip_data::table::RowBatch>> {
+fn read_all(
+    path: &Path,
+    opts: &ReadOptions,
+) -> viclip_data::Result<Vec<viclip_data::table::RowBatch>> {
     Table::open(path)?.batches(opts).collect()
 }
 

@@ -11,7 +11,7 @@ use viclip_data::score::{
 
 type Vars = Vec<(&'static str, String)>;
 
-fn req(index: Option<u64>, count: Option<u64>, vars: &Vars) -> viclip::Result<ShareRequest> {
+fn req(index: Option<u64>, count: Option<u64>, vars: &Vars) -> viclip_data::Result<ShareRequest> {
     ShareRequest::from_env(index, count, |k| {
         vars.iter().find(|v| v.0 == k).map(|v| v.1.clone())
     })
@@ -31,7 +31,7 @@ fn array(job: u64, id: u64, min: u64, max: u64, step: u64, count: u64) -> Vars {
     ]
 }
 
-fn share(out: &Path, r: &ShareRequest, rows: u64) -> viclip::Result<ShardSelection> {
+fn share(out: &Path, r: &ShareRequest, rows: u64) -> viclip_data::Result<ShardSelection> {
     r.assign(out, rows, 10, "table.jsonl").map(|a| a.selection)
 }
 
@@ -74,7 +74,7 @@ fn a_sparse_resubmission_takes_the_original_tasks_shares() {
     let r = req(None, Some(8), &array(12, 1, 1, 1, 1, 1)).expect("env");
     let e = share(out, &r, 200).expect_err("count").to_string();
     assert!(
-        e.contains("ShareRequest::num_shards is 8") && e.contains("4 shares"),
+        e.contains("the number of shares asked for is 8") && e.contains("4 shares"),
         "{e}"
     );
     // A lone process (no split) takes the whole table whatever the record says.
@@ -109,7 +109,7 @@ fn a_first_array_that_is_not_a_range_needs_num_shards() {
     let r = req(None, None, &array(3, 3, 1, 3, 1, 2)).expect("env");
     let e = share(out, &r, 100).expect_err("sparse first").to_string();
     assert!(
-        e.contains("ShareRequest::num_shards") && e.contains("not a range"),
+        e.contains("give the number of shares") && e.contains("not a range"),
         "{e}"
     );
     assert!(
@@ -130,7 +130,7 @@ fn kubernetes_srun_and_flags() {
     let e = share(dir.path(), &req(None, None, &k8s("2")).expect("env"), 50)
         .expect_err("no count")
         .to_string();
-    assert!(e.contains("ShareRequest::num_shards"), "{e}");
+    assert!(e.contains("without a number of shares"), "{e}");
     let r = req(None, Some(5), &k8s("2")).expect("env");
     assert_eq!(r.scheduler, Scheduler::Kubernetes { index: 2 });
     assert_eq!(share(dir.path(), &r, 50).expect("share"), sel(2, 5));
@@ -336,7 +336,7 @@ fn a_share_count_without_a_share_index_blames_no_record() {
     let out = dir.path();
     let r = req(None, Some(4), &vec![]).expect("env");
     let e = share(out, &r, 40).expect_err("no index").to_string();
-    assert!(e.contains("without a shard index"), "{e}");
+    assert!(e.contains("without a share index"), "{e}");
     assert!(
         !e.contains(SPLIT_FILE),
         "names no file that does not exist: {e}"

@@ -8,7 +8,7 @@ use std::path::Path;
 use viclip::limits::MAX_LINE_BYTES;
 use viclip_data::table::{ReadOptions, RowBatch, StrColumn, Table, MAX_COLUMNS};
 
-fn read_all(path: &Path, opts: &ReadOptions) -> viclip::Result<Vec<RowBatch>> {
+fn read_all(path: &Path, opts: &ReadOptions) -> viclip_data::Result<Vec<RowBatch>> {
     Table::open(path)?.batches(opts).collect()
 }
 

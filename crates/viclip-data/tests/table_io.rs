@@ -272,7 +272,7 @@ fn jsonl_types_are_fixed_by_the_first_rows() {
     // All columns: `s` is Int64 after two rows, so 4.5 on line 3 is an error naming it.
     let err = t.batches(&small).find_map(Result::err).unwrap().to_string();
     assert!(
-        err.contains("ints.jsonl:3") && err.contains("infer_rows") && err.contains("integer"),
+        err.contains("ints.jsonl:3") && err.contains("read more rows") && err.contains("integer"),
         "{err}"
     );
     // Projected reads take every number as Float64; a number in a text column becomes its text.
@@ -302,7 +302,7 @@ fn a_failed_write_is_an_output_error_not_invalid_input() {
         let out = missing.join(name);
         let err = t.copy_rows(&[0], &out).unwrap_err();
         match &err {
-            viclip::Error::Output { path, source } => {
+            viclip_data::Error::Output { path, source } => {
                 assert!(path.starts_with(&missing), "{name}: {err}");
                 assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "{name}: {err}");
             }
@@ -332,7 +332,7 @@ fn a_failed_write_is_an_output_error_not_invalid_input() {
         };
         let err = summary.write_json(full).unwrap_err();
         assert!(
-            matches!(&err, viclip::Error::Output { path, source }
+            matches!(&err, viclip_data::Error::Output { path, source }
                 if path == full && source.kind() == std::io::ErrorKind::StorageFull),
             "{err:?}"
         );
@@ -340,5 +340,5 @@ fn a_failed_write_is_an_output_error_not_invalid_input() {
     }
     // The synced-temporary-file helper every JSON record goes through, too.
     let w = viclip_data::atomic::write_atomic(&missing.join("report.json"), b"{}").unwrap_err();
-    assert!(matches!(w, viclip::Error::Output { .. }), "{w:?}");
+    assert!(matches!(w, viclip_data::Error::Output { .. }), "{w:?}");
 }

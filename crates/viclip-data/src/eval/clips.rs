@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 
 use crate::table::{ReadOptions, StrColumn, Table};
+use crate::{Error, Result};
 use viclip::embed::ViClip;
 use viclip::embeddings::Embeddings;
 use viclip::engine::{ClipEngine, EngineOptions};
 use viclip::pipeline::{ClipSource, PipelineOptions};
 use viclip::preprocess::Preprocess;
-use viclip::{Error, Result};
 
 /// The `(first, second)` text of each row of a table (csv, tsv, jsonl, parquet), e.g. `path, label`.
 pub fn read_pairs(table: &Path, first: &str, second: &str) -> Result<Vec<(String, String)>> {

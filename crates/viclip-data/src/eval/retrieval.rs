@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::zero_shot::rank_of;
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// Recalls (percent) and rank statistics in one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -5,9 +5,9 @@
 
 use serde::Serialize;
 
+use crate::{Error, Result};
 use viclip::embed::ViClip;
 use viclip::embeddings::Embeddings;
-use viclip::{Error, Result};
 
 /// `kinetics_templates_action_clip`: the 16 templates of the reference's zero-shot Kinetics configs.
 pub const KINETICS_TEMPLATES: [&str; 16] = [

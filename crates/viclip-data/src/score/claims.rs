@@ -8,7 +8,7 @@ use std::path::Path;
 use super::lock::{self, shard_lock_path, FileLock};
 use super::runfile;
 use super::verify::{shard_state, ShardState};
-use viclip::Result;
+use crate::Result;
 
 /// The shards this process holds, and the notes of its claims (`for_each_shard`'s `wanted` is a
 /// plain `Fn`, so the state sits in cells).

@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 
 use super::input::Input;
 use super::options::ScoreOptions;
-use viclip::{Error, Result, ViClipConfig};
+use crate::{Error, Result};
+use viclip::ViClipConfig;
 
 /// Files up to this size are hashed whole for the input fingerprint.
 const WHOLE: u64 = 64 << 20;
@@ -229,7 +230,7 @@ pub(crate) fn run_identity(
         "weights": weights,
         "config": config,
         "dtype": format!("{dtype:?}"),
-        "preprocess": opts.preprocess,
+        "preprocess": opts.clips.preprocess(config),
         "video_root": video_root,
         "shard_size": opts.shard_size,
         "embeddings": opts.embeddings,

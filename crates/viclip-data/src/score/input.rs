@@ -11,7 +11,7 @@ use super::row::{clips_span, pattern_fields, start_end_span, Resolver};
 use super::shard_rows::{RowFailure, RowStatus, RowTask, ShardInput};
 use super::wds;
 use crate::table::{columns::column, ReadOptions, RowBatch, StrColumn, Table};
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// What `viclip score` reads.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{flock, FlockOperation};
 
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// The lock file of shard `k`.
 pub fn shard_lock_path(out: &Path, k: u64) -> PathBuf {

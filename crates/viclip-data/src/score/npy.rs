@@ -9,7 +9,7 @@ use std::path::Path;
 use half::f16;
 
 use crate::atomic::AtomicFile;
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// Writes `data` (`rows x dim` f32, row-major) as a float16 `(rows, dim)` array.
 pub fn write_npy_f16(path: &Path, rows: usize, dim: usize, data: &[f32]) -> Result<()> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::input::Input;
 use super::tasks::ShareRequest;
 use viclip::aesthetic::{AestheticScorer, Reduce};
-use viclip::preprocess::Preprocess;
+use viclip::ClipOptions;
 
 /// The aesthetic column: a scorer and how clips are reduced to one score.
 #[derive(Debug, Clone)]
@@ -37,12 +37,9 @@ pub struct ScoreOptions {
     /// Which share of the table this process takes (flags and scheduler variables), resolved
     /// against the run's records `OUT/table.json` and `OUT/split.json` when the run starts.
     pub shards: ShareRequest,
-    /// Frame sampling, resize, `T` and size of the ViCLIP input.
-    pub preprocess: Preprocess,
-    /// Clips per video-tower batch.
-    pub batch_size: usize,
-    /// Decode / preprocess threads (>= 1); `None`: one per core.
-    pub workers: Option<usize>,
+    /// Frame sampling and resize (the model fixes `T` and `S`), the video batch size (`None`: the
+    /// model's) and the decode threads (`None`: one per core).
+    pub clips: ClipOptions,
     /// Also write clip-retrieval's `video_emb/`, `text_emb/`, `metadata/`.
     pub embeddings: bool,
     /// Also fill the `aesthetic` column with this scorer; `None`: the column stays null.

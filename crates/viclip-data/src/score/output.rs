@@ -18,7 +18,8 @@ use super::shards::{parquet_path, stats_path, stem, FileRecord, ShardStats};
 use super::work::RowOut;
 use crate::atomic::write_atomic;
 use crate::table::{Format, TableWriter};
-use viclip::{Error, Result, ViClip};
+use crate::{Error, Result};
+use viclip::ViClip;
 
 /// The settings written into every shard's Parquet key-value metadata (`viclip.*`).
 pub(crate) fn key_values(
@@ -26,7 +27,7 @@ pub(crate) fn key_values(
     opts: &ScoreOptions,
     identity: &serde_json::Value,
 ) -> Vec<KeyValue> {
-    let p = &opts.preprocess;
+    let p = opts.clips.preprocess(model.config());
     let kv = |k: &str, v: String| KeyValue::new(format!("viclip.{k}"), v);
     let mut out = vec![
         kv("version", env!("CARGO_PKG_VERSION").into()),
@@ -42,7 +43,13 @@ pub(crate) fn key_values(
         kv("num_frames", p.frames_per_clip().to_string()),
         kv("input_size", p.size.to_string()),
         kv("normalization", "imagenet".into()),
-        kv("batch_size", opts.batch_size.to_string()),
+        kv(
+            "batch_size",
+            opts.clips
+                .batch_size
+                .unwrap_or(model.batch_size())
+                .to_string(),
+        ),
         kv("settings", identity.to_string()),
     ];
     if let Some(sha) = identity.pointer("/weights/sha256").and_then(|v| v.as_str()) {

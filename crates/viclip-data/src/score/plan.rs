@@ -15,7 +15,8 @@ use super::record::{read_record, RunRecord};
 use super::shards::SPLIT_FILE;
 use super::tasks::ShardSelection;
 use super::verify::{shard_state, ShardState};
-use viclip::{Result, ViClipConfig};
+use crate::{Error, Result};
+use viclip::ViClipConfig;
 
 /// One share of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,6 +48,10 @@ pub struct Plan {
     pub this_share: Option<u64>,
     /// What this process would take: `share 1 of 3`, `the whole table`, or why it is refused.
     pub this_process: String,
+    /// When this process is refused over one of its options, which (a front end names it in its
+    /// own words).
+    #[serde(skip)]
+    pub refused_by: Option<crate::Setting>,
     /// What this process is (from flags and scheduler variables).
     pub who: String,
     /// Every share of the record, in index order.
@@ -92,11 +97,11 @@ pub fn plan(
     let shard_size = opts.shard_size.max(1);
     let (record, recorded) = match read_record(&opts.out)? {
         Some(r) if r.table_rows != rows || r.shard_size != shard_size => {
-            return Err(viclip::Error::conflict(
+            return Err(Error::conflict(
                 &opts.out,
                 format!(
                     "records a table of {} rows in shards of {}, but this input has {rows} rows \
-                     in shards of {shard_size}: a run would be refused; use a new ScoreOptions::out",
+                     in shards of {shard_size}: a run would be refused; use a new output directory",
                     r.table_rows, r.shard_size
                 ),
             ))
@@ -104,11 +109,17 @@ pub fn plan(
         Some(r) if r.split_recorded => (r, true),
         _ => (opts.shards.proposed_record(rows, shard_size, &name)?, false),
     };
+    let mut refused_by = None;
     let (this_share, this_process) = match opts
         .shards
         .assign_under(&record, &opts.out.join(SPLIT_FILE))
     {
-        Err(e) => (None, format!("refused: {e}")),
+        Err(e) => {
+            if let Error::Setting { setting, .. } = &e {
+                refused_by = Some(*setting);
+            }
+            (None, format!("refused: {e}"))
+        }
         Ok(_) if opts.shards.task_id().is_none() => (None, "the whole table".into()),
         Ok(s) => (Some(s.index), format!("share {} of {}", s.index, s.count)),
     };
@@ -148,6 +159,7 @@ pub fn plan(
         recorded,
         this_share,
         this_process,
+        refused_by,
         who: opts.shards.describe(),
         shares,
         identity,

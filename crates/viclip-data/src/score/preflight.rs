@@ -4,7 +4,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::input::Input;
-use viclip::{Error, Result};
+use crate::{Error, Result, Setting};
 
 /// `path` made absolute with `..` and `.` resolved and symlinks of its existing part followed, so
 /// two spellings of one directory compare equal even before it exists.
@@ -56,44 +56,52 @@ fn input_dirs(input: &Input) -> Vec<PathBuf> {
 /// otherwise.
 pub(crate) fn check_out(out: &Path, input: &Input) -> Result<()> {
     if out.exists() && !out.is_dir() {
-        return Err(Error::InvalidInput(format!(
-            "ScoreOptions::out {}: an existing file, not a directory; ScoreOptions::out names a new \
-             directory or the one of an earlier run of the same job",
-            out.display()
-        )));
+        return Err(Error::setting(
+            Setting::OutputDir,
+            out.display(),
+            "an existing file, not a directory; name a new directory or the one of an earlier run \
+             of the same job",
+        ));
     }
     let o = resolved(out);
     for d in input_dirs(input) {
         let d = resolved(&d);
         if o == d || o.starts_with(&d) {
-            return Err(Error::InvalidInput(format!(
-                "ScoreOptions::out {} is {} {}; the shards would be read as input on the next run: choose a \
-                 directory outside it",
+            return Err(Error::setting(
+                Setting::OutputDir,
                 out.display(),
-                if o == d {
-                    "the input directory"
-                } else {
-                    "inside the input directory"
-                },
-                d.display()
-            )));
+                format!(
+                    "is {} {}; the shards would be read as input on the next run: choose a \
+                     directory outside it",
+                    if o == d {
+                        "the input directory"
+                    } else {
+                        "inside the input directory"
+                    },
+                    d.display()
+                ),
+            ));
         }
     }
     if let Input::Table { path, .. } = input {
         if resolved(path) == o {
-            return Err(Error::InvalidInput(format!(
-                "ScoreOptions::out {} is the input table; choose another directory",
-                out.display()
-            )));
+            return Err(Error::setting(
+                Setting::OutputDir,
+                out.display(),
+                "is the input table; choose another directory",
+            ));
         }
     }
     if let Some(why) = system_dir(&o) {
-        return Err(Error::InvalidInput(format!(
-            "ScoreOptions::out {}: {why}; a run writes its shards, records and temporary files \
-             into the output directory, so give it a directory of its own (e.g. {})",
+        return Err(Error::setting(
+            Setting::OutputDir,
             out.display(),
-            o.join("viclip-out").display()
-        )));
+            format!(
+                "{why}; a run writes its shards, records and temporary files into the output \
+                 directory, so give it a directory of its own (e.g. {})",
+                o.join("viclip-out").display()
+            ),
+        ));
     }
     // Writability is probed by the run's temporary directory, created right after this check.
     std::fs::create_dir_all(out).map_err(|e| Error::output(out, e))
@@ -132,19 +140,16 @@ pub(crate) fn check_video_root(input: &Input) -> Result<()> {
     };
     match std::fs::metadata(root) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(Error::InvalidInput(format!(
-            "Columns::video_root {}: not a directory",
-            root.display()
-        ))),
-        Err(e) => Err(Error::Io {
-            path: root.to_path_buf(),
-            source: std::io::Error::new(
-                e.kind(),
-                format!(
-                    "{e}; check Columns::video_root (relative video paths are resolved against it)"
-                ),
-            ),
-        }),
+        Ok(_) => Err(Error::setting(
+            Setting::VideoRoot,
+            root.display(),
+            "not a directory",
+        )),
+        Err(e) => Err(Error::setting(
+            Setting::VideoRoot,
+            root.display(),
+            format!("{e}; relative video paths are resolved against it"),
+        )),
     }
 }
 

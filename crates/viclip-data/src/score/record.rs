@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::shards::{SPLIT_FILE, TABLE_FILE};
 use super::tasks::{share_of, Scheduler, ShardSelection, ShareRequest};
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// More shards than this in a record is taken for a damaged file (status walks every shard).
 const MAX_SHARDS: u64 = 1 << 32;
@@ -302,7 +302,7 @@ impl ShareRequest {
             return Err(Error::InvalidInput(format!(
                 "{} asks for {} shares, but the table's {} rows make {} shard(s) of {}: at most \
                  one share per shard; run at most {most} processes (e.g. sbatch --array=0-{}), or \
-                 a smaller ScoreOptions::shard_size",
+                 a smaller shard size",
                 self.describe(),
                 split.shares,
                 table.table_rows,
@@ -337,8 +337,8 @@ impl ShareRequest {
                     file.with_file_name(TABLE_FILE),
                     format!(
                         "records a run scored by one process over the whole table (no split), but \
-                         ShareRequest::num_shards is {n}; finish it with one process, or use a new \
-                         ScoreOptions::out for a split run"
+                         the number of shares asked for is {n}; finish it with one process, or use a new \
+                         output directory for a split run"
                     ),
                 ));
             }
@@ -346,8 +346,8 @@ impl ShareRequest {
                 file,
                 format!(
                     "fixes {} shares (written by the run's first process), but \
-                     ShareRequest::num_shards is {n}; ask for {} shares or none, or use a new \
-                     ScoreOptions::out",
+                     the number of shares asked for is {n}; ask for {} shares or none, or use a new \
+                     output directory",
                     rec.shares, rec.shares
                 ),
             ));
@@ -358,7 +358,7 @@ impl ShareRequest {
                     file,
                     format!(
                         "fixes {} shares, but this srun step has {ntasks} tasks; run {} tasks, or \
-                         use a new ScoreOptions::out",
+                         use a new output directory",
                         rec.shares, rec.shares
                     ),
                 ));
@@ -419,8 +419,8 @@ impl ShareRequest {
                 file,
                 format!(
                     "records a table of {} rows in shards of {}, but this run has {table_rows} \
-                     rows in shards of {shard_size}: the input or ScoreOptions::shard_size \
-                     changed; use a new ScoreOptions::out",
+                     rows in shards of {shard_size}: the input or the shard size \
+                     changed; use a new output directory",
                     t.table_rows, t.shard_size
                 ),
             ));

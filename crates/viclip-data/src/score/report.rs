@@ -11,7 +11,7 @@ use std::sync::Once;
 use serde::Serialize;
 
 use crate::table::{f64_values, ReadOptions, StrColumn, Table};
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// The quantiles reported.
 pub const QUANTILES: [f64; 7] = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
@@ -91,7 +91,7 @@ pub fn write_report(dir: &Path) -> Result<RunReport> {
         .collect();
     if !names.iter().any(|n| n == "status") {
         return Err(Error::InvalidInput(format!(
-            "{}: its tables have no `status` column; is this the output directory of a score run (ScoreOptions::out)?",
+            "{}: its tables have no `status` column; is this the output directory of a score run?",
             dir.display()
         )));
     }

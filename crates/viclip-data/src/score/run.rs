@@ -18,8 +18,8 @@ use super::shard_rows::{RowStatus, ShardInput};
 use super::shards::{stats_path, ShardStats};
 use super::verify::{check_complete, shard_state, ShardState};
 use super::{output, preflight, runfile, work};
-use viclip::pipeline::PipelineOptions;
-use viclip::{Error, Result, ViClip};
+use crate::{Error, Result, Setting};
+use viclip::ViClip;
 
 /// Where the run stands, after every model batch and every shard.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -79,13 +79,16 @@ fn check_first_shard(input: &Input, rows: &[work::RowOut]) -> Result<()> {
         .iter()
         .find_map(|r| r.failure.as_ref())
         .map_or(String::new(), |f| format!(" (the first: {})", f.message));
-    Err(Error::InvalidInput(format!(
-        "none of the {} videos of the first shard was found under the video root {}{example}; \
-         relative paths resolve against Columns::video_root (default: the table's directory): \
-         set it to the directory the table's paths are relative to. Nothing was written",
-        rows.len(),
-        columns.root_for(path).display()
-    )))
+    Err(Error::setting(
+        Setting::VideoRoot,
+        columns.root_for(path).display(),
+        format!(
+            "none of the {} videos of the first shard was found under it{example}; relative paths \
+             resolve against the video root (default: the table's directory): name the directory \
+             the table's paths are relative to. Nothing was written",
+            rows.len()
+        ),
+    ))
 }
 
 /// Progress with a one-off note.
@@ -113,11 +116,11 @@ struct Started {
 /// The checks before any work: options, video root, output directory, the run identity against
 /// `OUT/run.json`, stray shards, then this process's share of the run's records.
 fn start(model: &ViClip, opts: &ScoreOptions) -> Result<Started> {
-    if opts.shard_size == 0 || opts.batch_size == 0 {
-        return Err(Error::InvalidInput(
-            "ScoreOptions::shard_size and ScoreOptions::batch_size must be >= 1".into(),
-        ));
+    if opts.shard_size == 0 {
+        return Err(Error::setting(Setting::ShardSize, 0, "must be at least 1"));
     }
+    // Counts of 0 are refused before anything is written.
+    let pipeline = opts.clips.pipeline(model)?;
     preflight::check_video_root(&opts.input)?;
     preflight::check_out(&opts.out, &opts.input)?;
     let temp = TempSpace::create(&opts.out)?;
@@ -134,8 +137,8 @@ fn start(model: &ViClip, opts: &ScoreOptions) -> Result<Started> {
     cache.save(temp.path());
     let kv = output::key_values(model, opts, &identity);
     let scored_with = json!({
-        "batch_size": opts.batch_size,
-        "workers": opts.workers,
+        "batch_size": pipeline.batch_size,
+        "workers": pipeline.workers,
         "device": format!("{:?}", model.options().device),
     });
     // Held shared until the run returns: no command with other settings takes the directory over.
@@ -145,7 +148,7 @@ fn start(model: &ViClip, opts: &ScoreOptions) -> Result<Started> {
             &opts.out,
             format!(
                 "shard {k:05} is beyond the {table_shards} shard(s) of this input's {table_rows} \
-                 rows: the directory holds the output of another input; use a new ScoreOptions::out"
+                 rows: the directory holds the output of another input; use a new output directory"
             ),
         ));
     }
@@ -258,15 +261,13 @@ fn score_shards(
     p: &mut Progress,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Vec<ShardStats>> {
-    let mut pipeline = PipelineOptions::new(opts.preprocess.clone());
-    pipeline.batch_size = opts.batch_size;
-    pipeline.workers = opts.workers;
+    let pipeline = opts.clips.pipeline(model)?;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.workers.unwrap_or(0))
+        .num_threads(pipeline.workers.unwrap_or(0))
         .build()
         .map_err(|e| Error::Resource {
-            what: format!("{} worker threads", opts.workers.unwrap_or(0)),
-            msg: format!("{e}; lower ScoreOptions::workers"),
+            what: format!("{} worker threads", pipeline.workers.unwrap_or(0)),
+            msg: format!("{e}; use fewer decode threads"),
         })?;
     let ctx = work::Ctx {
         model,

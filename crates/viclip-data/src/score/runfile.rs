@@ -13,19 +13,15 @@ use std::path::Path;
 
 use super::compare::diff;
 use super::lock::{self, RunLock};
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// The refusal of a command whose identity differs from a run's: one line per differing key.
 pub(crate) fn foreign(out: &Path, what: &str, lines: &[String]) -> Error {
-    Error::conflict(
-        out,
-        format!(
-            "{what} was scored with other settings than this run's (a directory holds one run: \
-             use a new ScoreOptions::out for other settings, or rerun with the run's); this run's \
-             value, then the recorded one:\n  {}",
-            lines.join("\n  ")
-        ),
-    )
+    Error::OtherSettings {
+        path: out.to_path_buf(),
+        what: what.to_string(),
+        differences: lines.to_vec(),
+    }
 }
 
 /// Whether `out` holds a stats file of any shard.

@@ -11,7 +11,7 @@ use super::lock::{is_locked, shard_lock_path};
 use super::record::{read_record, RunRecord};
 use super::shards::{stats_path, ShardStats, TABLE_FILE};
 use super::verify::{self, recorded_identity, shard_state};
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// What a shard is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,7 +120,7 @@ pub fn array_list(ids: &[u64]) -> String {
 pub fn status(out: &Path) -> Result<RunStatus> {
     let record = read_record(out)?.ok_or_else(|| {
         Error::InvalidInput(format!(
-            "{}: no {TABLE_FILE}: not the output directory of a score run (ScoreOptions::out), or no process has started yet",
+            "{}: no {TABLE_FILE}: not the output directory of a score run, or no process has started yet",
             out.display()
         ))
     })?;

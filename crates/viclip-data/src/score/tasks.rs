@@ -13,8 +13,7 @@
 
 use std::path::Path;
 
-use super::shards::SPLIT_FILE;
-use viclip::{Error, Result};
+use crate::{Error, Result, Setting};
 
 /// One share of the table: shards `k` with `k % count == index`, so `count` processes with indices
 /// `0..count` cover every shard exactly once. `{index: 0, count: 1}` is the whole table.
@@ -160,7 +159,10 @@ pub(crate) fn share_of(
     shares: u64,
     record: Option<&Path>,
 ) -> Result<u64> {
-    let from = record.map_or(String::new(), |p| format!(" (fixed by {})", p.display()));
+    // Only a record that is there is named: a plan or a first process has none yet.
+    let from = record
+        .filter(|p| p.is_file())
+        .map_or(String::new(), |p| format!(" (fixed by {})", p.display()));
     let s = match (&req.scheduler, req.shard_index) {
         (Scheduler::SlurmArray { .. }, None) => {
             let last = first + step * shares.saturating_sub(1);
@@ -175,10 +177,14 @@ pub(crate) fn share_of(
         _ => t,
     };
     if s >= shares {
-        return Err(Error::InvalidInput(format!(
-            "process {t} is share {s}, but the run has {shares} shares{from}; \
-             use task ids / a ShareRequest::shard_index below that, or a new ScoreOptions::out"
-        )));
+        return Err(Error::setting(
+            Setting::ShardIndex,
+            s,
+            format!(
+                "process {t} is share {s}, but the run has {shares} shares{from}; use task ids \
+                 or share indexes below that, or a new output directory"
+            ),
+        ));
     }
     Ok(s)
 }
@@ -204,15 +210,13 @@ impl ShareRequest {
     ) -> Result<Self> {
         let env: &dyn Fn(&str) -> Option<String> = &env;
         if num_shards == Some(0) {
-            return Err(Error::InvalidInput(
-                "ShareRequest::num_shards must be >= 1".into(),
-            ));
+            return Err(Error::setting(Setting::NumShards, 0, "must be at least 1"));
         }
         let scheduler = if let Some(task_id) = num(env, "SLURM_ARRAY_TASK_ID")? {
             if num(env, "SLURM_STEP_NUM_TASKS")?.is_some_and(|n| n > 1) && shard_index.is_none() {
                 return Err(Error::InvalidInput(format!(
                     "Slurm array task {task_id} runs several srun tasks: each would score the same share; \
-                     run one process per array task (or set ShareRequest::shard_index and ShareRequest::num_shards)"
+                     run one process per array task (or give each process its share index and the number of shares)"
                 )));
             }
             let min = num(env, "SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
@@ -289,22 +293,22 @@ impl ShareRequest {
         };
         if self.shard_index.is_some() {
             let Some(n) = self.num_shards else {
-                return Err(Error::InvalidInput(format!(
-                    "ShareRequest::shard_index {} without a number of shares: set \
-                     ShareRequest::num_shards \
-                     (the first split process records it in OUT/{SPLIT_FILE})",
-                    self.shard_index.unwrap_or(0)
-                )));
+                return Err(Error::setting(
+                    Setting::ShardIndex,
+                    self.shard_index.unwrap_or(0),
+                    "given without the number of shares: give both",
+                ));
             };
             return Ok(plan(n, 0, 1, "flags", job));
         }
         match (&self.scheduler, self.num_shards) {
             (Scheduler::None, None) => Ok(plan(1, 0, 1, "whole", None)),
-            (Scheduler::None, Some(n)) => Err(Error::InvalidInput(format!(
-                "ShareRequest::num_shards {n} without a shard index: set \
-                 ShareRequest::shard_index (or run inside a Slurm \
-                 job array, a Kubernetes Indexed Job or an srun step)"
-            ))),
+            (Scheduler::None, Some(n)) => Err(Error::setting(
+                Setting::NumShards,
+                n,
+                "given without a share index: give it too (or run inside a Slurm job array, a \
+                 Kubernetes Indexed Job or an srun step)",
+            )),
             // With --num-shards, array task ids are the shares themselves (--array=0-63 --num-shards 64).
             (Scheduler::SlurmArray { .. }, Some(n)) => Ok(plan(n, 0, 1, "slurm-array", job)),
             (
@@ -322,7 +326,7 @@ impl ShareRequest {
                     return Err(Error::InvalidInput(format!(
                         "this is the first task in OUT, and its array (tasks {min}-{}, {count} of them) \
                          is not a range min-max[:step]: the other tasks' shares cannot be known; submit \
-                         the first array as a range (sbatch --array=0-63), or set ShareRequest::num_shards (task id t \
+                         the first array as a range (sbatch --array=0-63), or give the number of shares (task id t \
                          is then share t)",
                         max.unwrap_or(*min)
                     )));
@@ -330,8 +334,8 @@ impl ShareRequest {
                 Ok(plan(*count, *min, *step, "slurm-array", job))
             }
             (Scheduler::Kubernetes { index }, None) => Err(Error::InvalidInput(format!(
-                "JOB_COMPLETION_INDEX={index} without a number of shares: set \
-                 ShareRequest::num_shards to the Job's completions"
+                "JOB_COMPLETION_INDEX={index} without a number of shares: give the number \
+                 of shares, the Job's completions"
             ))),
             (Scheduler::Kubernetes { .. }, Some(n)) => Ok(plan(n, 0, 1, "kubernetes", None)),
             (Scheduler::SlurmTasks { ntasks, .. }, n) => {

@@ -10,8 +10,8 @@ use std::path::{Component, Path};
 
 use super::compare::diff;
 use super::shards::{parquet_path, stats_path, FileRecord, ShardStats};
+use crate::{Error, Result};
 use viclip::manifest::sha256_file;
-use viclip::{Error, Result};
 
 /// Stats files above this size are not read.
 const MAX_STATS_BYTES: u64 = 16 << 20;
@@ -195,7 +195,7 @@ pub fn check_complete(dir: &Path) -> Result<()> {
     let (Some(rows), Some(size)) = (rows, size.filter(|&s| s > 0)) else {
         return Err(Error::InvalidInput(format!(
             "{}: scored by a viclip version that did not record a run identity; \
-             score again into a new ScoreOptions::out",
+             score again into a new output directory",
             dir.display()
         )));
     };

@@ -19,8 +19,8 @@ use arrow_schema::{DataType, Field, Schema};
 
 use super::columns::VIDEO_EXTENSIONS;
 use super::shard_rows::{RowFailure, RowStatus, RowTask, ShardInput};
+use crate::Result;
 use viclip::video::ClipSpan;
-use viclip::Result;
 
 /// One sample: its members as read (or why they could not be).
 #[derive(Default)]

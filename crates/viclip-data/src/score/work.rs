@@ -10,10 +10,11 @@ use std::path::PathBuf;
 
 use super::options::AestheticOptions;
 use super::shard_rows::{RowFailure, RowStatus, RowTask};
+use crate::Result;
 use viclip::engine::{AestheticRule, ClipEngine, ClipResult, EngineOptions};
 use viclip::pipeline::{ClipSource, PipelineOptions};
 use viclip::video::ClipSpan;
-use viclip::{Result, ViClip};
+use viclip::ViClip;
 
 /// What the job computed for one row.
 #[derive(Debug, Clone, Default)]
@@ -123,32 +124,7 @@ pub(crate) fn score_shard(
         }
     }
 
-    // Text side: one call; the model packs captions by their own lengths and batches them itself.
-    let mut text_fail: Vec<Option<RowFailure>> =
-        tasks.iter().map(|t| t.caption.clone().err()).collect();
-    let text_rows: Vec<usize> = (0..n).filter(|&r| tasks[r].caption.is_ok()).collect();
-    let captions: Vec<&str> = text_rows
-        .iter()
-        .filter_map(|&r| tasks[r].caption.as_ref().ok().map(String::as_str))
-        .collect();
-    if !captions.is_empty() {
-        match ctx.model.embed_texts(&captions).and_then(|e| e.to_vec2()) {
-            Ok(embs) => {
-                for (&r, e) in text_rows.iter().zip(embs) {
-                    out[r].text_emb = Some(e);
-                }
-            }
-            Err(e) => {
-                for &r in &text_rows {
-                    text_fail[r] = Some(RowFailure::new(
-                        RowStatus::ModelError,
-                        format!("text tower failed: {e}"),
-                    ));
-                }
-            }
-        }
-    }
-
+    let mut text_fail = embed_captions(ctx.model, tasks, &mut out);
     for (r, o) in out.iter_mut().enumerate() {
         if let (Some(v), Some(t)) = (&o.video_emb, &o.text_emb) {
             o.sim = Some(viclip::clip_sim(v, t));
@@ -160,6 +136,43 @@ pub(crate) fn score_shard(
         ]);
     }
     Ok(out)
+}
+
+/// Text side: every caption of the shard in one call (the model packs captions by their own
+/// lengths and batches them itself), into `out[r].text_emb`; returns each row's caption failure.
+fn embed_captions(
+    model: &ViClip,
+    tasks: &[RowTask],
+    out: &mut [RowOut],
+) -> Vec<Option<RowFailure>> {
+    let mut text_fail: Vec<Option<RowFailure>> =
+        tasks.iter().map(|t| t.caption.clone().err()).collect();
+    let text_rows: Vec<usize> = (0..tasks.len())
+        .filter(|&r| tasks[r].caption.is_ok())
+        .collect();
+    let captions: Vec<&str> = text_rows
+        .iter()
+        .filter_map(|&r| tasks[r].caption.as_ref().ok().map(String::as_str))
+        .collect();
+    if captions.is_empty() {
+        return text_fail;
+    }
+    match model.embed_texts(&captions).and_then(|e| e.to_vec2()) {
+        Ok(embs) => {
+            for (&r, e) in text_rows.iter().zip(embs) {
+                out[r].text_emb = Some(e);
+            }
+        }
+        Err(e) => {
+            for &r in &text_rows {
+                text_fail[r] = Some(RowFailure::new(
+                    RowStatus::ModelError,
+                    format!("text tower failed: {e}"),
+                ));
+            }
+        }
+    }
+    text_fail
 }
 
 /// The row's status: its first failure (video, caption, aesthetic); distinct messages are joined.

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::embeddings::EmbeddingMatrix;
 use super::sample::random_subset;
-use viclip::{Error, Result};
+use crate::{Error, Result, Setting};
 
 /// SemDeDup's parameters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,14 +71,18 @@ pub struct Dedup {
 pub fn semdedup(emb: &EmbeddingMatrix, opts: &DedupOptions) -> Result<Dedup> {
     for &e in std::iter::once(&opts.eps).chain(&opts.sweep) {
         if !(0.0..2.0).contains(&e) {
-            return Err(Error::InvalidInput(format!(
-                "DedupOptions::eps {e}: must be in [0, 2) (a cosine threshold 1 - eps)"
-            )));
+            return Err(Error::setting(
+                Setting::DedupEps,
+                e,
+                "must be in [0, 2) (a cosine threshold 1 - eps)",
+            ));
         }
     }
     if opts.clusters == 0 {
-        return Err(Error::InvalidInput(
-            "DedupOptions::clusters must be at least 1".into(),
+        return Err(Error::setting(
+            Setting::DedupClusters,
+            0,
+            "must be at least 1",
         ));
     }
     let d = emb.dim();

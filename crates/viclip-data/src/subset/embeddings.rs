@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use half::f16;
 
 use super::bits::Bits;
+use crate::{Error, Result};
 use viclip::frames::natural_cmp;
-use viclip::{Error, Result};
 
 /// `n` embeddings of dimension `dim`, float16, with a flag for rows that have one (a zero or
 /// non-finite row, as a failed clip leaves, has none).
@@ -149,7 +149,7 @@ fn embedding_files(path: &Path, kind: &str) -> Result<Vec<PathBuf>> {
     files.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
     if files.is_empty() {
         return Err(Error::InvalidInput(format!(
-            "{}: no .npy files (expected {kind}_emb/{kind}_emb_{{i}}.npy as a score run with ScoreOptions::embeddings writes)",
+            "{}: no .npy files (expected {kind}_emb/{kind}_emb_{{i}}.npy as a score run writes with its embeddings output on)",
             path.display()
         )));
     }

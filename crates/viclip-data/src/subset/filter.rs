@@ -6,8 +6,8 @@ use serde::Serialize;
 use super::bits::Bits;
 use super::sample::div_sample;
 use crate::table::Table;
+use crate::{Error, Result, Setting};
 use arrow_schema::DataType;
-use viclip::{Error, Result};
 
 /// Rows left after one step of a recipe, for the summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -105,22 +105,31 @@ impl Default for FltOptions {
 
 impl FltOptions {
     pub(crate) fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::InvalidInput(m));
         if !(self.min_duration >= 0.0 && self.min_duration <= self.max_duration) {
-            return bad(format!(
-                "FltOptions::min_duration {} / FltOptions::max_duration {}: need 0 <= min <= max",
-                self.min_duration, self.max_duration
+            return Err(Error::setting(
+                Setting::MinDuration,
+                self.min_duration,
+                format!(
+                    "must be between 0 and the maximum duration ({})",
+                    self.max_duration
+                ),
             ));
         }
         if let Some(f) = self.top_frac {
             if !(f > 0.0 && f <= 1.0) {
-                return bad(format!(
-                    "FltOptions::top_frac {f}: must be in (0, 1]; 1 keeps everything"
+                return Err(Error::setting(
+                    Setting::TopFraction,
+                    f,
+                    "must be in (0, 1]; 1 keeps everything",
                 ));
             }
         }
-        if self.min_score.is_some_and(|s| !s.is_finite()) {
-            return bad("FltOptions::min_score must be a finite number".into());
+        if let Some(s) = self.min_score.filter(|s| !s.is_finite()) {
+            return Err(Error::setting(
+                Setting::MinScore,
+                s,
+                "must be a finite number",
+            ));
         }
         Ok(())
     }
@@ -167,9 +176,10 @@ pub fn flt_select(
         None => keep.ones().map(|i| i as u64).collect(),
         Some(n) => {
             let (video, n_videos) = video.ok_or_else(|| {
-                Error::InvalidInput(
-                    "FLT with FltOptions::n DIV-samples by source video: set SubsetJob::video"
-                        .into(),
+                Error::setting(
+                    Setting::VideoId,
+                    "unset",
+                    "FLT with a sample size DIV-samples by source video: name its column or path prefix",
                 )
             })?;
             let rows = div_sample(
@@ -212,9 +222,11 @@ impl Default for AesOptions {
 /// AES: rows with a score, then `score >= min_aesthetic`, then the `top_k` highest (ties to the lower
 /// row index).
 pub fn aes_select(score: &[f64], opts: &AesOptions) -> Result<(Vec<u64>, Vec<Step>)> {
-    if opts.min_aesthetic.is_some_and(|s| !s.is_finite()) {
-        return Err(Error::InvalidInput(
-            "AesOptions::min_aesthetic must be a finite number".into(),
+    if let Some(s) = opts.min_aesthetic.filter(|s| !s.is_finite()) {
+        return Err(Error::setting(
+            Setting::MinAesthetic,
+            s,
+            "must be a finite number",
         ));
     }
     let mut keep = Bits::from_fn(score.len(), |i| score[i].is_finite());
@@ -245,9 +257,14 @@ pub(crate) fn check_numeric_criterion(table: &Table, col: &str, values: &[f64]) 
     if t.is_numeric() || matches!(t, DataType::Null) {
         return Ok(());
     }
-    Err(Error::InvalidInput(format!(
-        "{}: score column `{col}` has type {t} and none of its {} rows holds a number; set the score column (FltOptions::score_col, AesOptions::score_col) to a numeric column",
-        table.path().display(),
-        values.len()
-    )))
+    Err(Error::setting(
+        Setting::ScoreColumn,
+        format!("`{col}`"),
+        format!(
+            "{}: the column has type {t} and none of its {} rows holds a number; name a numeric \
+             column",
+            table.path().display(),
+            values.len()
+        ),
+    ))
 }

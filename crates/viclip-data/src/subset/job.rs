@@ -10,24 +10,37 @@ use super::{
     VIDEO_ID_COLUMNS, VIDEO_PATH_COLUMNS,
 };
 use crate::table::Table;
-use viclip::{Error, Result};
+use crate::{Error, Result, Setting};
 
-fn missing(table: &Table, what: &str, names: &[String], hint: &str) -> Error {
-    Error::InvalidInput(format!(
-        "{}: {what} (columns: {}); {hint}",
-        table.path().display(),
-        names.join(", ")
-    ))
+/// A column the job needs is not in `table`: an error about the `setting` that names it (`value`:
+/// what it is set to, `unset` when nothing names it).
+fn missing(
+    table: &Table,
+    what: &str,
+    names: &[String],
+    (setting, value): (Setting, &str),
+    hint: &str,
+) -> Error {
+    Error::setting(
+        setting,
+        value,
+        format!(
+            "{}: {what} (columns: {}); {hint}",
+            table.path().display(),
+            names.join(", ")
+        ),
+    )
 }
 
 /// Runs `job`: reads, selects, writes the chosen rows and `{out}.summary.json`; returns the summary.
 pub fn build(job: &SubsetJob) -> Result<Summary> {
     let t0 = Instant::now();
     if job.input == job.output {
-        return Err(Error::InvalidInput(format!(
-            "{}: SubsetJob::output must differ from SubsetJob::input",
-            job.output.display()
-        )));
+        return Err(Error::setting(
+            Setting::SubsetOutput,
+            job.output.display(),
+            "is the input table; write the subset to another file",
+        ));
     }
     let table = Table::open(&job.input)?;
     let names = table.column_names()?;
@@ -64,7 +77,8 @@ fn columns(job: &SubsetJob, table: &Table, names: &[String]) -> Result<load::Pla
             table,
             "no video id column",
             names,
-            "set SubsetJob::video (a column, or a prefix of a path column's file names)",
+            (Setting::VideoId, "unset"),
+            "name a column, or a prefix of a path column's file names",
         ));
     }
     let criterion = match &job.method {
@@ -73,16 +87,17 @@ fn columns(job: &SubsetJob, table: &Table, names: &[String]) -> Result<load::Pla
         _ => None,
     };
     if let Some(c) = criterion.as_deref().filter(|c| !has(c)) {
-        let (alt, opt) = if matches!(job.method, Method::Aes(_)) {
-            ("Aesthetic_Score", "AesOptions::score_col")
+        let alt = if matches!(job.method, Method::Aes(_)) {
+            "Aesthetic_Score"
         } else {
-            ("UMT_Score", "FltOptions::score_col")
+            "UMT_Score"
         };
         return Err(missing(
             table,
             &format!("no score column `{c}`"),
             names,
-            &format!("set {opt} (InternVid's files: {alt})"),
+            (Setting::ScoreColumn, c),
+            &format!("name the score column (InternVid's files: {alt})"),
         ));
     }
     let reported: Vec<String> = match &job.report {
@@ -110,7 +125,8 @@ fn columns(job: &SubsetJob, table: &Table, names: &[String]) -> Result<load::Pla
                             table,
                             "no start / end columns",
                             names,
-                            "set SubsetJob::span",
+                            (Setting::SpanColumns, "unset"),
+                            "name the start and end columns",
                         )
                     })?,
             };
@@ -148,8 +164,15 @@ fn select(job: &SubsetJob, table: &Table, names: &[String], state: &Loaded) -> R
             serde_json::json!({"n": n, "seed": seed}),
         ),
         Method::Div { n, seed } => {
-            let (v, nv) = video_slice
-                .ok_or_else(|| missing(table, "no video id", names, "set SubsetJob::video"))?;
+            let (v, nv) = video_slice.ok_or_else(|| {
+                missing(
+                    table,
+                    "no video id",
+                    names,
+                    (Setting::VideoId, "unset"),
+                    "name a column, or a prefix of a path column's file names",
+                )
+            })?;
             let rows = div_sample((0..n_rows).map(|r| (r, v[r as usize])), nv, *n, *seed);
             (rows, serde_json::json!({"n": n, "seed": seed}))
         }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::bits::Bits;
 use super::VideoSource;
 use crate::table::{f64_values, seconds_values, ReadOptions, RowBatch, StrColumn, Table};
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// The columns to read and what to make of them.
 #[derive(Debug, Clone, Default)]

@@ -49,7 +49,7 @@ pub use sample::{div_sample, random_rows, random_subset};
 pub use summary::{quantile_sorted, DedupReport, ScoreSummary, Stats, Summary, QUANTILES};
 
 use crate::table::Table;
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// Video-id columns tried, in order, when none is given.
 pub const VIDEO_ID_COLUMNS: [&str; 5] = ["YoutubeID", "youtube_id", "video_id", "videoID", "vid"];

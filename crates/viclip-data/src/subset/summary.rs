@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::filter::Step;
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// The quantiles reported, as `viclip score`'s run report has them.
 pub const QUANTILES: [f64; 7] = [0.01, 0.05, 0.25, 0.50, 0.75, 0.95, 0.99];

@@ -5,7 +5,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use super::{csv, jsonl, parquet, ReadOptions, RowBatch, RowError, Table};
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 pub(crate) enum FileReader {
     Jsonl(jsonl::JsonlReader),

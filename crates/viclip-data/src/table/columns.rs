@@ -14,7 +14,7 @@ use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 
 use super::{parse_seconds, RowBatch};
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// The column `name` of `batch`, or an error listing the batch's columns.
 pub fn column<'a>(batch: &'a RowBatch, name: &str) -> Result<&'a ArrayRef> {

@@ -15,7 +15,7 @@ use parquet::file::properties::WriterProperties;
 
 use super::{csv as tcsv, jsonl, parquet as tpq, Format, ReadOptions, Table, TableWriter};
 use crate::atomic::AtomicFile;
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 impl Table {
     /// Writes the rows whose table-wide indices are in `rows` (strictly increasing) to `out`, all

@@ -13,7 +13,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::csv_guard::{Guard, GuardError};
 use super::{ReadOptions, RowError};
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// The bytes under the csv reader: the file through the [`Guard`] (record length, unclosed quotes).
 type Source = BufReader<Guard<File>>;

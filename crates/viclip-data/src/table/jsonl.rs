@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::jsonl_types::{build_array, check_kind, kind_of_type, Kind};
 pub(crate) use super::lines::{too_long_message, Line, Lines};
 use super::{ReadOptions, RowError};
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// Reads one object, keeping only the keys `filter` knows (all keys when `None`), in file order.
 struct RowSeed<'a> {
@@ -259,7 +259,7 @@ impl JsonlReader {
             for (k, v) in fields {
                 let Some(&i) = self.index.get(&k) else {
                     let msg = format!(
-                        "key `{k}` does not appear in the first {} row(s) that fixed the columns; raise ReadOptions::infer_rows",
+                        "key `{k}` does not appear in the first {} row(s) that fixed the columns; read more rows to infer the columns from",
                         self.infer_rows
                     );
                     if !self.lenient {
@@ -272,7 +272,7 @@ impl JsonlReader {
                     Ok(()) => cells[i][n - 1] = Some(v),
                     Err(expected) => {
                         let msg = format!(
-                            "column `{k}` holds {v}, but the first {} row(s) made it {expected}; raise ReadOptions::infer_rows so they show its type",
+                            "column `{k}` holds {v}, but the first {} row(s) made it {expected}; read more rows to infer the columns from, so they show its type",
                             self.infer_rows
                         );
                         if !self.lenient {

@@ -5,9 +5,9 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use crate::{Error, Result};
 use viclip::fsutil::{read_line_bounded, LineRead};
 use viclip::limits::MAX_LINE_BYTES;
-use viclip::{Error, Result};
 
 /// The UTF-8 byte order mark.
 const BOM: &[u8] = b"\xef\xbb\xbf";

@@ -49,7 +49,7 @@ pub use columns::{f64_values, seconds_values, StrColumn};
 pub use span::parse_seconds;
 pub use writer::TableWriter;
 
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// A table file format, chosen by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -143,7 +143,7 @@ pub(crate) fn too_many_columns(path: &Path, line: Option<u64>, count: Option<usi
 /// Opens one file of a table: regular files only, checked on the opened descriptor (a FIFO, a device
 /// or a directory is refused by name and never read).
 pub(crate) fn open_table_file(path: &Path) -> Result<std::fs::File> {
-    viclip::fsutil::open_regular_file(path, "a table file")
+    Ok(viclip::fsutil::open_regular_file(path, "a table file")?)
 }
 
 /// Rows per batch for a reader of `columns` columns: [`ReadOptions::batch_size`] within

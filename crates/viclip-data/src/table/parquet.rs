@@ -16,7 +16,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::KeyValue;
 
 use super::ReadOptions;
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 pub(crate) fn parquet_error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::InvalidInput(format!(

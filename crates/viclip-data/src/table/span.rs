@@ -3,7 +3,7 @@
 //! video2dataset's `clips` write them (docs/reference/datasets.md §4.2). A comma is accepted as the decimal separator
 //! (`00:00:03,160`, as SRT subtitles write it) because such files circulate beside InternVid's.
 
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 /// Parses one timestamp into seconds.
 ///

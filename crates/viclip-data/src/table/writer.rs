@@ -20,7 +20,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::Format;
-use viclip::{Error, Result};
+use crate::{Error, Result};
 
 enum Inner {
     Jsonl(BufWriter<File>),
