@@ -88,7 +88,8 @@ impl NpyF16 {
     /// The values, row after row.
     pub fn values(&self) -> &[f16] {
         let bytes = &self.map[self.data..self.data + self.rows * self.dim * 2];
-        // f16 is two bytes with alignment 2; `data` is even and maps are page-aligned.
+        // SAFETY: f16 is a plain two-byte value valid for any bits, with alignment 2; `data` is even
+        // and maps are page-aligned, so the middle part is the whole slice (checked in debug builds).
         let (pre, v, _) = unsafe { bytes.align_to::<f16>() };
         debug_assert!(pre.is_empty());
         v
@@ -141,6 +142,10 @@ pub fn scan(shards: &[(u64, PathBuf)], query: &[f32], k: usize) -> ViewResult<Ve
             for r in r0..r1 {
                 m.values()[r * e..(r + 1) * e].convert_to_f32_slice(&mut row);
                 let s: f32 = row.iter().zip(query).map(|(a, b)| a * b).sum();
+                // A row without a video embedding is stored as zeros (its clip failed): no hit.
+                if s == 0.0 && row.iter().all(|x| *x == 0.0) {
+                    continue;
+                }
                 if best.len() < k || s > floor {
                     best.push(Hit {
                         id: first + r as u64,

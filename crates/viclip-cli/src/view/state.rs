@@ -132,10 +132,12 @@ pub fn load_model(
         ModelSource::Off => return Ok(Err("search is off (--no-search)".into())),
         ModelSource::Recorded => match &layout.weights_path {
             Some(p) if p.is_file() => (p.clone(), None, false),
-            Some(p) => return Ok(Err(format!(
+            Some(p) => {
+                return Ok(Err(format!(
                 "the run's weights {} are not there any more; pass --weights (the same checkpoint)",
                 p.display()
-            ))),
+            )))
+            }
             None => {
                 return Ok(Err(
                     "the run recorded no weights file; pass --weights".into()

@@ -5,6 +5,7 @@ const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 let S = {}; // the URL state
 let summary = null;
+let simCut = null; // the CLIP-SIM at the FLT cut, for the scatter
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -34,6 +35,7 @@ async function api(path, params) {
   return j;
 }
 const fmt = (v, d = 4) => (v == null ? "–" : Number(v).toFixed(d));
+const dur = (h) => (h >= 1 ? `${h.toFixed(1)} h` : h * 60 >= 1 ? `${(h * 60).toFixed(1)} min` : `${(h * 3600).toFixed(1)} s`);
 
 function showView(v) {
   v = v || "overview";
@@ -49,7 +51,12 @@ function card(c, extra) {
   if (summary && summary.videos && c.status !== "missing_video") {
     const img = el("img", { class: "strip", loading: "lazy", alt: "frames of clip " + c.id, src: "/clip/" + c.id + "/frames.png" });
     img.addEventListener("load", () => img.setAttribute("data-loaded", "1"));
-    img.addEventListener("error", () => img.setAttribute("data-loaded", "0"));
+    img.addEventListener("error", async () => {
+      // Say why (a video outside the root, a missing file) instead of a broken image.
+      let why = "frames unavailable";
+      try { const r = await fetch(img.src); why = (await r.json()).error || why; } catch (e) { /* keep the default */ }
+      img.replaceWith(el("div", { class: "err", "data-loaded": "0" }, why));
+    });
     d.append(img);
   }
   if (extra) d.append(el("div", { class: "meta" }, extra));
@@ -168,7 +175,8 @@ async function loadThreshold() {
   const p = { frac: S.frac, min_dur: S.min_dur, max_dur: S.max_dur, min_aes: S.min_aes };
   try {
     const r = await api("/api/threshold", p);
-    $("t-result").textContent = `kept ${r.kept} of ${r.rows} rows, ${fmt(r.kept_hours, 2)} of ${fmt(r.hours, 2)} hours` + (r.sim_cut != null ? ` · CLIP-SIM cut ${fmt(r.sim_cut)}` : "");
+    $("t-result").textContent = `kept ${r.kept} of ${r.rows} rows, ${dur(r.kept_hours)} of ${dur(r.hours)} of video` + (r.sim_cut != null ? ` · CLIP-SIM cut ${fmt(r.sim_cut)}` : "");
+    simCut = r.sim_cut;
     $("t-command").textContent = r.command || "choose an FLT fraction and/or a minimum aesthetic score";
     cards($("t-above"), r.above); cards($("t-below"), r.below);
   } catch (e) { $("t-result").textContent = e.message; }
@@ -181,6 +189,9 @@ async function loadThreshold() {
       const X = (v) => ((v - x0) / Math.max(1e-9, x1 - x0)) * (W - 10) + 5, Y = (v) => H - 5 - ((v - y0) / Math.max(1e-9, y1 - y0)) * (H - 10);
       for (const p of pts) svg.append(svgEl("circle", { cx: X(p[1]), cy: Y(p[2]), r: 2 }));
       if (S.min_aes) svg.append(svgEl("line", { x1: 0, x2: W, y1: Y(+S.min_aes), y2: Y(+S.min_aes) }));
+      if (simCut != null) svg.append(svgEl("line", { x1: X(simCut), x2: X(simCut), y1: 0, y2: H }));
+      const label = (x, y, t) => { const e = svgEl("text", { x, y, class: "axis" }); e.textContent = t; return e; };
+      svg.append(label(8, H - 8, `CLIP-SIM ${fmt(x0, 3)} → ${fmt(x1, 3)}`), label(8, 14, `aesthetic ${fmt(y0, 2)} ↑ ${fmt(y1, 2)}`));
     }
     $("scatter").replaceChildren(el("h3", {}, "CLIP-SIM × aesthetic"), svg);
   }
