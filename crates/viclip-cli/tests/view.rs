@@ -369,3 +369,4 @@ fn static_export() {
 }
 
 mod view_browser;
+mod view_scale;

@@ -58,6 +58,12 @@ impl From<viclip::Error> for ViewError {
     }
 }
 
+impl From<candle_core::Error> for ViewError {
+    fn from(e: candle_core::Error) -> Self {
+        ViewError::Internal(format!("search: {e}"))
+    }
+}
+
 impl IntoResponse for ViewError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.message() });
