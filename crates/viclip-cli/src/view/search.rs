@@ -143,18 +143,23 @@ pub fn scan(shards: &[(u64, PathBuf)], query: &[f32], k: usize) -> ViewResult<Ve
             let r1 = (r0 + CHUNK).min(m.rows);
             let mut buf = vec![0f32; (r1 - r0) * e];
             m.values()[r0 * e..r1 * e].convert_to_f32_slice(&mut buf);
-            let rows = candle_core::Tensor::from_slice(&buf, (r1 - r0, e), &cpu)?;
+            let rows = candle_core::Tensor::from_vec(buf, (r1 - r0, e), &cpu)?;
             let scores = rows.matmul(&q)?.flatten_all()?.to_vec1::<f32>()?;
             let mut best = Vec::with_capacity(4 * k + 1);
             let mut floor = f32::NEG_INFINITY;
             for (i, &s) in scores.iter().enumerate() {
                 // A row without a video embedding is stored as zeros (its clip failed): no hit.
-                if s == 0.0 && buf[i * e..(i + 1) * e].iter().all(|x| *x == 0.0) {
+                let r = r0 + i;
+                if s == 0.0
+                    && m.values()[r * e..(r + 1) * e]
+                        .iter()
+                        .all(|x| x.to_bits() & 0x7fff == 0)
+                {
                     continue;
                 }
                 if best.len() < k || s > floor {
                     best.push(Hit {
-                        id: first + (r0 + i) as u64,
+                        id: first + r as u64,
                         score: s,
                     });
                     if best.len() > 4 * k {
@@ -175,4 +180,28 @@ pub fn embed_query(model: &ViClip, q: &str) -> ViewResult<Vec<f32>> {
     let mut rows = e.to_vec2()?;
     rows.pop()
         .ok_or_else(|| ViewError::Internal("the text tower returned no embedding".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_top_k_over_shards_without_zero_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.npy"), dir.path().join("b.npy"));
+        // Shard a: rows 0..3 (row 1 has no embedding); shard b: ids 10..12.
+        let rows_a = [1.0, 0.0, 0.0, 0.0, 0.6, 0.8];
+        let rows_b = [0.0, 1.0, 0.8, 0.6];
+        viclip_data::score::write_npy_f16(&a, 3, 2, &rows_a).unwrap();
+        viclip_data::score::write_npy_f16(&b, 2, 2, &rows_b).unwrap();
+        let shards = [(0, a), (10, b)];
+        let hits = scan(&shards, &[1.0, 0.0], 10).unwrap();
+        let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+        assert_eq!(ids, [0, 11, 2, 10]);
+        assert!((hits[1].score - 0.8).abs() < 1e-3);
+        assert_eq!(scan(&shards, &[0.0, 1.0], 1).unwrap()[0].id, 10);
+        let e = scan(&shards, &[1.0, 0.0, 0.0], 1).unwrap_err();
+        assert!(e.message().contains("another model"), "{e}");
+    }
 }
