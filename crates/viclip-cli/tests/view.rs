@@ -263,6 +263,9 @@ fn traversal_and_injection_attempts_fail() {
     let r = get(a, "/clip/5/video");
     assert!(matches!(r.status, 403 | 404), "{}", r.status);
     assert!(!String::from_utf8_lossy(&r.body).contains("localhost"));
+    // A page of another site reaching 127.0.0.1 through a rebound DNS name is refused.
+    let r = request(a, "GET", "/api/summary", &[("Host", "evil.example:80")]);
+    assert_eq!(r.status, 403);
     // Writes are not served.
     assert_eq!(
         request(a, "POST", "/api/clips", &[("Content-Length", "0")]).status,

@@ -205,7 +205,38 @@ pub fn serve(state: Arc<AppState>, bind: SocketAddr) -> Result<Server> {
         .enable_all()
         .build()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(state);
+    let app = if addr.ip().is_loopback() {
+        // A page of another site must not reach the server through a DNS name rebound to
+        // 127.0.0.1: on loopback only the loopback names of this port are answered.
+        let hosts: Arc<Vec<String>> = Arc::new(
+            ["127.0.0.1", "localhost", "[::1]"]
+                .iter()
+                .map(|h| format!("{h}:{}", addr.port()))
+                .collect(),
+        );
+        router(state).layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let hosts = hosts.clone();
+                async move {
+                    let host = req
+                        .headers()
+                        .get(header::HOST)
+                        .and_then(|h| h.to_str().ok());
+                    if host.is_some_and(|h| hosts.iter().any(|a| a == h)) {
+                        next.run(req).await
+                    } else {
+                        ViewError::Forbidden(format!(
+                            "Host {host:?} is not this server's loopback address; open http://{}/",
+                            hosts[0]
+                        ))
+                        .into_response()
+                    }
+                }
+            },
+        ))
+    } else {
+        router(state)
+    };
     let thread = std::thread::Builder::new()
         .name("viclip-view".into())
         .spawn(move || {

@@ -119,8 +119,12 @@ impl Resp {
 pub fn request(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> Resp {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
+    let host = headers
+        .iter()
+        .find(|(k, _)| *k == "Host")
+        .map_or(addr.to_string(), |h| h.1.to_string());
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers.iter().filter(|(k, _)| *k != "Host") {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
