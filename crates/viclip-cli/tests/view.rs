@@ -122,6 +122,41 @@ fn every_endpoint_of_a_finished_run() {
         .contains("&& viclip subset aes --input flt.parquet"));
     assert_eq!(both["kept"].as_u64().unwrap(), ok);
     assert_eq!(get(a, "/api/threshold?frac=2").status, 400);
+    // The commands shown build exactly the rows the preview keeps (FLT alone: half the scored rows).
+    for (i, (query, expect)) in [
+        ("frac=0.5&min_dur=0&max_dur=10", Some(ok / 2)),
+        ("frac=0.6&min_dur=0&max_dur=10&min_aes=6", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let t = get(a, &format!("/api/threshold?{query}")).json();
+        let kept = t["kept"].as_u64().unwrap();
+        assert_eq!(expect.unwrap_or(kept), kept);
+        let work = dir.path().join(format!("subset{i}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let bin = env!("CARGO_BIN_EXE_viclip");
+        let cmd = t["command"]
+            .as_str()
+            .unwrap()
+            .replace("viclip subset", &format!("{bin} subset"));
+        let st = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let rows: usize = score_common::read_parquet(&work.join("kept.parquet"))
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
+        assert_eq!(rows as u64, kept, "{cmd}");
+    }
     assert_eq!(
         get(a, "/api/scatter").json().as_array().unwrap().len() as u64,
         ok

@@ -134,7 +134,9 @@ pub async fn samples(State(s): St, Query(q): Query<SampleQuery>) -> ViewResult<J
 pub async fn threshold(State(s): St, Query(q): Query<ThresholdQuery>) -> ViewResult<Json<Value>> {
     blocking(&s, move |s| {
         let idx = s.index()?;
-        let p = threshold::preview(&idx, &s.layout.out, &q)?;
+        let l = &s.layout;
+        let span = l.start.as_deref().zip(l.end.as_deref());
+        let p = threshold::preview(&idx, &l.out, span, &q)?;
         let (above, below) = (clips(s, &p.above)?, clips(s, &p.below)?);
         let mut v = json!(p);
         v["above"] = json!(above);

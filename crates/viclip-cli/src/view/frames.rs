@@ -110,7 +110,7 @@ pub fn decode_strip(
     Ok(png)
 }
 
-/// Strips by clip id, most recent first, within [`CACHE_BYTES`].
+/// Strips by clip id, most recent first, within 64 MB.
 #[derive(Default)]
 pub struct StripCache {
     entries: Mutex<VecDeque<(u64, Arc<Vec<u8>>)>>,

@@ -105,7 +105,8 @@ impl Layout {
         };
         let recorded_root = str_at(&id, &["video_root"]).map(PathBuf::from);
         Ok(Layout {
-            out: out.to_path_buf(),
+            // Absolute, so that the `viclip subset` commands shown work from any directory.
+            out: std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf()),
             caption: col("caption").unwrap_or_else(|| "caption".into()),
             video,
             start: col("start"),

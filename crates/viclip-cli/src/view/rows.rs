@@ -42,7 +42,7 @@ pub struct Clip {
 /// Shards whose rows are kept in memory.
 const CACHED_SHARDS: usize = 8;
 
-/// Reads rows from the shards, caching the last [`CACHED_SHARDS`] shards read.
+/// Reads rows from the shards, caching the last 8 shards read.
 pub struct Rows {
     layout: Arc<Layout>,
     cache: Mutex<VecDeque<(u64, Arc<Vec<Clip>>)>>,

@@ -59,8 +59,14 @@ fn shell_quote(s: &str) -> String {
 /// Clips on each side of a cut.
 const SIDE: usize = 4;
 
-/// The preview of `q` over `idx`, for the run in `out`.
-pub fn preview(idx: &Index, out: &Path, q: &ThresholdQuery) -> ViewResult<Preview> {
+/// The preview of `q` over `idx`, for the run in `out` whose spans are in the columns `span`
+/// (start, end), which the FLT command names.
+pub fn preview(
+    idx: &Index,
+    out: &Path,
+    span: Option<(&str, &str)>,
+    q: &ThresholdQuery,
+) -> ViewResult<Preview> {
     let (min_dur, max_dur) = (q.min_dur.unwrap_or(1.0), q.max_dur.unwrap_or(120.0));
     if let Some(f) = q.frac.filter(|f| !(*f > 0.0 && *f <= 1.0)) {
         return Err(ViewError::BadRequest(format!(
@@ -130,9 +136,16 @@ pub fn preview(idx: &Index, out: &Path, q: &ThresholdQuery) -> ViewResult<Previe
         kept = pass;
     }
     let input = shell_quote(&out.display().to_string());
+    let cols = span.map_or(String::new(), |(s, e)| {
+        format!(
+            " --start-col {} --end-col {}",
+            shell_quote(s),
+            shell_quote(e)
+        )
+    });
     let flt = |input: &str, o: &str| {
         format!(
-            "viclip subset flt --input {input} --out {o} --top-frac {} --min-duration {min_dur} --max-duration {max_dur}",
+            "viclip subset flt --input {input} --out {o} --top-frac {} --min-duration {min_dur} --max-duration {max_dur}{cols}",
             q.frac.unwrap_or(1.0)
         )
     };
