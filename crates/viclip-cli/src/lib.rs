@@ -16,6 +16,7 @@ pub mod score_cmd;
 pub mod status_cmd;
 pub mod subset_cmd;
 pub mod video_args;
+pub mod view;
 
 use std::path::PathBuf;
 

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use viclip::Tokenizer;
 use viclip_cli::{
-    aesthetic_clips, demo, embed_video, io, score_cmd, status_cmd, subset_cmd, ModelArgs,
+    aesthetic_clips, demo, embed_video, io, score_cmd, status_cmd, subset_cmd, view, ModelArgs,
 };
 
 #[derive(Parser)]
@@ -65,6 +65,8 @@ enum Command {
     /// Score a bundled clip table of short sample videos end to end with the tiny built-in model (random
     /// weights): decoding, embeddings, CLIP-SIM, a parquet shard; prints the rows.
     Demo(demo::DemoArgs),
+    /// A local web page over a scored run: distributions, clips with their frames, thresholds, search.
+    View(view::ViewArgs),
     /// List the released checkpoints of the built-in manifest.
     Models,
     /// Download a released checkpoint into the Hugging Face cache and print its path and sha256
@@ -114,6 +116,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Score(args) => score_cmd::run(&args)?,
         Command::Report(args) => score_cmd::run_report(&args)?,
         Command::Status(args) => status_cmd::run(&args)?,
+        Command::View(args) => view::run(&args)?,
         Command::Aesthetic(cmd) => aesthetic_clips::run(&cmd)?,
         Command::Models => {
             for e in viclip::manifest::entries()? {
