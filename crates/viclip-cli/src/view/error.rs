@@ -58,6 +58,12 @@ impl From<viclip::Error> for ViewError {
     }
 }
 
+impl From<viclip_data::Error> for ViewError {
+    fn from(e: viclip_data::Error) -> Self {
+        ViewError::Internal(e.to_string())
+    }
+}
+
 impl From<candle_core::Error> for ViewError {
     fn from(e: candle_core::Error) -> Self {
         ViewError::Internal(format!("search: {e}"))
