@@ -1,13 +1,13 @@
 //! The hub path without a network: with `HF_HUB_OFFLINE=1`, a checkpoint is taken from the Hugging Face
 //! cache layout (`hub/models--owner--name/snapshots/<rev>/<file>`) and hashed; absent, it is a clear error.
-//! One test in its own binary, because it sets process environment variables.
-#![cfg(feature = "hub")]
+//! It sets process environment variables, so it lives in the `hub` binary and holds [`crate::ENV`].
 
 use viclip::manifest::{fetch, find};
 use viclip::Error;
 
 #[test]
 fn offline_mode_reads_the_cache_and_reports_the_hash() {
+    let _env = crate::ENV.lock().unwrap_or_else(|e| e.into_inner());
     let home = tempfile::tempdir().unwrap();
     std::env::set_var("HF_HOME", home.path());
     std::env::remove_var("HF_HUB_CACHE");

@@ -2,14 +2,14 @@
 //! anything is downloaded: an unknown name, a manifest entry that is not a ViCLIP checkpoint, and a
 //! file missing from an empty cache in offline mode. Nothing here reaches the network.
 //!
-//! Run with `cargo test -p viclip --features hub --test pretrained`.
-#![cfg(feature = "hub")]
+//! Run with `cargo test -p viclip --features hub --test hub`.
 
 use viclip::{Error, LoadOptions, ViClip};
 
-/// One test, so setting the environment cannot race another test of this binary.
+/// One test holding [`crate::ENV`], so setting the environment cannot race another test of this binary.
 #[test]
 fn unknown_and_offline_names_fail_with_typed_errors_naming_them() {
+    let _env = crate::ENV.lock().unwrap_or_else(|e| e.into_inner());
     let e = ViClip::from_pretrained("no-such-checkpoint", LoadOptions::default()).unwrap_err();
     assert!(
         matches!(&e, Error::Config { source_name, .. } if source_name == "no-such-checkpoint"),

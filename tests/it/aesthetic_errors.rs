@@ -1,11 +1,9 @@
 //! Bad input for aesthetic scoring: typed errors naming the file, and batches that still score the rest.
 
-mod aesthetic_common;
-
 use std::collections::HashMap;
 use std::path::Path;
 
-use aesthetic_common::*;
+use crate::aesthetic_common::*;
 use candle_core::{DType, Device, Tensor};
 use viclip::aesthetic::{
     AestheticHead, AestheticScorer, ClipVisionConfig, ClipVisionModel, HeadKind, Reduce,

@@ -4,9 +4,7 @@
 //! Tolerances (README of the golden set): preprocessing exact (u8 equality, pixel values max-abs 0);
 //! hidden states and image embeddings 1e-4; normalised embeddings 1e-5; scores 1e-4.
 
-mod aesthetic_common;
-
-use aesthetic_common::*;
+use crate::aesthetic_common::*;
 use candle_core::{Device, Tensor};
 use viclip::aesthetic::preprocess::{
     center_crop_offsets, clip_resize_crop, resize_bicubic, resized_size, to_pixel_values,

@@ -1,6 +1,7 @@
 //! Timing of the full-size CLIP ViT-L/14 image tower (random weights at the real shapes) and of CLIP
 //! preprocessing. A measurement, not a test: ignored by default, no timing assertions. Run with
-//! `cargo test --release --test aesthetic_perf -- --ignored --nocapture` (numbers in PERFORMANCE.md).
+//! `cargo test --release -p viclip --test it -- --ignored --nocapture aesthetic_perf::` (numbers in
+//! PERFORMANCE.md).
 
 use std::time::Instant;
 

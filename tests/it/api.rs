@@ -1,10 +1,8 @@
 //! The high-level API: batching equals single calls, input checks are typed errors, half precision stays
 //! close to f32, and configs other than the golden one (another grid, frame count and widths) run.
 
-mod common;
-
+use crate::common::{fixture, get, golden, max_abs};
 use candle_core::{DType, Device, Tensor};
-use common::{fixture, get, golden, max_abs};
 use viclip::model::random_state_dict;
 use viclip::{Error, LoadOptions, Tokenizer, ViClip, ViClipConfig, ViClipModel};
 

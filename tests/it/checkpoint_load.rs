@@ -2,13 +2,11 @@
 //! identical models; a missing, unexpected or mis-shaped tensor, a truncated file and a file that is not a
 //! checkpoint are typed errors naming the file and tensor.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::common::{fixture, get, golden, max_abs};
 use candle_core::{DType, Device, Tensor};
-use common::{fixture, get, golden, max_abs};
 use viclip::{load_model, Error, ViClipConfig};
 
 fn config() -> ViClipConfig {

@@ -3,15 +3,12 @@
 //! each bad clip (span past the end, too few frames, missing file) is its own typed error, in place.
 #![cfg(feature = "video")]
 
-mod common;
-mod video_common;
-
-use common::fixture;
+use crate::common::fixture;
 use viclip::pipeline::{run_all, ClipSource, PipelineOptions};
 use viclip::preprocess::{FrameSampling, Preprocess};
 use viclip::video::ClipSpan;
 use viclip::{score_stream, ClipOptions, Error, LoadOptions, StreamOptions, ViClip, ViClipConfig};
-use video_common::{testsrc, H264};
+use viclip_testkit::video::{testsrc, H264};
 
 fn tiny() -> ViClip {
     let cfg = ViClipConfig::from_json_file(&fixture("tiny_a/config.json")).unwrap();

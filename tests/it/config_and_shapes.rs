@@ -1,9 +1,7 @@
 //! Presets build exactly the parameters of the released checkpoints (names, shapes and order of the
 //! original state dicts, `tests/fixtures/manifest_*.json`), and JSON configs parse as documented.
 
-mod common;
-
-use common::fixture;
+use crate::common::fixture;
 use viclip::{parameter_shapes, ViClipConfig};
 
 fn manifest(file: &str) -> (Vec<(String, Vec<usize>)>, u64) {

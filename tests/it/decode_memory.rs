@@ -4,8 +4,6 @@
 //! concerned, never an abort.
 #![cfg(feature = "video")]
 
-mod video_common;
-
 use std::path::{Path, PathBuf};
 
 use viclip::aesthetic::preprocess::clip_resize_crop;
@@ -16,7 +14,7 @@ use viclip::video::{
     decode_clips, decode_clips_with, ClipSpan, DecodeOptions, FrameRequest, FrameShape,
 };
 use viclip::Error;
-use video_common::{ffmpeg, testsrc, H264};
+use viclip_testkit::video::{ffmpeg, testsrc, H264};
 
 /// `n` black frames of `w x h` at 25 fps, H.264 (an 8K one is about 0.6 MB).
 fn black(dir: &Path, name: &str, w: u32, h: u32, n: u32, codec: &[&str]) -> PathBuf {
@@ -117,7 +115,12 @@ fn eight_k_decode_peak_rss_stays_under_1_gb() {
     let dir = tempfile::tempdir().unwrap();
     let v = black(dir.path(), "8k.mp4", 8192, 8192, 3, H264);
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "decode_memory_child", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "decode_memory::decode_memory_child",
+            "--ignored",
+            "--nocapture",
+        ])
         .args(["--test-threads", "1"])
         .env("VICLIP_MEM_CHILD", &v)
         .output()
@@ -341,7 +344,12 @@ fn reads_memory_child() {
 /// Peak RSS (KiB) of `reads_memory_child` over `clips` clips of `video`.
 fn reads_peak_kib(video: &Path, clips: usize) -> u64 {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "reads_memory_child", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "decode_memory::reads_memory_child",
+            "--ignored",
+            "--nocapture",
+        ])
         .args(["--test-threads", "1"])
         .env("VICLIP_READS_CHILD", video)
         .env("VICLIP_READS_CLIPS", clips.to_string())

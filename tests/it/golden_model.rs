@@ -2,10 +2,8 @@
 //! exported from `Data/InternVid/viclip` at commit 3965eef). Thresholds are ~100x the reference's own
 //! float32-vs-float64 spread and are never loosened.
 
-mod common;
-
+use crate::common::{assert_close, get, golden, tiny_model};
 use candle_core::{DType, Device, Tensor};
-use common::{assert_close, get, golden, tiny_model};
 use viclip::{Embeddings, ViClipModel};
 
 /// Embeddings before and after normalisation.

@@ -4,17 +4,16 @@
 //! is within the documented cap, and an accepted header's claims fit in the file's own bytes — so the
 //! error always comes before any allocation of what a header claims.
 
-mod hostile_common;
-
 use std::io::{Read, Write};
 
-use hostile_common::{fixture, npy_bytes, Rng, HOSTILE_SIZES};
 use serde_json::{json, Value};
 use viclip::aesthetic::ClipVisionConfig;
 use viclip::limits::MAX_PARAMETERS;
 use viclip::npy::{parse_npy_header, read_npy_f32};
 use viclip::weights::{read_checkpoint, read_safetensors};
 use viclip::{parameter_shapes, ViClipConfig};
+use viclip_testkit::fixtures::fixture;
+use viclip_testkit::hostile::{npy_bytes, Rng, HOSTILE_SIZES};
 
 /// A JSON value for a size field: mostly hostile numbers, sometimes not a number at all.
 fn hostile_value(rng: &mut Rng) -> Value {

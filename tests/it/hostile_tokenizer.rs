@@ -3,10 +3,8 @@
 //! first `context_length - 2` tokens gives the same ids as the full encoding, and seeded random text from
 //! an alphabet of the characters the cleaners treat specially never panics.
 
-mod hostile_common;
-
-use hostile_common::Rng;
 use viclip::tokenizer::{Tokenizer, CONTEXT_LENGTH, EOT, PAD, SOT};
+use viclip_testkit::hostile::Rng;
 
 fn tokenizer() -> Tokenizer {
     Tokenizer::new().expect("embedded vocabulary")

@@ -2,9 +2,7 @@
 //! uint8 → float32, clamp, round: torchvision's tensor `Resize` before 0.17), from
 //! `tools/gen_bicubic_golden.py`. Equal except, rarely, 1 LSB where a value sits on a rounding boundary.
 
-mod common;
-
-use common::{get, golden};
+use crate::common::{get, golden};
 use viclip::preprocess::{resize_bicubic, RgbFrame};
 
 #[test]

@@ -2,13 +2,11 @@
 //! golden data: raw u8 frames -> sampled indices -> cv2 INTER_LINEAR resize (bit-exact) -> ImageNet
 //! normalisation (float64 then f32) -> ViCLIP embeddings of the tiny golden model.
 
-mod common;
-
 use std::path::Path;
 
+use crate::common::{assert_close, fixture, get, golden, max_abs};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use common::{assert_close, fixture, get, golden, max_abs};
 use viclip::frames::FramesDir;
 use viclip::pipeline::{run_all, ClipSource, PipelineOptions};
 use viclip::preprocess::{resize_cv2_linear, stack_clips, Preprocess, ProcessedClip, RgbFrame};

@@ -3,14 +3,11 @@
 //! same frames, a failing item yields its error in place, order is kept, and the input is pulled
 //! lazily (never collected) even when it is longer than every internal buffer.
 
-mod aesthetic_common;
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::common::fixture;
 use candle_core::{Device, Tensor};
-use common::fixture;
 use viclip::aesthetic::Reduce;
 use viclip::pipeline::ClipSource;
 use viclip::preprocess::{Preprocess, RgbFrame};
@@ -119,7 +116,7 @@ fn fifty_items_in_batches_of_two_equal_embedding_by_hand() {
 #[test]
 fn aesthetic_scores_come_from_the_same_frames() {
     let model = tiny();
-    let scorer = aesthetic_common::scorer("aes_v1.pth");
+    let scorer = crate::aesthetic_common::scorer("aes_v1.pth");
     // Items 1..7 have 4 to 9 frames (item 0, with 3, is below).
     let items: Vec<_> = (1..7).map(item).collect();
     let opts = StreamOptions::new().with_clips(ClipOptions::new().with_batch_size(4));

@@ -196,7 +196,8 @@ fn public_cleaning_functions() {
     assert_eq!(clean_text("  ＡＢＣ  ﬁne  "), "abc fine");
 }
 
-/// `VICLIP_TOKENIZER_FUZZ=/tmp/fuzz.json cargo test --test tokenizer -- --ignored` with a file written by
+/// `VICLIP_TOKENIZER_FUZZ=/tmp/fuzz.json cargo test -p viclip --test it -- --ignored
+/// tokenizer::fuzz_against_python` with a file written by
 /// `tools/gen_tokenizer_cases.py --fuzz /tmp/fuzz.json 30000`.
 #[test]
 #[ignore = "needs a fuzz file from tools/gen_tokenizer_cases.py --fuzz"]
@@ -261,7 +262,8 @@ fn hostile_captions(n: usize) -> Vec<(String, String)> {
 }
 
 /// Tokenizer time on hostile captions (printed, never asserted):
-/// `VICLIP_TOKENIZER_SIZES=100000,1000000 cargo test --test tokenizer -- --ignored --nocapture measure`
+/// `VICLIP_TOKENIZER_SIZES=100000,1000000 cargo test -p viclip --test it -- --ignored --nocapture
+/// tokenizer::measure`
 /// (`VICLIP_TOKENIZER_CASES=word` keeps the cases whose name contains `word`).
 #[test]
 #[ignore = "measurement; prints timings"]

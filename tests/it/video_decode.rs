@@ -2,13 +2,11 @@
 //! single-pass multi-span decoding, the skipping of unneeded work, containers and codecs.
 #![cfg(feature = "video")]
 
-mod video_common;
-
 use std::path::Path;
 
 use viclip::preprocess::FrameSampling;
 use viclip::video::{decode_clip, decode_clips, ClipSpan, DecodeOptions, DecodedClip};
-use video_common::{cli_frame, testsrc, AV1, H264, VP9};
+use viclip_testkit::video::{cli_frame, testsrc, AV1, H264, VP9};
 
 fn opts() -> DecodeOptions {
     DecodeOptions::default()

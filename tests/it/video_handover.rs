@@ -2,12 +2,10 @@
 //! same decode as the model input: they equal a separate `uniform(k)` decode of the clip.
 #![cfg(feature = "video")]
 
-mod video_common;
-
 use viclip::pipeline::{run_all, ClipSource, PipelineOptions};
 use viclip::preprocess::{FrameSampling, Preprocess, RgbConversion};
 use viclip::video::{decode_clip, ClipSpan, DecodeOptions};
-use video_common::{testsrc, H264};
+use viclip_testkit::video::{testsrc, H264};
 
 #[test]
 fn extra_frames_equal_a_separate_uniform_decode() {

@@ -3,11 +3,9 @@
 //! "truncated; download it again").
 #![cfg(feature = "video")]
 
-mod video_common;
-
 use viclip::preprocess::FrameSampling;
 use viclip::video::{check_video_path, decode_clip, ClipSpan, DecodeOptions};
-use video_common::{ffmpeg, testsrc, H264};
+use viclip_testkit::video::{ffmpeg, testsrc, H264};
 
 #[cfg(unix)]
 #[test]

@@ -1,28 +1,39 @@
 //! The device-generic path (composed candle ops: what CUDA and Metal run) against the golden tiny model,
 //! on the CPU in f32 with the CPU kernels switched off (`viclip::model::GENERIC_OPS`). The GPU backends
 //! execute the same op graph, so this pins down the math of `--device cuda` on a machine without a GPU.
-//! Thresholds are the golden ones (1e-4), never loosened. A separate test binary, because the switch is
-//! process-wide.
-
-mod common;
+//! Thresholds are the golden ones (1e-4), never loosened. In the `kernel_switches` binary, not with the
+//! other tests, because the switch is process-wide; each test holds [`crate::SWITCHES`] while it is set.
 
 use std::sync::atomic::Ordering;
+use std::sync::MutexGuard;
 
+use crate::common::{assert_close, get, golden, tiny_model};
 use candle_core::{DType, Device, Tensor};
-use common::{assert_close, get, golden, tiny_model};
 use viclip::model::GENERIC_OPS;
 use viclip::{Embeddings, ViClipModel};
 
 const EMB_TOL: f64 = 1e-4;
 
-fn model() -> ViClipModel {
+/// Holds [`crate::SWITCHES`] with `GENERIC_OPS` set, and clears it when dropped, so the kernel tests of
+/// this binary never run on the generic path.
+struct GenericOps(#[allow(dead_code)] MutexGuard<'static, ()>);
+
+impl Drop for GenericOps {
+    fn drop(&mut self) {
+        GENERIC_OPS.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The tiny model, with the CPU kernels switched off while the returned guard lives.
+fn model() -> (GenericOps, ViClipModel) {
+    let guard = crate::SWITCHES.lock().unwrap_or_else(|e| e.into_inner());
     GENERIC_OPS.store(true, Ordering::Relaxed);
-    tiny_model().0
+    (GenericOps(guard), tiny_model().0)
 }
 
 #[test]
 fn generic_video_and_image_paths_match() {
-    let m = model();
+    let (_generic_ops, m) = model();
     let inputs = golden("tiny_a/inputs.safetensors");
     let out = golden("tiny_a/outputs_f32.safetensors");
     let out64 = golden("tiny_a/outputs_f64.safetensors");
@@ -62,7 +73,7 @@ fn generic_video_and_image_paths_match() {
 
 #[test]
 fn generic_text_path_matches() {
-    let m = model();
+    let (_generic_ops, m) = model();
     let out = golden("tiny_a/outputs_f32.safetensors");
     let inter = golden("tiny_a/intermediates.safetensors");
     let ids: Vec<Vec<u32>> = get(&inter, "text.input_ids")

@@ -71,7 +71,7 @@ fn fused_attention_equals_composed() {
         let attn = attention(w, h);
         // Both the tiled kernels (where the CPU has AVX2) and the portable GEMM path; the lock keeps
         // the other attention test from running while the flag is set.
-        let _guard = PATH_FLAG.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = crate::SWITCHES.lock().unwrap_or_else(|e| e.into_inner());
         for portable in [false, true] {
             FORCE_PORTABLE.store(portable, Ordering::Relaxed);
             for causal in [false, true] {
@@ -90,12 +90,9 @@ fn fused_attention_equals_composed() {
     }
 }
 
-/// Held while a test depends on, or changes, `FORCE_PORTABLE`.
-static PATH_FLAG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn packed_sequences_equal_each_sequence_alone() {
-    let _guard = PATH_FLAG.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = crate::SWITCHES.lock().unwrap_or_else(|e| e.into_inner());
     // Captions of different lengths packed back to back, with a gap row that belongs to none.
     let (w, h) = (64, 2);
     let lens = [5usize, 32, 1, 17, 49];
@@ -154,6 +151,8 @@ fn packed_sequences_equal_each_sequence_alone() {
 
 #[test]
 fn layer_norm_kernel_equals_the_formula_with_a_large_mean() {
+    // The kernel runs only while `GENERIC_OPS` is clear.
+    let _guard = crate::SWITCHES.lock().unwrap_or_else(|e| e.into_inner());
     let dim = 96;
     // A row mean of 300 next to unit spread: the one-pass E[x²]−E[x]² formula loses digits here.
     let x = (randn(1, (5, 7, dim)) + 300.0).unwrap();

@@ -1,18 +1,17 @@
 //! Shared pieces of the hostile-input suites: a seeded generator (every run sees the same cases, so a
 //! failure reproduces), and hostile numbers.
 
-#![allow(dead_code)]
-
-use std::path::{Path, PathBuf};
-
 /// xorshift64: deterministic and dependency-free.
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator seeded with `seed` (any value; zero is fine).
     pub fn new(seed: u64) -> Self {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
+    /// The next 64 random bits (a plain method: the generator is endless, never an `Iterator`).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
@@ -25,10 +24,12 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 
+    /// One of `items` (not empty), uniformly.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 
+    /// True `percent` times in a hundred.
     pub fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
@@ -59,21 +60,6 @@ pub const HOSTILE_SIZES: &[u64] = &[
     u64::MAX / 2,
     u64::MAX,
 ];
-
-/// The repository root (where `tests/fixtures` lies), from whichever workspace crate's tests include
-/// this file.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .find(|p| p.join("tests/fixtures").is_dir())
-        .expect("tests/fixtures in a directory above CARGO_MANIFEST_DIR")
-        .to_path_buf()
-}
-
-/// The repository's fixture `rel`.
-pub fn fixture(rel: &str) -> PathBuf {
-    repo_root().join("tests/fixtures").join(rel)
-}
 
 /// A `.npy` file with this header dict text and `data_len` zero bytes of data.
 pub fn npy_bytes(header_dict: &str, data_len: usize) -> Vec<u8> {

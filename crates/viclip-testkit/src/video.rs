@@ -1,6 +1,5 @@
 //! Test videos generated at test time with the ffmpeg CLI (`-f lavfi -i testsrc2`), and the CLI's own
 //! decoding of a frame for comparison.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,7 +42,9 @@ pub fn testsrc(
     path
 }
 
+/// Encoder options: H.264 (libx264), fast.
 pub const H264: &[&str] = &["-c:v", "libx264", "-preset", "veryfast"];
+/// Encoder options: VP9 (libvpx), realtime.
 pub const VP9: &[&str] = &[
     "-c:v",
     "libvpx-vp9",
@@ -54,6 +55,7 @@ pub const VP9: &[&str] = &[
     "-b:v",
     "300k",
 ];
+/// Encoder options: AV1 (SVT-AV1), fastest preset.
 pub const AV1: &[&str] = &["-c:v", "libsvtav1", "-preset", "12"];
 
 /// Frame `n` (display order) of `path` as the ffmpeg CLI decodes it, RGB24 bytes.

@@ -3,13 +3,11 @@
 //! the golden ones.
 
 use viclip_cli::aesthetic_cmd;
-#[path = "../../../tests/aesthetic_common/mod.rs"]
-mod aesthetic_common;
 
 use std::path::Path;
 
+use crate::aesthetic_common::*;
 use aesthetic_cmd::AestheticArgs;
-use aesthetic_common::*;
 use clap::Parser;
 use serde_json::Value;
 

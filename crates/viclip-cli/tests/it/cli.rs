@@ -1,14 +1,11 @@
 //! The CLI contract: `tokenize`, `embed-text`, `embed-video` on the golden tiny model, and one-line
 //! errors naming the file, tensor or line at fault.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
 use candle_core::{Device, Tensor};
-use common::{assert_close, fixture, get, golden};
+use viclip_testkit::fixtures::{assert_close, fixture, get, golden};
 
 fn viclip(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_viclip"))

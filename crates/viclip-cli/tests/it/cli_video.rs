@@ -2,14 +2,11 @@
 //! end to end, `embed-video --video` gives one row per clip (NaN rows for clips that fail), and
 //! `aesthetic --video/--frames` scores clips from their uniformly sampled frames.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
 use candle_core::Tensor;
-use common::{fixture, get, golden, max_abs};
+use viclip_testkit::fixtures::{fixture, get, golden, max_abs};
 
 fn viclip(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_viclip"))

@@ -3,13 +3,11 @@
 //! files claim tens of gigabytes; byte order marks, duplicate columns, text score columns, repeated
 //! OS messages, oversized `--n` and out-of-range flags behave as docs/limits.md says.
 
-#[path = "../../../tests/hostile_common/mod.rs"]
-mod hostile_common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use hostile_common::{fixture, npy_bytes};
+use viclip_testkit::fixtures::fixture;
+use viclip_testkit::hostile::npy_bytes;
 
 /// The release or debug `viclip` binary of this build.
 pub fn viclip_bin() -> &'static str {

@@ -15,18 +15,8 @@ use candle_core::{Device, Tensor};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// The repository root (where `tests/fixtures` lies), from whichever workspace crate's tests include
-/// this file.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .find(|p| p.join("tests/fixtures").is_dir())
-        .expect("tests/fixtures in a directory above CARGO_MANIFEST_DIR")
-        .to_path_buf()
-}
-
 pub fn fixture_dir() -> PathBuf {
-    repo_root().join("tests/fixtures/real_video")
+    viclip_testkit::fixtures::fixture("real_video")
 }
 
 /// What one reader returned for a video (or why it could not read it).

@@ -3,8 +3,7 @@
 //! frames) read as the two original pipelines read them: the demo (`cv2.VideoCapture`, opencv-python
 //! 5.x) and the evaluation pipeline (decord 0.6). References: `tests/fixtures/real_video`.
 
-#[path = "../../../tests/video_common/real.rs"]
-mod real;
+use crate::real;
 
 use std::path::Path;
 
@@ -382,6 +381,4 @@ fn embed_video_cli_matches_the_references() {
     assert!(checked >= 53, "only {checked} embeddings compared");
 }
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-use common::{fixture, max_abs, tiny_model};
+use crate::common::{fixture, max_abs, tiny_model};

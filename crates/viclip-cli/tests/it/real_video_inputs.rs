@@ -2,9 +2,6 @@
 //! playlists or scripts disguised as `.mp4` that would make FFmpeg open other files. A file with bit
 //! rot decodes with a warning that says how much was lost.
 
-#[path = "../../../tests/video_common/mod.rs"]
-mod video_common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,7 +9,7 @@ use std::time::{Duration, Instant};
 use viclip::pipeline::{run_all, ClipSource, PipelineOptions};
 use viclip::preprocess::{FrameSampling, Preprocess};
 use viclip::video::{check_video_path, decode_clip, ClipSpan, DecodeOptions};
-use video_common::{testsrc, H264};
+use viclip_testkit::video::{testsrc, H264};
 
 fn decode_err(path: &Path) -> String {
     match decode_clip(

@@ -4,7 +4,7 @@
 //! shard scored exactly once; SIGTERM and SIGINT mid-run leave no temporary file, exit 143 / 130,
 //! and a rerun completes identically.
 
-mod score_common;
+use crate::score_common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

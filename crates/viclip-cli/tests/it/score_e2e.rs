@@ -3,8 +3,8 @@
 //! back; similarities equal to the library's embed functions on the same clips; aesthetic scores
 //! equal to the scorer's on the same frames.
 
+use crate::score_common;
 use viclip_cli::score_cmd;
-mod score_common;
 
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! what the table says (start/end columns found, relative paths resolved against the table's
 //! directory, a run that finds none of its videos stopped, subsets of a generic table).
 
-mod score_common;
+use crate::score_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

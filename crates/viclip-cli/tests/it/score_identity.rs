@@ -4,7 +4,7 @@
 //! `--out` that is the input directory, inside it, a file or unwritable, are refused up front; FIFOs,
 //! directories and devices given as videos are named as such.
 
-mod score_common;
+use crate::score_common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,11 @@
 //! Throughput of `viclip score` end to end on generated videos with the tiny fixture model, split into
 //! its parts (decode + preprocess alone, the video tower alone) to show what bounds it. A measurement,
 //! not a test: ignored by default, no timing assertions. Run it with
-//! `cargo test --release --test score_perf -- --ignored --nocapture` (numbers in PERFORMANCE.md).
+//! `cargo test --release -p viclip-cli --test it -- --ignored --nocapture score_perf::` (numbers in
+//! PERFORMANCE.md).
 
+use crate::score_common;
 use viclip_cli::score_cmd;
-mod score_common;
 
 use std::io::Write;
 use std::time::Instant;

@@ -4,8 +4,8 @@
 //! name; and a child process killed with SIGKILL at random points, rerun, gives the uninterrupted
 //! output (this last test needs the `viclip score` subcommand wired into the binary).
 
+use crate::score_common;
 use viclip_cli::score_cmd;
-mod score_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -264,7 +264,7 @@ fn child(args: &[String]) -> Command {
     } else {
         let mut c = Command::new(std::env::current_exe().expect("test binary"));
         c.args([
-            "child_process_score",
+            "score_resume::child_process_score",
             "--exact",
             "--ignored",
             "--test-threads",

@@ -2,7 +2,7 @@
 //! embedding file or metadata parquet was truncated, deleted or altered is scored again on a rerun
 //! (identically), and `viclip report` / `viclip subset` refuse a run with a shard missing, naming it.
 
-mod score_common;
+use crate::score_common;
 
 use std::path::Path;
 

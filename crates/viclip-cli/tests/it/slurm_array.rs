@@ -9,8 +9,8 @@
 //! test says so on stderr (past the harness's capture) and is skipped, or fails when
 //! `VICLIP_REQUIRE_SLURM` is set.
 
-mod score_common;
-mod slurm_common;
+use crate::score_common;
+use crate::slurm_common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

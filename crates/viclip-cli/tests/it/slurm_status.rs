@@ -3,8 +3,8 @@
 //! `--array=` list of tasks to resubmit; and the plan's shards per share, computed from the table
 //! alone before anything runs.
 
+use crate::score_common;
 use viclip_cli::score_cmd;
-mod score_common;
 use viclip_cli::status_cmd;
 
 use std::fs::File;

@@ -2,8 +2,6 @@
 //! typed error naming file and span, and the CLI's `VideoArgs`.
 
 use viclip_cli::video_args;
-#[path = "../../../tests/video_common/mod.rs"]
-mod video_common;
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +10,7 @@ use viclip::pipeline::{ClipSource, Pipeline, PipelineOptions};
 use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter, RgbFrame};
 use viclip::video::{decode_clip, decode_clips, ClipSpan, DecodeOptions};
 use viclip::{Error, ViClipConfig};
-use video_common::{ffmpeg, testsrc, H264, VP9};
+use viclip_testkit::video::{ffmpeg, testsrc, H264, VP9};
 
 fn tiny() -> ViClipConfig {
     let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))

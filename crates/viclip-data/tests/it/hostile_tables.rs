@@ -2,17 +2,14 @@
 //! dictionary-encoded Parquet strings, absurd batch sizes, and seeded random JSONL / CSV bytes that
 //! must come back as rows or as errors naming the file, never as a panic.
 
-#[path = "../../../tests/hostile_common/mod.rs"]
-mod hostile_common;
-
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, DictionaryArray, Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use hostile_common::Rng;
 use viclip_data::table::{f64_values, Format, ReadOptions, StrColumn, Table, TableWriter};
+use viclip_testkit::hostile::Rng;
 
 /// Every batch of `path` read with `opts`; the first error ends the read.
 fn read_all(path: &Path, opts: &ReadOptions) -> viclip::Result<Vec<viclip_data::table::RowBatch>> {
