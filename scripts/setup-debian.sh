@@ -2,8 +2,8 @@
 # Installs the system packages viclip builds against on Debian/Ubuntu: FFmpeg's libraries and headers
 # for the default `video` feature (ffmpeg-next), pkg-config and clang for its bindings, and the ffmpeg
 # CLI that the tests use to generate videos; Slurm (slurmctld, slurmd, clients) and munge, which the
-# job-array test (crates/viclip-cli/tests/slurm_array.rs) starts by itself as root (no daemon runs after install);
-# chromium, the headless browser of the `viclip view` page test (crates/viclip-cli/tests/view.rs).
+# job-array test (crates/viclip-cli/tests/it/slurm_array.rs) starts by itself as root (no daemon runs after install);
+# chromium, the headless browser of the `viclip view` page test (crates/viclip-cli/tests/it/view.rs).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 pkgs=(ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference outputs for `crates/viclip-cli/tests/real_video.rs`: how the two original pipelines read real-looking videos.
+"""Reference outputs for `crates/viclip-cli/tests/it/real_video.rs`: how the two original pipelines read real-looking videos.
 
 Videos are generated with the ffmpeg CLI from fixed lavfi sources with single-threaded, bitexact encoders
 (the same argument lists are stored in the manifest and replayed by the test, which checks the SHA-256 of

@@ -9,7 +9,7 @@ scripts, whitespace and digit variants, long words) plus random sentences mixing
 The tokenizer below is a faithful copy of CLIP's `simple_tokenizer.py`; before writing anything it is
 checked against `tests/fixtures/tokenizer_dev.json`. With `--fuzz PATH N` it also writes N random
 mojibake-heavy strings with their `fix_text` / `clean` / `encode` results for the ignored fuzz test
-(`VICLIP_TOKENIZER_FUZZ=PATH cargo test --test tokenizer -- --ignored`).
+(`VICLIP_TOKENIZER_FUZZ=PATH cargo test -p viclip --test it -- --ignored tokenizer::fuzz_against_python`).
 
 Use the reference versions: python3.13 -m pip install ftfy==6.3.1 regex==2026.11.15
 """

@@ -2,7 +2,7 @@
 //!
 //! OpenCV does not compute a float bilinear: it quantises the weights to 11 bits and runs the vertical
 //! pass in 16-bit SIMD (`VResizeLinearVec_32s8u`). The integer recipe below is checked at 0 LSB
-//! against opencv-python 5.0.0 (`tests/preprocess_golden.rs`); a float bilinear is off by one on ~12% of pixels, and
+//! against opencv-python 5.0.0 (`tests/it/preprocess_golden.rs`); a float bilinear is off by one on ~12% of pixels, and
 //! `fast_image_resize` / `image` anti-alias when downscaling, so neither can stand in for it. An exact 2x
 //! downscale, which OpenCV routes to INTER_AREA, gives the same bytes through this recipe (both average
 //! the 2x2 block with `+2 >> 2`).
