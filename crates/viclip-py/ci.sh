@@ -21,8 +21,14 @@ start=$(date +%s)
 # The build backend (maturin) comes from PyPI through the package's pyproject.toml.
 "$venv/bin/pip" install --quiet numpy pytest
 "$venv/bin/pip" install --quiet "$here" --config-settings=build-args="--profile $profile"
+# The Rust API's side of tests/test_parity.py.
+(cd "$here" && cargo build --quiet --profile "$profile" -p viclip-py --example rust_api)
 built=$(date +%s)
 echo "viclip-py: built and installed in $((built - start)) s (profile $profile)"
+
+target="${CARGO_TARGET_DIR:-$(cd "$here/../.." && pwd)/target}"
+dir="$profile"; [ "$profile" = dev ] && dir=debug
+export VICLIP_RUST_API="$target/$dir/examples/rust_api"
 
 # Run from the tests' folder so `import viclip` is the installed package, not the source tree.
 cd "$here/tests"

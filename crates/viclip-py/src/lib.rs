@@ -5,6 +5,9 @@
 //! releases the GIL while it decodes or runs a model, checks Ctrl-C between batches, and refuses to
 //! run in a `fork()` child of a process that started viclip's thread pools (see `guard`).
 
+#![warn(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
 mod aesthetic;
 mod arrays;
 mod clips;
