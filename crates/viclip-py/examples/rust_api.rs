@@ -1,6 +1,6 @@
 //! The Rust API's side of the Python bindings' parity tests and timings: embeds the captions of a
 //! JSON list and the videos of a `.npy` `(B, T, 3, S, S)` float32 array with `viclip::ViClip`,
-//! writes both as `.npy` float32 and prints the median time of each call.
+//! writes both as `.npy` float32 (`OUT_DIR/text_embeddings.npy`, `OUT_DIR/video_embeddings.npy`) and prints the median time of each call.
 //!
 //! ```text
 //! cargo run --release -p viclip-py --example rust_api -- WEIGHTS CONFIG CAPTIONS.json VIDEOS.npy OUT_DIR [REPEAT]
@@ -32,8 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (text_s, texts) = timed(repeat, || model.embed_texts(&captions))?;
     let (video_s, vids) = timed(repeat, || model.embed_videos(&videos))?;
     let out = PathBuf::from(out);
-    write_npy(&out.join("texts.npy"), &texts.to_vec2()?)?;
-    write_npy(&out.join("videos.npy"), &vids.to_vec2()?)?;
+    write_npy(&out.join("text_embeddings.npy"), &texts.to_vec2()?)?;
+    write_npy(&out.join("video_embeddings.npy"), &vids.to_vec2()?)?;
     println!(
         "{{\"embed_texts_s\": {text_s}, \"embed_videos_s\": {video_s}, \"captions\": {}, \"videos\": {}}}",
         captions.len(),

@@ -51,6 +51,7 @@ fn frames_to_tensor<'py>(
 ) -> PyResult<Bound<'py, numpy::PyArray5<f32>>> {
     use errors::IntoPy;
     use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
+    guard::enter(py)?;
     let mut frames = arrays::rgb_frames(py, frames, "frames")?;
     let p = Preprocess::new(num_frames, size)
         .with_sampling(FrameSampling::Demo)

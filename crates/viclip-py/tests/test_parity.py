@@ -34,5 +34,5 @@ def test_python_equals_rust_exactly(model, inputs, captions, tmp_path):
          str(tmp_path / "videos.npy"), str(tmp_path)],
         check=True, capture_output=True,
     )
-    np.testing.assert_array_equal(model.embed_texts(captions), np.load(tmp_path / "texts.npy"))
-    np.testing.assert_array_equal(model.embed_videos(inputs["videos"]), np.load(tmp_path / "videos.npy"))
+    np.testing.assert_array_equal(model.embed_texts(captions), np.load(tmp_path / "text_embeddings.npy"))
+    np.testing.assert_array_equal(model.embed_videos(inputs["videos"]), np.load(tmp_path / "video_embeddings.npy"))
