@@ -19,7 +19,7 @@ start=$(date +%s)
 "$python" -m venv "$venv"
 "$venv/bin/pip" install --quiet --upgrade pip
 # The build backend (maturin) comes from PyPI through the package's pyproject.toml.
-"$venv/bin/pip" install --quiet numpy pytest
+"$venv/bin/pip" install --quiet numpy pytest pillow   # pillow: the PIL-image inputs test
 "$venv/bin/pip" install --quiet "$here" --config-settings=build-args="--profile $profile"
 # The Rust API's side of tests/test_parity.py.
 (cd "$here" && cargo build --quiet --profile "$profile" -p viclip-py --example rust_api)
