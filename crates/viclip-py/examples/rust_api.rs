@@ -1,6 +1,7 @@
 //! The Rust API's side of the Python bindings' parity tests and timings: embeds the captions of a
 //! JSON list and the videos of a `.npy` `(B, T, 3, S, S)` float32 array with `viclip::ViClip`,
-//! writes both as `.npy` float32 (`OUT_DIR/text_embeddings.npy`, `OUT_DIR/video_embeddings.npy`) and prints the median time of each call.
+//! writes both as `.npy` float32 (`OUT_DIR/text_embeddings.npy`, `OUT_DIR/video_embeddings.npy`)
+//! and prints the median time of each call after an untimed first one.
 //!
 //! ```text
 //! cargo run --release -p viclip-py --example rust_api -- WEIGHTS CONFIG CAPTIONS.json VIDEOS.npy OUT_DIR [REPEAT]
