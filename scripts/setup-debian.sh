@@ -3,12 +3,13 @@
 # for the default `video` feature (ffmpeg-next), pkg-config and clang for its bindings, and the ffmpeg
 # CLI that the tests use to generate videos; Slurm (slurmctld, slurmd, clients) and munge, which the
 # job-array test (crates/viclip-cli/tests/it/slurm_array.rs) starts by itself as root (no daemon runs after install);
-# chromium, the headless browser of the `viclip view` page test (crates/viclip-cli/tests/it/view.rs).
+# chromium, the headless browser of the `viclip view` page test (crates/viclip-cli/tests/it/view/);
+# python3-venv and python3-dev for the Python package (`pip install ./crates/viclip-py`, crates/viclip-py/ci.sh).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 pkgs=(ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
       libavfilter-dev libavdevice-dev pkg-config libclang-dev clang
-      slurm-wlm munge chromium)
+      slurm-wlm munge chromium python3-venv python3-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
