@@ -2,11 +2,11 @@
 //! with the last few shards' rows cached; and where a row's video file is, confined to the video root.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use viclip_data::score::VIDEO_EXTENSIONS;
+use viclip_data::score::video_candidates;
 use viclip_data::table::{f64_values, ReadOptions, StrColumn, Table};
 
 use super::error::{ViewError, ViewResult};
@@ -200,28 +200,7 @@ pub fn video_file(layout: &Layout, c: &Clip) -> ViewResult<PathBuf> {
             root.display()
         ))
     })?;
-    let p = Path::new(name);
-    let p = if p.is_relative() {
-        root.join(p)
-    } else {
-        p.to_path_buf()
-    };
-    let known = p
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-    let base = if known {
-        p.with_extension("")
-    } else {
-        p.clone()
-    };
-    let candidates = std::iter::once(p.clone()).chain(VIDEO_EXTENSIONS.iter().map(|e| {
-        let mut s = base.clone().into_os_string();
-        s.push(".");
-        s.push(e);
-        PathBuf::from(s)
-    }));
-    for cand in candidates {
+    for cand in video_candidates(root, name) {
         let Ok(real) = std::fs::canonicalize(&cand) else {
             continue;
         };

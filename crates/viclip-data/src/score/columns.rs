@@ -6,6 +6,36 @@ use std::path::{Path, PathBuf};
 /// (InternVid's ids come without one; downloads end up as mp4, webm or mkv).
 pub const VIDEO_EXTENSIONS: [&str; 6] = ["mp4", "webm", "mkv", "mov", "m4v", "avi"];
 
+/// The files a table's video name may be, in the order they are tried: the name itself (resolved
+/// against `root` when relative), then its stem with each of [`VIDEO_EXTENSIONS`] (InternVid's
+/// `{YoutubeID}.mp4` may have been downloaded as `.webm`). The `score` job and `viclip view` both
+/// find a row's video through it.
+pub fn video_candidates(root: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
+    let p = std::path::Path::new(name);
+    let p = if p.is_relative() {
+        root.join(p)
+    } else {
+        p.to_path_buf()
+    };
+    let known = p
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+    let base = if known {
+        p.with_extension("")
+    } else {
+        p.clone()
+    };
+    let mut out = vec![p];
+    for ext in VIDEO_EXTENSIONS {
+        let mut c = base.clone().into_os_string();
+        c.push(".");
+        c.push(ext);
+        out.push(c.into());
+    }
+    out
+}
+
 /// Where a row's video file is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VideoLocator {

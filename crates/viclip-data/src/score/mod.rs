@@ -100,7 +100,7 @@ mod wds;
 mod work;
 
 #[cfg(feature = "score")]
-pub use columns::{Columns, VideoLocator, VIDEO_EXTENSIONS};
+pub use columns::{video_candidates, Columns, VideoLocator, VIDEO_EXTENSIONS};
 #[cfg(feature = "score")]
 pub use input::Input;
 #[cfg(feature = "score")]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::columns::{Columns, VIDEO_EXTENSIONS};
+use super::columns::{video_candidates, Columns, VIDEO_EXTENSIONS};
 use super::shard_rows::{RowFailure, RowStatus};
 use crate::table::StrColumn;
 use viclip::video::{parse_timestamp, ClipSpan};
@@ -133,31 +133,16 @@ impl Resolver {
 }
 
 fn find_video(root: &Path, name: &str) -> std::result::Result<PathBuf, String> {
-    let p = Path::new(name);
-    let p = if p.is_relative() {
-        root.join(p)
-    } else {
-        p.to_path_buf()
+    let mut candidates = video_candidates(root, name).into_iter();
+    let Some(p) = candidates.next() else {
+        return Err(format!("{name}: no video name"));
     };
     if p.is_file() {
         return Ok(p);
     }
     // What the path is when it exists but is not a file; reported when no candidate is a file.
     let mut special = not_special(&p).err();
-    let known = p
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-    let base = if known {
-        p.with_extension("")
-    } else {
-        p.clone()
-    };
-    for ext in VIDEO_EXTENSIONS {
-        let mut c = base.clone().into_os_string();
-        c.push(".");
-        c.push(ext);
-        let c = PathBuf::from(c);
+    for c in candidates {
         if c.is_file() {
             return Ok(c);
         }
