@@ -180,7 +180,7 @@ fn pattern_fields(p: &str) -> Vec<String> {
 }
 
 /// The file of clip `c`, as `viclip score` found it (the name, else the name with each of
-/// [`VIDEO_EXTENSIONS`]), only if it is a regular file whose real path (symbolic links followed)
+/// [`viclip_data::score::VIDEO_EXTENSIONS`]), only if it is a regular file whose real path (symbolic links followed)
 /// lies under the real video root.
 pub fn video_file(layout: &Layout, c: &Clip) -> ViewResult<PathBuf> {
     let id = c.id;
