@@ -9,10 +9,9 @@
 //! (missing file, span out of range, too few frames, an empty caption) yields its typed error in its place; the others
 //! go on.
 //!
-//! How it runs: on the [clip engine](crate::engine::ClipEngine). The item iterator is read on the
-//! decode pipeline's thread, only as far as decoding has got
-//! ([`crate::pipeline::Pipeline::spawn_iter`]: a few jobs ahead plus `queue_batches` decoded batches), so it is
-//! never collected and decoding never stalls at a chunk edge. Videos go to the model in batches of
+//! How it runs: on the [clip engine](crate::engine::ClipEngine), which reads the item iterator only
+//! as far as decoding has got (a few jobs ahead plus the queued decoded batches), so it is never
+//! collected and decoding never stalls at a chunk edge. Videos go to the model in batches of
 //! the model's batch size as they are decoded; captions wait until a text batch (the model's text
 //! batch size) is full or the front item needs its score. Memory is bounded by those batches, not by
 //! the length of the input.

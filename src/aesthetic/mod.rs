@@ -22,10 +22,10 @@
 //! ```
 //!
 //! A clip is a list of decoded RGB frames, [`RgbFrame`] (wrap raw `(H, W, 3)` u8 buffers with
-//! [`RgbFrame::new`]): the type the video decoder and the [`crate::pipeline`] hand over (e.g.
-//! [`ClipBatch::extra_frames`](crate::pipeline::ClipBatch::extra_frames), which the
-//! [clip engine](crate::engine::ClipEngine) scores), so decoded frames go to the
-//! scorer without conversion, and any other decoder can feed it too.
+//! [`RgbFrame::new`]): the type the video decoder hands over, so decoded frames go to the scorer
+//! without conversion, and any other decoder can feed it too. To score clips of video files, run
+//! the [clip engine](crate::engine::ClipEngine) with an
+//! [`AestheticRule`](crate::engine::AestheticRule): it decodes each clip once and scores its frames.
 
 mod clip_vision;
 mod config;

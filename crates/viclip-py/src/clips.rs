@@ -14,7 +14,7 @@ use viclip::engine::{AestheticRule, ClipEngine, ClipResult, EngineOptions};
 use viclip::pipeline::{ClipInfo, ClipSource, PipelineOptions};
 use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
 use viclip::video::ClipSpan;
-use viclip::{Error, Setting};
+use viclip::{ClipOptions, Error, Setting};
 
 use crate::arrays::{rgb_frames, vector};
 use crate::errors::{invalid, to_instance, to_py, IntoPy};
@@ -38,26 +38,16 @@ pub struct Settings<'a> {
 }
 
 impl Settings<'_> {
-    /// The decode pipeline's options for a model of `frames` x `size` pixels and `model_batch`
-    /// clips per batch. (The core builds these from a `ClipOptions` only inside the crate, so the
-    /// same few lines are spelled out here.)
-    pub fn pipeline(
-        &self,
-        py: Python<'_>,
-        frames: usize,
-        size: usize,
-        model_batch: usize,
-    ) -> PyResult<PipelineOptions> {
+    /// The core's clip options of these settings (unset counts stay `None`; the core refuses 0).
+    pub fn clip_options(&self, py: Python<'_>) -> PyResult<ClipOptions> {
         let sampling: FrameSampling = self.sampling.parse().py_err(py)?;
         let resize: ResizeFilter = self.resize.parse().py_err(py)?;
-        let batch = Error::positive(Setting::VideoBatchSize, self.batch_size).py_err(py)?;
-        let workers = Error::positive(Setting::DecodeThreads, self.decode_threads).py_err(py)?;
-        let preprocess = Preprocess::new(frames, size)
+        let mut o = ClipOptions::new()
             .with_sampling(sampling)
             .with_resize(resize);
-        Ok(PipelineOptions::new(preprocess)
-            .with_batch_size(batch.unwrap_or(model_batch))
-            .with_workers(workers))
+        o.batch_size = self.batch_size;
+        o.workers = self.decode_threads;
+        Ok(o)
     }
 
     /// How clip frame scores reduce.
@@ -169,14 +159,21 @@ pub fn run<'py>(
     s: &Settings<'_>,
 ) -> PyResult<Bound<'py, PyList>> {
     enter(py)?;
+    let clips = s.clip_options(py)?;
     let popts = match model {
-        Some(m) => {
-            let v = &m.config().vision;
-            s.pipeline(py, v.num_frames, v.input_resolution, m.batch_size())?
-        }
+        Some(m) => clips.pipeline(m).py_err(py)?,
         // Without the video tower the model input is not used: its least, one frame at 16 x 16,
         // as `viclip aesthetic --video` does.
-        None => s.pipeline(py, 1, 16, viclip::aesthetic::DEFAULT_BATCH_SIZE)?,
+        None => {
+            let batch = Error::positive(Setting::VideoBatchSize, clips.batch_size).py_err(py)?;
+            let workers = Error::positive(Setting::DecodeThreads, clips.workers).py_err(py)?;
+            let preprocess = Preprocess::new(1, 16)
+                .with_sampling(clips.sampling)
+                .with_resize(clips.resize);
+            PipelineOptions::new(preprocess)
+                .with_batch_size(batch.unwrap_or(viclip::aesthetic::DEFAULT_BATCH_SIZE))
+                .with_workers(workers)
+        }
     };
     let rule = match scorer {
         Some(scorer) => Some(AestheticRule {

@@ -128,15 +128,7 @@ pub fn start(
     enter(py)?;
     let inner = model.get().inner.clone();
     let scorer: Option<AestheticScorer> = aesthetic.map(|a| a.get().inner.clone());
-    let v = &inner.config().vision;
-    let popts = s.pipeline(py, v.num_frames, v.input_resolution, inner.batch_size())?;
-    let mut clips = viclip::ClipOptions::new()
-        .with_sampling(popts.preprocess.sampling)
-        .with_resize(popts.preprocess.resize)
-        .with_batch_size(popts.batch_size);
-    if let Some(n) = popts.workers {
-        clips = clips.with_workers(n);
-    }
+    let clips = s.clip_options(py)?;
     let mut opts = StreamOptions::new()
         .with_clips(clips)
         .with_aesthetic(s.aesthetic_frames, s.reduce(py)?);
