@@ -309,7 +309,7 @@ impl Iterator for ClipEngine<'_> {
 }
 
 /// A result that should have come back and did not (a bug, reported rather than panicking).
-fn missing(info: &ClipInfo) -> Error {
+pub(crate) fn missing(info: &ClipInfo) -> Error {
     Error::Internal(format!(
         "{}, {}: a result of this clip is missing",
         info.source.display(),

@@ -49,7 +49,7 @@ use std::sync::mpsc;
 
 use crate::aesthetic::AestheticScorer;
 use crate::clips::model_batch_sizes;
-use crate::engine::{AestheticRule, ClipEngine, ClipResult, EngineOptions};
+use crate::engine::{missing, AestheticRule, ClipEngine, ClipResult, EngineOptions};
 use crate::pipeline::{ClipInfo, ClipSource};
 use crate::{Error, Result, Setting, ViClip};
 
@@ -324,13 +324,4 @@ fn model_error(tower: &str, e: &str) -> Error {
     Error::Candle(candle_core::Error::Msg(format!(
         "the {tower} tower failed on the batch holding this item: {e}"
     )))
-}
-
-/// A result that should have come back and did not (a bug, reported rather than panicking).
-fn missing(info: &ClipInfo) -> Error {
-    Error::InvalidInput(format!(
-        "{}, {}: internal error: a result of this clip is missing",
-        info.source.display(),
-        info.span
-    ))
 }
