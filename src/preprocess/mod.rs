@@ -190,7 +190,7 @@ impl Preprocess {
     }
 
     /// Normalises frames already resized to `S x S` with this filter (e.g. by the video decoder,
-    /// [`crate::video::FrameShape::Square`]) into `(F, 3, S, S)` values: [`Self::process_sampled`]
+    /// `video::FrameShape::Square`) into `(F, 3, S, S)` values: [`Self::process_sampled`]
     /// without its resize, so the same values.
     pub fn process_resized(&self, frames: &[RgbFrame]) -> Result<Vec<f32>> {
         let s = self.size;
