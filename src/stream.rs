@@ -96,7 +96,8 @@ enum Slot {
 ///
 /// # Errors
 /// Only bad options ([`StreamOptions`] values of 0) or no thread to decode on fail the call; every
-/// item's own problem is that item's `Err`.
+/// item's own problem is that item's `Err`. Once [`StreamOptions::cancel`] is set, the stream
+/// yields [`Error::Interrupted`] at the next video batch and ends.
 ///
 /// # Shapes
 /// Per item: video `[T, 3, S, S]` → `[E]`, caption → `[E]`, their dot product → one `f32`.
@@ -137,7 +138,9 @@ where
     let engine = ClipEngine::start(
         model,
         sources,
-        EngineOptions::new(popts).with_aesthetic(rule),
+        EngineOptions::new(popts)
+            .with_aesthetic(rule)
+            .with_cancel(opts.cancel.clone()),
     )?;
     Ok(ScoreStream {
         model,
@@ -149,6 +152,7 @@ where
         // Room for a full text batch behind failed items, and for the batch being unpacked.
         max_slots: text_batch.saturating_mul(2).saturating_add(video_batch),
         next_item: 0,
+        cancelled: false,
     })
 }
 
@@ -165,6 +169,8 @@ pub struct ScoreStream<'a> {
     max_slots: usize,
     /// Input position of the next item to get a slot.
     next_item: usize,
+    /// The cancel flag stopped the engine: nothing more comes.
+    cancelled: bool,
 }
 
 impl Iterator for ScoreStream<'_> {
@@ -181,11 +187,20 @@ impl Iterator for ScoreStream<'_> {
             if self.slots.is_empty() || (room && self.engine.is_some()) {
                 match self.engine.as_mut().map(Iterator::next) {
                     Some(Some(Ok(clip))) => self.take(clip),
-                    // No cancel flag is given to the engine, so it never interrupts; and it ends.
-                    Some(Some(Err(_)) | None) => {
+                    // Cancelled: the engine's only error. The items not yet handed out are
+                    // dropped; the stream ends after saying so.
+                    Some(Some(Err(e))) => {
+                        self.engine = None;
+                        self.slots.clear();
+                        self.awaiting_text = 0;
+                        self.cancelled = true;
+                        return Some(Err(e));
+                    }
+                    Some(None) => {
                         self.engine = None;
                         self.drain_metas();
                     }
+                    None if self.cancelled => return None,
                     None if self.slots.is_empty() => return None,
                     None => self.embed_captions(),
                 }

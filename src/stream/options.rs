@@ -1,5 +1,8 @@
 //! [`StreamOptions`], the settings of the streaming scorer.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
 use crate::aesthetic::Reduce;
 use crate::clips::ClipOptions;
 
@@ -16,6 +19,10 @@ pub struct StreamOptions {
     pub aesthetic_frames: usize,
     /// How the frames' aesthetic scores become the clip's (InternVid: the maximum).
     pub aesthetic_reduce: Reduce,
+    /// Set (e.g. by a signal handler, or when the consumer goes away) to stop between two video
+    /// batches: the stream then yields [`Error::Interrupted`](crate::Error::Interrupted) once and
+    /// ends, dropping the items not yet scored. `None`: it runs to the end of the input.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for StreamOptions {
@@ -25,6 +32,7 @@ impl Default for StreamOptions {
             text_batch_size: None,
             aesthetic_frames: 4,
             aesthetic_reduce: Reduce::Max,
+            cancel: None,
         }
     }
 }
@@ -52,6 +60,12 @@ impl StreamOptions {
     pub fn with_aesthetic(mut self, frames: usize, reduce: Reduce) -> Self {
         self.aesthetic_frames = frames;
         self.aesthetic_reduce = reduce;
+        self
+    }
+
+    /// Stops between video batches once `flag` is set.
+    pub fn with_cancel(mut self, flag: impl Into<Option<Arc<AtomicBool>>>) -> Self {
+        self.cancel = flag.into();
         self
     }
 }

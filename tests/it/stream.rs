@@ -3,7 +3,7 @@
 //! same frames, a failing item yields its error in place, order is kept, and the input is pulled
 //! lazily (never collected) even when it is longer than every internal buffer.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::common::fixture;
@@ -238,4 +238,43 @@ fn a_long_run_of_failures_is_reported_without_reading_the_whole_input() {
     assert_eq!(rest.len(), 400);
     assert!(rest[..399].iter().all(|r| r.is_err()));
     assert!(rest[399].is_ok());
+}
+
+#[test]
+fn a_cancel_flag_ends_the_stream_with_interrupted_between_batches() {
+    let model = tiny();
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    // An endless input: only the flag can end this stream.
+    let items = (0..).map(move |i| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        item(i % 50)
+    });
+    let cancel = Arc::new(AtomicBool::new(false));
+    let opts = StreamOptions::new()
+        .with_clips(
+            ClipOptions::new()
+                .with_batch_size(2)
+                .with_workers(2)
+                .with_queue_batches(1),
+        )
+        .with_text_batch_size(3)
+        .with_cancel(cancel.clone());
+    let mut stream = score_stream(&model, None, items, &opts).unwrap();
+    let first = stream.next().expect("a first result");
+    assert!(first.is_ok(), "{first:?}");
+    cancel.store(true, Ordering::SeqCst);
+    let rest: Vec<_> = stream.by_ref().collect();
+    // What was already scored may still come out, then one Interrupted, then nothing.
+    let last = rest.last().expect("the Interrupted error");
+    assert!(
+        matches!(last, Err(Error::Interrupted)),
+        "{:?}",
+        last.as_ref().err()
+    );
+    assert!(rest[..rest.len() - 1].iter().all(|r| r.is_ok()));
+    assert!(stream.next().is_none());
+    // Stopped within a few batches of buffering, not after reading far into the input.
+    let read = pulled.load(Ordering::SeqCst);
+    assert!(read < 64, "{read} items read before the stream stopped");
 }

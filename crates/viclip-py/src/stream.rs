@@ -5,9 +5,10 @@
 //! at most one item ahead of the consumer, and stops when the iterator is dropped. The Python items
 //! are pulled lazily by the decode pipeline's own thread (not a rayon worker), which attaches to
 //! the interpreter for each item; `__next__` waits without the GIL and checks for Ctrl-C while it
-//! waits.
+//! waits. Ctrl-C there, `close()` or dropping the iterator sets the scorer's cancel flag, so the
+//! scoring thread stops at its next video batch instead of finishing the one it is on and more.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,6 +44,16 @@ pub struct PyScoreStream {
     pending: Pending,
     /// Items handed out so far.
     count: AtomicUsize,
+    /// The scorer's cancel flag: set when the stream is closed, interrupted or dropped.
+    cancel: Arc<AtomicBool>,
+    /// The scoring thread, joined by `close()`.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for PyScoreStream {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
 }
 
 /// One item's result.
@@ -85,6 +96,34 @@ impl PyScoreStream {
         slf
     }
 
+    /// Stops scoring and waits until the scoring thread has ended (at its next video batch).
+    /// Iterating afterwards raises `StopIteration`. Also what `with ... as stream:` does on exit.
+    fn close(&self, py: Python<'_>) {
+        self.stop();
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
+            // Without the GIL: the thread may be waiting for it to pull the next item.
+            let _ = py.detach(|| t.join());
+        }
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        exc: Option<&Bound<'_, PyAny>>,
+        tb: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        // Whatever ended the block, the stream is closed and the exception (if any) goes on.
+        let _ = (exc_type, exc, tb);
+        self.close(py);
+        false
+    }
+
     fn __next__(&self, py: Python<'_>) -> PyResult<PyScored> {
         loop {
             // The lock is taken without the GIL, so a second thread waiting here never holds it.
@@ -101,7 +140,13 @@ impl PyScoreStream {
                     return scored(py, index, s);
                 }
                 Ok(Message::Failed(e)) => return Err(to_py(py, e)),
-                Err(RecvTimeoutError::Timeout) => py.check_signals()?,
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(interrupt) = py.check_signals() {
+                        // Like a generator an exception left: the stream is over.
+                        self.stop();
+                        return Err(interrupt);
+                    }
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     *self.rx.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     let pending = self
@@ -113,6 +158,15 @@ impl PyScoreStream {
                 }
             }
         }
+    }
+}
+
+impl PyScoreStream {
+    /// Sets the cancel flag and lets go of the results: the scoring thread ends at its next video
+    /// batch, or at its next hand-over, whichever comes first.
+    fn stop(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+        *self.rx.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
 
@@ -129,9 +183,11 @@ pub fn start(
     let inner = model.get().inner.clone();
     let scorer: Option<AestheticScorer> = aesthetic.map(|a| a.get().inner.clone());
     let clips = s.clip_options(py)?;
+    let cancel = Arc::new(AtomicBool::new(false));
     let mut opts = StreamOptions::new()
         .with_clips(clips)
-        .with_aesthetic(s.aesthetic_frames, s.reduce(py)?);
+        .with_aesthetic(s.aesthetic_frames, s.reduce(py)?)
+        .with_cancel(cancel.clone());
     if let Some(n) = text_batch_size {
         opts = opts.with_text_batch_size(n);
     }
@@ -143,7 +199,7 @@ pub fn start(
         index: 0,
     };
     let (tx, rx) = mpsc::sync_channel::<Message>(0);
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("viclip-score-stream".into())
         .spawn(move || produce(inner, scorer, feed, opts, tx))
         .map_err(|e| invalid(py, format!("cannot start the scoring thread: {e}")))?;
@@ -151,6 +207,8 @@ pub fn start(
         rx: Mutex::new(Some(rx)),
         pending,
         count: AtomicUsize::new(0),
+        cancel,
+        thread: Mutex::new(Some(thread)),
     })
 }
 
@@ -168,6 +226,9 @@ fn produce(
         }
         Ok(stream) => {
             for r in stream {
+                if matches!(r, Err(viclip::Error::Interrupted)) {
+                    return; // cancelled: the consumer is gone or has raised KeyboardInterrupt
+                }
                 if tx.send(Message::Item(r)).is_err() {
                     return; // the Python iterator is gone
                 }

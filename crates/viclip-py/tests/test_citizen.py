@@ -99,6 +99,50 @@ def test_ctrl_c_interrupts_a_long_call():
     assert float(out.split()[2]) < 3.0, out
 
 
+def test_ctrl_c_stops_a_stream_and_its_scoring_thread():
+    # Captions in batches of 64, clips one at a time: after the first 64 results, the next one
+    # needs 64 more clips. Ctrl-C while waiting for it must stop the scoring thread at its next
+    # clip batch, not after those 64, and end the stream.
+    child = run_child(f"""
+        import itertools, numpy as np, viclip
+        m = viclip.ViClip.from_files({str(TINY_WEIGHTS)!r}, {str(TINY_CONFIG)!r})
+        frames = (np.arange(8 * 24 * 32 * 3) % 251).astype(np.uint8).reshape(8, 24, 32, 3)
+        pulled = 0
+        def items():
+            global pulled
+            for i in itertools.count():  # endless: only Ctrl-C ends this stream
+                pulled = i + 1
+                yield (frames, "a caption")
+        s = m.score_stream(items(), batch_size=1, text_batch_size=64, decode_threads=1)
+        got = 0
+        try:
+            for r in s:
+                assert r.ok, r.error
+                got += 1
+                if got == 64:
+                    print("ready", flush=True)
+        except KeyboardInterrupt:
+            at = pulled
+            s.close()  # returns once the scoring thread has ended
+            after = pulled
+            print("interrupted", got, at, after, flush=True)
+            try:
+                next(s)
+                print("still iterating", flush=True)
+            except StopIteration:
+                print("stopped", flush=True)
+    """)
+    assert child.stdout.readline().strip() == "ready"
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    lines = out.split("\n")
+    assert lines[0].startswith("interrupted") and lines[1] == "stopped", (out, err)
+    got, at, after = map(int, lines[0].split()[1:])
+    assert 64 <= got < 128, out
+    # The pipeline reads a few clips ahead of the model; far fewer than the 64 the next result needs.
+    assert after - at <= 16, out
+
+
 def test_fork_after_use_is_refused_in_the_child(model, captions):
     model.embed_texts(captions)  # the thread pools run in this process now
     r, w = os.pipe()

@@ -76,3 +76,16 @@ def test_stream_raises_the_iterables_error_after_the_items_before_it(model, vide
 def test_stream_bad_item_is_a_typed_error(model):
     with pytest.raises(viclip.InvalidInputError, match="item 0"):
         list(model.score_stream([42]))
+
+
+def test_stream_as_a_context_manager_closes_on_exit(model, video):
+    def items():
+        while True:  # endless: only closing ends it
+            yield (str(video), (0, 1), "a test pattern")
+
+    with model.score_stream(items(), batch_size=1) as stream:
+        first = next(stream)
+    assert first.ok
+    with pytest.raises(StopIteration):
+        next(stream)
+    stream.close()  # closing twice is harmless

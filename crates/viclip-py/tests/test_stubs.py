@@ -37,7 +37,7 @@ def runtime_params(obj):
 
 
 def public(names):
-    return {n for n in names if not n.startswith("__") or n in ("__iter__", "__next__")}
+    return {n for n in names if not n.startswith("__") or n in ("__iter__", "__next__", "__enter__", "__exit__")}
 
 
 def test_classes_and_functions_match_the_module():
