@@ -8,7 +8,7 @@
 //! ```
 //!
 //! `tests/test_parity.py` compares its files with `embed_texts` / `embed_videos` through Python, bit
-//! for bit; `tests/bench_python.py` runs it next to the same calls through Python.
+//! for bit; `bench/bench_python.py` runs it next to the same calls through Python.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -1,11 +1,18 @@
-"""viclip.compat against the original demo code's values. The golden tiny model's files were made
-by running the original `frames2tensor`, `get_vid_features`, `get_text_features` and
-`get_predict_label` (tests/fixtures/tiny_a/README.md; generator outside the repository): these are
-the notebook functions' own outputs, so no PyTorch is needed here. Thresholds as the Rust tests'
-(tests/preprocess_golden.rs PIXEL_TOL, tests/golden_model.rs EMB_TOL)."""
+"""viclip.compat against the InternVid demo's own functions. Two references, both the original
+code's outputs, so no PyTorch is needed here:
+- the golden tiny model (tests/fixtures/tiny_a), whose files hold what the original
+  `frames2tensor`, `get_vid_features`, `get_text_features` and `get_predict_label` returned;
+- compat/values.safetensors, written by compat/generate.py, which calls the demo's `get_viclip`,
+  `frames2tensor`, `get_vid_feat`, `get_text_feat_dict` and `retrieve_text` as published
+  (input size 224, its defaults) on compat/model.safetensors and the frames of compat/inputs.py.
+Thresholds as the Rust tests' (tests/it/preprocess_golden.rs PIXEL_TOL, tests/it/golden_model.rs EMB_TOL)."""
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_safetensors
 
 import viclip
 from viclip import compat
@@ -68,3 +75,68 @@ def test_frames2tensor_refuses_what_the_demo_asserts(inputs):
         compat.frames2tensor(bgr_frames(inputs, 1)[:3], fnum=8, target_size=(112, 112))
     with pytest.raises(ValueError):
         compat.frames2tensor(bgr_frames(inputs, 1), fnum=8, target_size=(112, 100))
+
+
+# --- Against the demo's functions themselves (compat/generate.py ran them; compat/README.md) ---
+
+COMPAT = Path(__file__).resolve().parent / "compat"
+
+
+def _compat_inputs():
+    spec = importlib.util.spec_from_file_location("compat_inputs", COMPAT / "inputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+DEMO = _compat_inputs()
+DISTINCT = list(dict.fromkeys(DEMO.CAPTIONS))
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    return viclip.ViClip.from_files(COMPAT / "model.safetensors", str(COMPAT / "config.json"))
+
+
+@pytest.fixture(scope="module")
+def demo_values():
+    return load_safetensors(COMPAT / "values.safetensors")
+
+
+def test_frames2tensor_at_the_demos_default_size_equals_the_demo(demo_values):
+    # 90x160 frames upsampled to the default 224x224, fnum 8.
+    got = compat.frames2tensor(DEMO.frames("a"))
+    assert got.shape == (1, 8, 3, 224, 224) and got.dtype == np.float32
+    assert np.max(np.abs(got[..., 3::7, 3::7] - demo_values["f2t_a_sub"])) <= PIXEL_TOL
+    # One pixel off by one level moves a sum by ~0.017: the sums check every pixel.
+    assert abs(got.astype(np.float64).sum() - demo_values["f2t_a_sum"][0]) <= 1e-3
+    assert abs(np.abs(got.astype(np.float64)).sum() - demo_values["f2t_a_abs_sum"][0]) <= 1e-3
+
+
+def test_frames2tensor_downsampling_equals_the_demo(demo_values):
+    got = compat.frames2tensor(DEMO.frames("b"), fnum=8, target_size=(48, 48))
+    assert np.max(np.abs(got - demo_values["f2t_b_48"])) <= PIXEL_TOL
+
+
+def test_get_vid_feat_and_get_text_feat_dict_equal_the_demo(demo_model, demo_values):
+    vid = np.concatenate([compat.get_vid_feat(compat.frames2tensor(DEMO.frames(k)), demo_model) for k in "ab"])
+    assert np.max(np.abs(vid - demo_values["vid_feat"])) <= EMB_TOL
+    d = compat.get_text_feat_dict(DEMO.CAPTIONS, demo_model)
+    assert list(d) == DISTINCT  # one entry per distinct caption, in first-seen order
+    texts = np.concatenate([d[t] for t in DISTINCT])
+    assert np.max(np.abs(texts - demo_values["text_feat"])) <= EMB_TOL
+
+
+@pytest.mark.parametrize("kind", ["a", "b"])
+def test_retrieve_text_equals_the_demo(demo_model, demo_values, kind):
+    texts, probs = compat.retrieve_text(DEMO.frames(kind), DISTINCT, models={"viclip": demo_model}, topk=5)
+    assert texts == [DISTINCT[i] for i in demo_values[f"retrieve_{kind}_idx"]]
+    want = demo_values[f"retrieve_{kind}_probs"]
+    assert probs.shape == (5,)
+    assert np.allclose(probs, want, rtol=1e-3, atol=1e-7), (probs, want)
+
+
+def test_get_predict_label_equals_the_demo(demo_values):
+    probs, idx = compat.get_predict_label(demo_values["vid_feat"], demo_values["text_feat"], top=5)
+    assert np.array_equal(idx, demo_values["predict_idx"])
+    assert np.allclose(probs, demo_values["predict_probs"], rtol=1e-5, atol=1e-7)
