@@ -61,11 +61,25 @@ pub fn rgb_frame(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult
 
 /// Frames of a clip: a `(T, H, W, 3)` uint8 array or a sequence of `(H, W, 3)` frames.
 pub fn rgb_frames(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<RgbFrame>> {
+    rgb_frames_at(py, obj, what, |_| None)
+}
+
+/// The frames `pick(n)` chooses among the `n` frames of `obj` (as [`rgb_frames`] takes them), in
+/// its order; only those are copied, so sampling 8 frames of a long video's list costs 8 copies.
+/// `pick` returning `None` (or `obj` being an iterator without a length) takes every frame.
+pub fn rgb_frames_at(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    pick: impl Fn(usize) -> Option<Vec<usize>>,
+) -> PyResult<Vec<RgbFrame>> {
     if let Ok(arr) = obj.extract::<PyArrayLikeDyn<'_, u8, TypeMustMatch>>() {
         if arr.ndim() == 4 {
             let shape = arr.shape().to_vec();
             let view = arr.as_array();
-            return (0..shape[0])
+            let chosen = pick(shape[0]).unwrap_or_else(|| (0..shape[0]).collect());
+            return chosen
+                .into_iter()
                 .map(|i| {
                     let frame = view.index_axis(numpy::ndarray::Axis(0), i);
                     let [h, w, 3] = frame.shape()[..] else {
@@ -83,6 +97,13 @@ pub fn rgb_frames(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResul
                 })
                 .collect();
         }
+    }
+    let chosen = obj.len().ok().and_then(&pick);
+    if let Some(chosen) = chosen {
+        return chosen
+            .into_iter()
+            .map(|i| rgb_frame(py, &obj.get_item(i)?, &format!("{what}, frame {i}")))
+            .collect();
     }
     let mut frames = Vec::new();
     for (i, f) in obj.try_iter()?.enumerate() {

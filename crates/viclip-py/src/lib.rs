@@ -52,7 +52,11 @@ fn frames_to_tensor<'py>(
     use errors::IntoPy;
     use viclip::preprocess::{FrameSampling, Preprocess, ResizeFilter};
     guard::enter(py)?;
-    let mut frames = arrays::rgb_frames(py, frames, "frames")?;
+    // The demo's sampling picks frames by their count alone, so only the picked ones are copied;
+    // they are then the clip's frames in order, which the same sampling takes as they are.
+    let mut frames = arrays::rgb_frames_at(py, frames, "frames", |n| {
+        FrameSampling::Demo.indices(n, num_frames)
+    })?;
     let p = Preprocess::new(num_frames, size)
         .with_sampling(FrameSampling::Demo)
         .with_resize(ResizeFilter::Cv2Linear);

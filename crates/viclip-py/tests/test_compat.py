@@ -140,3 +140,15 @@ def test_get_predict_label_equals_the_demo(demo_values):
     probs, idx = compat.get_predict_label(demo_values["vid_feat"], demo_values["text_feat"], top=5)
     assert np.array_equal(idx, demo_values["predict_idx"])
     assert np.allclose(probs, demo_values["predict_probs"], rtol=1e-5, atol=1e-7)
+
+
+def test_frames2tensor_reads_only_the_frames_the_demo_samples():
+    # As the demo (`vid_list[::step][:fnum]`, then only those resized), the other frames are never
+    # read: a long video's list costs the sampled frames' copies only. Here they are not even frames.
+    frames = DEMO.frames("a")  # 27 frames: step 3, frames 0, 3, ..., 21
+    picked = set(range(0, 24, 3))
+    sparse = [f if i in picked else None for i, f in enumerate(frames)]
+    want = compat.frames2tensor(frames)
+    np.testing.assert_array_equal(compat.frames2tensor(sparse), want)
+    # The same through a (T, H, W, 3) array.
+    np.testing.assert_array_equal(compat.frames2tensor(np.stack(frames)), want)
