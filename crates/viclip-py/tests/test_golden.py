@@ -1,9 +1,11 @@
 """The golden tiny model (tests/fixtures/tiny_a, outputs of the original PyTorch ViCLIP) through
-Python, with the Rust tests' thresholds (tests/golden_model.rs), never loosened."""
+Python, with the Rust tests' thresholds (tests/it/golden_model.rs), never loosened."""
 
 import numpy as np
 
-# Embeddings before and after normalisation (tests/golden_model.rs EMB_TOL).
+import viclip
+
+# Embeddings before and after normalisation (tests/it/golden_model.rs EMB_TOL).
 EMB_TOL = 1e-4
 
 
@@ -52,11 +54,27 @@ def test_inputs_through_the_array_interface(model, inputs, outputs):
     np.testing.assert_array_equal(model.embed_videos(strided), model.embed_videos(videos))
     assert max_abs(model.embed_videos(videos[:1].tolist()), outputs["video_embeds"][:1]) <= EMB_TOL
 
+    class OnlyTheInterface:
+        """What a torch CPU tensor or another library's array offers NumPy: the interface alone."""
 
-def test_outputs_own_their_memory(model, captions):
-    e = model.embed_texts(captions)
-    assert e.flags["C_CONTIGUOUS"] and e.flags["WRITEABLE"]
+        def __init__(self, a):
+            self._a = a
+            self.__array_interface__ = a.__array_interface__
+
+    np.testing.assert_array_equal(model.embed_videos(OnlyTheInterface(videos)), model.embed_videos(videos))
+
+
+def test_outputs_own_their_memory(model, captions, inputs):
+    # What torch.from_numpy needs: writeable, C-contiguous, aligned, native byte order.
+    outs = [model.embed_texts(captions), model.tokenize(captions), model.embed_videos(inputs["videos"]),
+            model.embed_images(inputs["videos"][:, 0]), viclip.compat.frames2tensor(
+                [np.zeros((20, 30, 3), np.uint8)] * 8, 8, (112, 112))]
+    for e in outs:
+        assert e.flags["C_CONTIGUOUS"] and e.flags["WRITEABLE"] and e.flags["ALIGNED"], e.flags
+        assert e.dtype.isnative and e.dtype in (np.float32, np.int64)
+    e = outs[0]
     e[0, 0] = 5.0  # the array is the caller's, not a view of the model's memory
+    assert model.embed_texts(captions)[0, 0] != 5.0
 
 
 def test_empty_inputs(model):
