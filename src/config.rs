@@ -245,6 +245,9 @@ impl ViClipConfig {
                 ));
             }
         }
+        // The preprocessed clip (T, 3, S, S) the model takes must fit the clip bound too.
+        crate::limits::check_clip_shape(v.num_frames, v.input_resolution)
+            .map_err(|e| format!("vision: {e}"))?;
         Ok(())
     }
 

@@ -177,7 +177,7 @@ impl<'a> ClipEngine<'a> {
     {
         let mut p = opts.pipeline;
         if let Some(a) = &opts.aesthetic {
-            Error::positive(crate::Setting::AestheticFrames, Some(a.frames))?;
+            crate::limits::check_aesthetic_frames(a.frames)?;
             p.extra_frames = a.frames;
             // Extra frames come already as the scorer's crop (it leaves them unchanged), not at
             // native size, so an 8K clip never holds 8K frames.

@@ -20,6 +20,10 @@ pub const MAX_HEADS: usize = 256;
 pub const MAX_RESOLUTION: usize = 4_096;
 /// Most frames per clip (`vision.num_frames`).
 pub const MAX_FRAMES: usize = 1_024;
+/// Most values of one preprocessed clip, `F · 3 · S²` f32 (4 GiB): a clip that a config or a caller's
+/// frames per clip and input size describe beyond it is refused before its buffer is allocated
+/// (ViCLIP-L/14's is 1.2 M values).
+pub const MAX_CLIP_VALUES: usize = 1 << 30;
 /// Most tokens one clip or image becomes in the vision tower (`1 + (res / patch)² · frames`).
 pub const MAX_VISION_TOKENS: usize = 1 << 20;
 /// Largest text context (`text.context_length`, `tokenize --context-length`); CLIP uses 77.
@@ -126,6 +130,45 @@ pub fn check_batch_size(batch_size: usize) -> Result<usize> {
     Ok(batch_size)
 }
 
+/// Checks the frames per clip the aesthetic scorer sees: 1..=[`MAX_FRAMES`]
+/// ([`Setting::AestheticFrames`]).
+pub fn check_aesthetic_frames(frames: usize) -> Result<usize> {
+    if !(1..=MAX_FRAMES).contains(&frames) {
+        return Err(Error::out_of_range(
+            Setting::AestheticFrames,
+            frames,
+            1,
+            MAX_FRAMES,
+        ));
+    }
+    Ok(frames)
+}
+
+/// Checks the shape of one preprocessed clip, `frames` of `size x size`: `frames` at most
+/// [`MAX_FRAMES`], `size` in 1..=[`MAX_RESOLUTION`] and `frames · 3 · size²` at most
+/// [`MAX_CLIP_VALUES`], before anything is allocated for it.
+pub fn check_clip_shape(frames: usize, size: usize) -> Result<()> {
+    let refuse = |msg: String| Err(Error::InvalidInput(format!("{msg} (see docs/limits.md)")));
+    if !(1..=MAX_RESOLUTION).contains(&size) {
+        return refuse(format!(
+            "the model input size {size} is outside the supported range 1..={MAX_RESOLUTION}"
+        ));
+    }
+    if frames > MAX_FRAMES {
+        return refuse(format!(
+            "{frames} frames per clip is more than the supported {MAX_FRAMES}"
+        ));
+    }
+    match checked_product(&[frames, 3, size, size]) {
+        Some(n) if n <= MAX_CLIP_VALUES as u64 => Ok(()),
+        _ => refuse(format!(
+            "a clip of {frames} frames of {size}x{size} is more than {MAX_CLIP_VALUES} values \
+             ({} GiB as f32); use fewer frames or a smaller input size",
+            (MAX_CLIP_VALUES * 4) >> 30
+        )),
+    }
+}
+
 /// `(grid² + 1, 3·patch²)`: the tokens of one image (patches and the class token) and the inputs of
 /// one patch, the two sizes a ViT's patch embedding is built from. `None` when they overflow (a
 /// validated config never does).
@@ -154,5 +197,30 @@ mod tests {
         assert!(check_workers(10_000).is_err());
         assert_eq!(check_workers(8).ok(), Some(8));
         assert!(check_batch_size(1 << 40).is_err());
+    }
+
+    #[test]
+    fn clip_shapes_are_bounded_before_allocation() {
+        // ViCLIP-L/14's clip, and the largest side at 8 frames, pass.
+        assert!(check_clip_shape(8, 224).is_ok());
+        assert!(check_clip_shape(8, MAX_RESOLUTION).is_ok());
+        // Each bound alone: side 0 or beyond, frames beyond, and the product (1024 frames of 4096²
+        // is 51.5 G values) although each factor is in range.
+        for (frames, size) in [(8, 0), (8, MAX_RESOLUTION + 1), (MAX_FRAMES + 1, 8)] {
+            let e = check_clip_shape(frames, size)
+                .expect_err("out of range")
+                .to_string();
+            assert!(e.contains("docs/limits.md"), "{e}");
+        }
+        let e = check_clip_shape(MAX_FRAMES, MAX_RESOLUTION)
+            .expect_err("51.5 G values")
+            .to_string();
+        assert!(
+            e.contains("1024 frames of 4096x4096") && e.contains("4 GiB"),
+            "{e}"
+        );
+        assert!(check_aesthetic_frames(0).is_err());
+        assert!(check_aesthetic_frames(1 << 40).is_err());
+        assert_eq!(check_aesthetic_frames(4).ok(), Some(4));
     }
 }

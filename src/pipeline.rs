@@ -240,7 +240,10 @@ impl Pipeline {
         I::IntoIter: Send + 'static,
     {
         Error::positive(Setting::VideoBatchSize, Some(opts.batch_size))?;
+        crate::limits::check_batch_size(opts.batch_size)?;
         Error::positive(Setting::QueueBatches, Some(opts.queue_batches))?;
+        // A clip shape beyond the bounds is the run's error, not one per clip after decoding.
+        opts.preprocess.check()?;
         let workers = opts.workers.map(crate::limits::check_workers).transpose()?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(workers.unwrap_or(0))

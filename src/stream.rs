@@ -112,7 +112,7 @@ where
     I::IntoIter: Send + 'static,
 {
     Error::positive(Setting::TextBatchSize, opts.text_batch_size)?;
-    Error::positive(Setting::AestheticFrames, Some(opts.aesthetic_frames))?;
+    crate::limits::check_aesthetic_frames(opts.aesthetic_frames)?;
     let popts = opts.clips.pipeline(model)?;
     let video_batch = popts.batch_size;
     let text_batch = opts.text_batch_size.unwrap_or(model_batch_sizes(model).1);

@@ -179,8 +179,15 @@ impl Preprocess {
         self.sampling.frames_per_clip(self.num_frames)
     }
 
+    /// Refuses a clip shape (frames per clip, input size) beyond the documented bounds
+    /// ([`crate::limits::check_clip_shape`]) before anything is allocated for it.
+    pub fn check(&self) -> Result<()> {
+        crate::limits::check_clip_shape(self.frames_per_clip(), self.size)
+    }
+
     /// The indices to keep among `n` frames, or a [`Error::Sampling`] naming `path` and `span`.
     pub fn sample(&self, n: usize, path: impl Into<PathBuf>, span: &str) -> Result<Vec<usize>> {
+        self.check()?;
         sample_indices(self.sampling, self.num_frames, n, path, span)
     }
 
@@ -193,6 +200,7 @@ impl Preprocess {
     /// `video::FrameShape::Square`) into `(F, 3, S, S)` values: [`Self::process_sampled`]
     /// without its resize, so the same values.
     pub fn process_resized(&self, frames: &[RgbFrame]) -> Result<Vec<f32>> {
+        self.check_batch(frames.len())?;
         let s = self.size;
         if let Some(f) = frames.iter().find(|f| (f.width(), f.height()) != (s, s)) {
             return Err(Error::InvalidInput(format!(
@@ -210,12 +218,14 @@ impl Preprocess {
         Ok(out)
     }
 
+    /// [`Self::check`], and `n` frames (what a caller hands over) within the clip bound too.
+    fn check_batch(&self, n: usize) -> Result<()> {
+        self.check()?;
+        crate::limits::check_clip_shape(n, self.size)
+    }
+
     fn process_refs(&self, frames: &[&RgbFrame]) -> Result<Vec<f32>> {
-        if self.size == 0 {
-            return Err(Error::InvalidInput(
-                "the model input size must be >= 1".into(),
-            ));
-        }
+        self.check_batch(frames.len())?;
         let lut = normalize::table(self.resize.precision());
         let per = 3 * self.size * self.size;
         let mut out = vec![0f32; frames.len() * per];

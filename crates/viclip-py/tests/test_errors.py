@@ -58,3 +58,14 @@ def test_wrong_shapes_are_value_errors(model):
 def test_trainstyle_checkpoint_loads():
     m = viclip.ViClip.from_files(TINY / "model_trainstyle.pth", str(TINY_CONFIG))
     assert m.embedding_dim == 48
+
+
+def test_sizes_past_the_bounds_are_refused_before_allocating(model, video):
+    # A 100000 x 100000 target would be 960 GB of float32: refused by name, not an aborted process.
+    frames = [np.zeros((20, 30, 3), np.uint8)] * 8
+    with pytest.raises(viclip.InvalidInputError, match="100000"):
+        viclip.compat.frames2tensor(frames, 8, (100000, 100000))
+    with pytest.raises(viclip.InvalidInputError, match="frames per clip"):
+        viclip._viclip.frames_to_tensor(frames * 200, 1600, 224)
+    with pytest.raises(ValueError, match="aesthetic frames"):
+        model.score_stream([(str(video), "a caption")], aesthetic_frames=10**12).__next__()
