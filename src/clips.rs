@@ -122,8 +122,6 @@ impl ClipOptions {
         self
     }
 
-    /// The pipeline settings for `model`: its `T` and `S`, these options, and `extra_frames` native
-    /// frames per clip handed over alongside (0 for none).
     /// The preprocessing these options give a model of `cfg`: its `T` frames of `S x S`, this
     /// sampling and resize.
     pub fn preprocess(&self, cfg: &crate::ViClipConfig) -> Preprocess {
@@ -136,11 +134,25 @@ impl ClipOptions {
     /// model's video batch size, one decode thread per core, 2 queued batches).
     ///
     /// # Errors
-    /// A count set to 0 ([`Error::Setting`]).
+    /// A count set to 0 ([`Error::Setting`]); a sampling whose frames per clip the model does not
+    /// take (`uniform(k)` with `k` neither its `T` nor 1: [`Error::InvalidInput`]).
     pub fn pipeline(&self, model: &ViClip) -> Result<PipelineOptions> {
         use crate::Setting;
         let positive = Error::positive;
-        let mut p = PipelineOptions::new(self.preprocess(model.config()));
+        let preprocess = self.preprocess(model.config());
+        let (f, t) = (
+            preprocess.frames_per_clip(),
+            model.config().vision.num_frames,
+        );
+        if f != t && f != 1 {
+            // Caught here, once, rather than as every clip's model error after decoding.
+            return Err(Error::InvalidInput(format!(
+                "{} sampling gives {f} frames per clip, but the model takes {t} (or 1); use \
+                 uniform({t}), middle or demo",
+                self.sampling
+            )));
+        }
+        let mut p = PipelineOptions::new(preprocess);
         p.batch_size = positive(Setting::VideoBatchSize, self.batch_size)?
             .unwrap_or(model_batch_sizes(model).0);
         p.workers = positive(Setting::DecodeThreads, self.workers)?;

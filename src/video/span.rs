@@ -37,6 +37,22 @@ impl ClipSpan {
         }
     }
 
+    /// [`Self::from_secs`] for seconds a caller did not make itself (a table, a binding): a NaN,
+    /// infinite or out-of-range (beyond ±9.2e12 s, what microseconds in an `i64` hold) start or end
+    /// is refused with [`Error::InvalidInput`] rather than saturated into a span nobody asked for.
+    pub fn try_from_secs(start: f64, end: f64) -> Result<Self> {
+        const MAX_SECS: f64 = i64::MAX as f64 / 1e6;
+        for (what, v) in [("start", start), ("end", end)] {
+            if !v.is_finite() || v.abs() >= MAX_SECS {
+                return Err(Error::InvalidInput(format!(
+                    "span [{start}, {end}): the {what} {v} is not a time in seconds; give finite \
+                     seconds (or a timestamp such as \"00:01:10.5\")"
+                )));
+            }
+        }
+        Ok(Self::from_secs(start, end))
+    }
+
     /// Parses `start` and, if given, `end` with [`parse_timestamp`].
     pub fn parse(start: &str, end: Option<&str>) -> Result<Self> {
         Ok(ClipSpan {

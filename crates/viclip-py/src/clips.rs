@@ -132,7 +132,7 @@ pub fn span(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<ClipSpan> {
     };
     let (start, end): (Bound<'_, PyAny>, Bound<'_, PyAny>) = obj.extract().map_err(|_| bad())?;
     if let (Ok(s), Ok(e)) = (start.extract::<f64>(), end.extract::<f64>()) {
-        return Ok(ClipSpan::from_secs(s, e));
+        return ClipSpan::try_from_secs(s, e).py_err(py);
     }
     let text = |v: &Bound<'_, PyAny>| -> PyResult<String> {
         match v.extract::<f64>() {
@@ -140,6 +140,12 @@ pub fn span(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<ClipSpan> {
             Err(_) => v.extract::<String>().map_err(|_| bad()),
         }
     };
+    // A number among them (e.g. `(10.5, None)`) must be a finite time too.
+    for v in [&start, &end] {
+        if let Ok(x) = v.extract::<f64>() {
+            ClipSpan::try_from_secs(x, x).py_err(py)?;
+        }
+    }
     let start = text(&start)?;
     let end = if end.is_none() {
         None

@@ -41,6 +41,13 @@ def test_bad_options_raise(model, video):
         model.embed_clips(str(video), batch_size=0)
     with pytest.raises(viclip.InvalidInputError):
         model.embed_clips(str(video), [("soon", "later")])
+    # Not a time: refused, not saturated into another span (NaN became 0 s).
+    for bad in [(float("nan"), 1), (0, float("inf")), (1e300, 1e301), (float("nan"), None)]:
+        with pytest.raises(viclip.InvalidInputError, match="not a time in seconds"):
+            model.embed_clips(str(video), [bad])
+    # Frames per clip the model does not take: one error at the start, not one per clip.
+    with pytest.raises(viclip.InvalidInputError, match="uniform"):
+        model.embed_clips(str(video), [(0, 1)], sampling="uniform(1000)")
 
 
 def test_stream_scores_lazily_in_order(model, video, captions):
