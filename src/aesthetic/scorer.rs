@@ -64,8 +64,10 @@ pub struct AestheticScorer {
 }
 
 impl AestheticScorer {
-    /// Pairs a tower and a head; their widths must agree.
+    /// Pairs a tower and a head; their widths must agree, and `batch_size` (images per pass of the
+    /// tower) is 1..=[`crate::limits::MAX_BATCH_SIZE`].
     pub fn new(clip: ClipVisionModel, head: AestheticHead, batch_size: usize) -> Result<Self> {
+        check_batch_size(batch_size)?;
         let p = clip.config().projection_dim;
         if head.input_dim() != p {
             return Err(Error::UnknownHead {
@@ -80,7 +82,7 @@ impl AestheticScorer {
         Ok(Self {
             clip,
             head,
-            batch_size: batch_size.max(1),
+            batch_size,
         })
     }
 
@@ -92,6 +94,8 @@ impl AestheticScorer {
         head_kind: Option<HeadKind>,
         opts: &ScorerOptions,
     ) -> Result<Self> {
+        // Before the weights are read: a wrong setting costs no load.
+        check_batch_size(opts.batch_size)?;
         let clip = ClipVisionModel::load(clip_weights, cfg, &opts.device, opts.dtype)?;
         let head = AestheticHead::load(head, head_kind, &opts.device)?;
         Self::new(clip, head, opts.batch_size)
@@ -330,4 +334,17 @@ impl AestheticScorer {
             detected_head_kind: self.head.detected_kind().map(HeadKind::as_str),
         }
     }
+}
+
+/// Images per pass of the CLIP tower: 1..=[`crate::limits::MAX_BATCH_SIZE`].
+fn check_batch_size(batch_size: usize) -> Result<()> {
+    if !(1..=crate::limits::MAX_BATCH_SIZE).contains(&batch_size) {
+        return Err(Error::out_of_range(
+            crate::Setting::AestheticBatchSize,
+            batch_size,
+            1,
+            crate::limits::MAX_BATCH_SIZE,
+        ));
+    }
+    Ok(())
 }

@@ -115,6 +115,27 @@ fn unknown_head_layouts_are_typed_errors() {
 }
 
 #[test]
+fn a_batch_size_outside_its_range_is_refused_by_name() {
+    // 0 was taken as 1 before; now it is the setting's error, as for the ViCLIP towers.
+    for n in [0, viclip::limits::MAX_BATCH_SIZE + 1] {
+        let Err(err) = AestheticScorer::new(tiny_clip(), head("aes_v1.pth", None), n) else {
+            panic!("a batch size of {n} was accepted");
+        };
+        assert!(
+            matches!(
+                err,
+                Error::Setting {
+                    setting: viclip::Setting::AestheticBatchSize,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("aesthetic batch size"), "{err}");
+    }
+}
+
+#[test]
 fn clip_file_problems_name_the_tensor() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = tiny_config();

@@ -72,3 +72,10 @@ def test_bad_inputs(golden):
         s.score_images([np.zeros((8, 8, 3), np.float32)])
     with pytest.raises(viclip.FileNotFoundError):
         viclip.AestheticScorer.from_files(AES / "nope.safetensors", AES / "aes_v1.pth", str(AES / "config.json"))
+
+
+def test_batch_size_outside_its_range_is_refused():
+    for n in (0, 10**12):
+        with pytest.raises(viclip.InvalidInputError, match="aesthetic batch size"):
+            viclip.AestheticScorer.from_files(AES / "clip_vision.safetensors", AES / "aes_v1.pth",
+                                              str(AES / "config.json"), batch_size=n)
