@@ -21,7 +21,7 @@ pub struct StreamOptions {
     pub aesthetic_reduce: Reduce,
     /// Set (e.g. by a signal handler, or when the consumer goes away) to stop between two video
     /// batches: the stream then yields [`Error::Interrupted`](crate::Error::Interrupted) once and
-    /// ends, dropping the items not yet scored. `None`: it runs to the end of the input.
+    /// ends, dropping the items not yet handed out. `None`: it runs to the end of the input.
     pub cancel: Option<Arc<AtomicBool>>,
 }
 
