@@ -96,19 +96,12 @@ impl LoadOptions {
 impl LoadOptions {
     /// Refuses batch sizes of 0 or over [`crate::limits::MAX_BATCH_SIZE`] ([`crate::Error::Setting`]).
     pub fn check(&self) -> Result<()> {
-        use crate::{Error, Setting};
+        use crate::limits::{check_batch_size, check_count, MAX_TEXT_BATCH_SIZE};
         if let Some(n) = self.batch_size {
-            crate::limits::check_batch_size(n)?;
+            check_batch_size(n)?;
         }
         if let Some(n) = self.text_batch_size {
-            if !(1..=crate::limits::MAX_TEXT_BATCH_SIZE).contains(&n) {
-                return Err(Error::out_of_range(
-                    Setting::TextBatchSize,
-                    n,
-                    1,
-                    crate::limits::MAX_TEXT_BATCH_SIZE,
-                ));
-            }
+            check_count(crate::Setting::TextBatchSize, n, MAX_TEXT_BATCH_SIZE)?;
         }
         Ok(())
     }

@@ -104,44 +104,28 @@ pub fn check_parameters(what: &str, n: Option<u64>) -> std::result::Result<(), S
     }
 }
 
+/// `value` of `setting` if it lies in `1..=max`, else the setting's [`Error::Setting`].
+pub fn check_count(setting: Setting, value: usize, max: usize) -> Result<usize> {
+    if !(1..=max).contains(&value) {
+        return Err(Error::out_of_range(setting, value, 1, max));
+    }
+    Ok(value)
+}
+
 /// Checks a decode-thread count: 1..=[`MAX_WORKERS`] ([`Setting::DecodeThreads`]).
 pub fn check_workers(workers: usize) -> Result<usize> {
-    if !(1..=MAX_WORKERS).contains(&workers) {
-        return Err(Error::out_of_range(
-            Setting::DecodeThreads,
-            workers,
-            1,
-            MAX_WORKERS,
-        ));
-    }
-    Ok(workers)
+    check_count(Setting::DecodeThreads, workers, MAX_WORKERS)
 }
 
 /// Checks a video batch size: 1..=[`MAX_BATCH_SIZE`] ([`Setting::VideoBatchSize`]).
 pub fn check_batch_size(batch_size: usize) -> Result<usize> {
-    if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
-        return Err(Error::out_of_range(
-            Setting::VideoBatchSize,
-            batch_size,
-            1,
-            MAX_BATCH_SIZE,
-        ));
-    }
-    Ok(batch_size)
+    check_count(Setting::VideoBatchSize, batch_size, MAX_BATCH_SIZE)
 }
 
 /// Checks the frames per clip the aesthetic scorer sees: 1..=[`MAX_FRAMES`]
 /// ([`Setting::AestheticFrames`]).
 pub fn check_aesthetic_frames(frames: usize) -> Result<usize> {
-    if !(1..=MAX_FRAMES).contains(&frames) {
-        return Err(Error::out_of_range(
-            Setting::AestheticFrames,
-            frames,
-            1,
-            MAX_FRAMES,
-        ));
-    }
-    Ok(frames)
+    check_count(Setting::AestheticFrames, frames, MAX_FRAMES)
 }
 
 /// Checks the shape of one preprocessed clip, `frames` of `size x size`: `frames` at most

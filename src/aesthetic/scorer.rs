@@ -337,14 +337,10 @@ impl AestheticScorer {
 }
 
 /// Images per pass of the CLIP tower: 1..=[`crate::limits::MAX_BATCH_SIZE`].
-fn check_batch_size(batch_size: usize) -> Result<()> {
-    if !(1..=crate::limits::MAX_BATCH_SIZE).contains(&batch_size) {
-        return Err(Error::out_of_range(
-            crate::Setting::AestheticBatchSize,
-            batch_size,
-            1,
-            crate::limits::MAX_BATCH_SIZE,
-        ));
-    }
-    Ok(())
+fn check_batch_size(batch_size: usize) -> Result<usize> {
+    crate::limits::check_count(
+        crate::Setting::AestheticBatchSize,
+        batch_size,
+        crate::limits::MAX_BATCH_SIZE,
+    )
 }
