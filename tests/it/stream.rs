@@ -35,6 +35,14 @@ fn frames(item: usize, n: usize) -> Vec<RgbFrame> {
         .collect()
 }
 
+/// Batches of 2 clips, 2 decode threads, 1 queued batch: small buffers, so laziness shows.
+fn small_batches() -> ClipOptions {
+    ClipOptions::new()
+        .with_batch_size(2)
+        .with_workers(2)
+        .with_queue_batches(1)
+}
+
 /// Items that fail: no frames at all (the sampling has nothing to pick).
 const BAD: [usize; 2] = [7, 23];
 
@@ -71,12 +79,7 @@ fn fifty_items_in_batches_of_two_equal_embedding_by_hand() {
         item(i)
     });
     let opts = StreamOptions::new()
-        .with_clips(
-            ClipOptions::new()
-                .with_batch_size(2)
-                .with_workers(2)
-                .with_queue_batches(1),
-        )
+        .with_clips(small_batches())
         .with_text_batch_size(3);
     let mut stream = score_stream(&model, None, items, &opts).unwrap();
     let first = stream.next().expect("a first result").unwrap();
@@ -219,12 +222,7 @@ fn a_long_run_of_failures_is_reported_without_reading_the_whole_input() {
         };
         (clip, "a caption".to_string())
     });
-    let opts = StreamOptions::new().with_clips(
-        ClipOptions::new()
-            .with_batch_size(2)
-            .with_workers(2)
-            .with_queue_batches(1),
-    );
+    let opts = StreamOptions::new().with_clips(small_batches());
     let mut stream = score_stream(&model, None, items, &opts).unwrap();
     assert!(stream.next().unwrap().is_err());
     // Failures leave in batches of at most 64: the consumer's, one queued, one being sent, fewer
@@ -252,12 +250,7 @@ fn a_cancel_flag_ends_the_stream_with_interrupted_between_batches() {
     });
     let cancel = Arc::new(AtomicBool::new(false));
     let opts = StreamOptions::new()
-        .with_clips(
-            ClipOptions::new()
-                .with_batch_size(2)
-                .with_workers(2)
-                .with_queue_batches(1),
-        )
+        .with_clips(small_batches())
         .with_text_batch_size(3)
         .with_cancel(cancel.clone());
     let mut stream = score_stream(&model, None, items, &opts).unwrap();
