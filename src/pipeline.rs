@@ -66,7 +66,7 @@ pub enum ClipSource {
 pub struct PipelineOptions {
     /// Frames per clip `T`, input size `S`, sampling and resize: batches are `(B, T, 3, S, S)`.
     pub preprocess: Preprocess,
-    /// Clips per model batch (>= 1).
+    /// Clips per model batch, 1..=[`crate::limits::MAX_BATCH_SIZE`] (checked when the pipeline starts).
     pub batch_size: usize,
     /// Finished batches that may wait for the model before decoding pauses (>= 1).
     pub queue_batches: usize,

@@ -333,7 +333,7 @@ struct Cli {
 /// The flags' clips decoded and preprocessed at once: `videos` is `(B, T, 3, S, S)` f32.
 fn load(v: &video_args::VideoArgs) -> anyhow::Result<viclip::pipeline::ClipBatch> {
     let sources = v.sources()?;
-    let opts = v.options(&tiny(), usize::MAX, sources.len())?;
+    let opts = v.options(&tiny(), viclip::limits::MAX_BATCH_SIZE, sources.len())?;
     Ok(viclip::pipeline::run_all(sources, opts)?)
 }
 
