@@ -152,7 +152,6 @@ where
         // Room for a full text batch behind failed items, and for the batch being unpacked.
         max_slots: text_batch.saturating_mul(2).saturating_add(video_batch),
         next_item: 0,
-        cancelled: false,
     })
 }
 
@@ -169,8 +168,6 @@ pub struct ScoreStream<'a> {
     max_slots: usize,
     /// Input position of the next item to get a slot.
     next_item: usize,
-    /// The cancel flag stopped the engine: nothing more comes.
-    cancelled: bool,
 }
 
 impl Iterator for ScoreStream<'_> {
@@ -188,19 +185,17 @@ impl Iterator for ScoreStream<'_> {
                 match self.engine.as_mut().map(Iterator::next) {
                     Some(Some(Ok(clip))) => self.take(clip),
                     // Cancelled: the engine's only error. The items not yet handed out are
-                    // dropped; the stream ends after saying so.
+                    // dropped, so with no engine and no slots the next call ends the stream.
                     Some(Some(Err(e))) => {
                         self.engine = None;
                         self.slots.clear();
                         self.awaiting_text = 0;
-                        self.cancelled = true;
                         return Some(Err(e));
                     }
                     Some(None) => {
                         self.engine = None;
                         self.drain_metas();
                     }
-                    None if self.cancelled => return None,
                     None if self.slots.is_empty() => return None,
                     None => self.embed_captions(),
                 }
